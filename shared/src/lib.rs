@@ -1,0 +1,15 @@
+//! alro-core: everything the trainer and the browser ranker share.
+//!
+//! Map (see ARCHITECTURE.md for the invariants between modules):
+//! - [`gguf`]: a bounds-checked GGUF reader (never trusts a header).
+//! - [`tokenizer`]: the backbone's tokenizer, from GGUF metadata or `tokenizer.json`.
+//! - [`model`]: Llama-family backbones (config, weights from GGUF or safetensors, forward).
+//! - [`prompt`] and [`identifiers`]: the versioned ranking prompt and candidate identifiers.
+//! - [`rank`]: listwise ranking inference (greedy, single pass, bootstrap), batched.
+//! - [`request`]: the public request/response contract.
+//! - [`metrics`] and [`data`]: NDCG and rating datasets, the ALRO evaluation protocol.
+
+pub mod error;
+pub mod request;
+
+pub use error::{Error, Result};

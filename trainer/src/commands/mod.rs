@@ -1,0 +1,6 @@
+//! One module per subcommand: argument struct + `run`.
+
+pub mod data;
+pub mod eval;
+pub mod inspect;
+pub mod rank;
