@@ -9,7 +9,9 @@
 //! - [`request`]: the public request/response contract.
 //! - [`metrics`] and [`data`]: NDCG and rating datasets, the ALRO evaluation protocol.
 
+pub mod data;
 pub mod error;
+pub mod metrics;
 pub mod request;
 
 pub use error::{Error, Result};

@@ -1,0 +1,710 @@
+//! The ALRO evaluation protocol (ALRO.md §1): per-user time split into training, validation
+//! and test windows, history of `L` ratings, `P` rated candidates plus `m − P` never-rated ones.
+//!
+//! Windows, for a user with `n` ratings in time order (ties by item id) and `P` positives:
+//! - test = ratings `[n−P, n)`, validation = `[n−2P, n−P)`;
+//! - training windows end at or before `n−2P` and slide back from there with stride `s`
+//!   (default `P`): starts `n−3P, n−3P−s, …`;
+//! - a window starting at `t` needs `t ≥ min_history` (default `L`); its history is the `L`
+//!   ratings `[t−L, t)` (fewer only if `min_history < L`).
+//!
+//! Negatives: `m − P` items drawn uniformly, without replacement, from the items that have at
+//! least one rating in the dataset, excluding every item the user ever rated (at any time),
+//! every item whose title equals the title of an item the user rated (ML-100K lists 18 films
+//! under two ids), and — so that nothing of a later window reaches an earlier one — the test
+//! candidates when sampling validation and training negatives, and the validation candidates
+//! when sampling training negatives.
+//!
+//! Determinism: every example has its own ChaCha8 stream keyed by (seed, user, split, window
+//! start) (see [`super::rng`]); users and items are iterated in sorted order, never in hash
+//! order. The test lists therefore do not depend on the training parameters (stride), nor on
+//! which splits are generated.
+//!
+//! Baselines are fitted on [`Protocol::fit_ratings`]: every user's ratings strictly before the
+//! evaluated window. For that cut, the last `P` ratings of every user are the test window and the
+//! `P` before them the validation window, whether or not the user has enough history for an
+//! example there.
+
+use super::dataset::{Dataset, Rating};
+use super::example::{RankingExample, Split};
+use super::rng::ExampleRng;
+use crate::request::{Candidate, HistoryEntry};
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// The protocol's parameters. Every field is an [ours] choice of ALRO.md §1 with its default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProtocolConfig {
+    /// `L`: ratings shown as history.
+    pub history_len: usize,
+    /// `m`: candidates per list.
+    pub candidates: usize,
+    /// `P`: rated candidates per list (the window size).
+    pub positives: usize,
+    /// Stride between training windows; `None` = `P` (non-overlapping windows).
+    pub stride: Option<usize>,
+    /// Fewest history ratings a window needs; `None` = `L` (full history only).
+    pub min_history: Option<usize>,
+    /// Global seed of every random choice (negatives, presentation order, target tie order).
+    pub seed: u64,
+}
+
+impl Default for ProtocolConfig {
+    fn default() -> Self {
+        ProtocolConfig {
+            history_len: 10,
+            candidates: 20,
+            positives: 5,
+            stride: None,
+            min_history: None,
+            seed: 2024,
+        }
+    }
+}
+
+impl ProtocolConfig {
+    pub fn stride(&self) -> usize {
+        self.stride.unwrap_or(self.positives)
+    }
+    pub fn min_history(&self) -> usize {
+        self.min_history.unwrap_or(self.history_len)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Invalid(format!("protocol: {m}")));
+        if self.positives == 0 {
+            return bad("positives (P) must be at least 1".into());
+        }
+        if self.candidates <= self.positives {
+            return bad(format!(
+                "candidates (m = {}) must exceed positives (P = {})",
+                self.candidates, self.positives
+            ));
+        }
+        if self.stride() == 0 {
+            return bad("stride must be at least 1".into());
+        }
+        if self.min_history() > self.history_len {
+            return bad(format!(
+                "min_history ({}) cannot exceed history_len (L = {})",
+                self.min_history(),
+                self.history_len
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Which splits to generate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Splits {
+    pub train: bool,
+    pub validation: bool,
+    pub test: bool,
+}
+
+impl Splits {
+    pub const ALL: Splits = Splits {
+        train: true,
+        validation: true,
+        test: true,
+    };
+    pub fn only(split: Split) -> Splits {
+        Splits {
+            train: split == Split::Train,
+            validation: split == Split::Validation,
+            test: split == Split::Test,
+        }
+    }
+    fn wants(&self, s: Split) -> bool {
+        match s {
+            Split::Train => self.train,
+            Split::Validation => self.validation,
+            Split::Test => self.test,
+        }
+    }
+}
+
+/// Examples of one user, each split in time order (oldest window first).
+#[derive(Debug, Default)]
+pub struct UserExamples {
+    pub train: Vec<RankingExample>,
+    pub validation: Vec<RankingExample>,
+    pub test: Vec<RankingExample>,
+    /// Windows dropped because the user had too few never-rated items for the negatives.
+    pub dropped_windows: usize,
+}
+
+impl UserExamples {
+    pub fn get(&self, s: Split) -> &[RankingExample] {
+        match s {
+            Split::Train => &self.train,
+            Split::Validation => &self.validation,
+            Split::Test => &self.test,
+        }
+    }
+}
+
+/// The protocol bound to one dataset.
+pub struct Protocol<'a> {
+    ds: &'a Dataset,
+    cfg: ProtocolConfig,
+    /// Items with at least one rating, in catalog (natural id) order: the negative pool.
+    pool: Vec<u32>,
+    /// `title_group[item]` = index into `groups` of the items sharing its title.
+    title_group: Vec<u32>,
+    groups: Vec<Vec<u32>>,
+}
+
+impl<'a> Protocol<'a> {
+    pub fn new(ds: &'a Dataset, cfg: ProtocolConfig) -> Result<Self> {
+        cfg.validate()?;
+        let mut rated = vec![false; ds.items.len()];
+        ds.ratings
+            .iter()
+            .for_each(|r| rated[r.item as usize] = true);
+        let pool = (0..ds.items.len() as u32)
+            .filter(|&i| rated[i as usize])
+            .collect();
+        let mut by_title: HashMap<&str, u32> = HashMap::new();
+        let mut groups: Vec<Vec<u32>> = Vec::new();
+        let mut title_group = Vec::with_capacity(ds.items.len());
+        for (i, item) in ds.items.iter().enumerate() {
+            let g = *by_title.entry(item.title.as_str()).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() as u32 - 1
+            });
+            groups[g as usize].push(i as u32);
+            title_group.push(g);
+        }
+        Ok(Protocol {
+            ds,
+            cfg,
+            pool,
+            title_group,
+            groups,
+        })
+    }
+
+    pub fn config(&self) -> &ProtocolConfig {
+        &self.cfg
+    }
+    pub fn dataset(&self) -> &Dataset {
+        self.ds
+    }
+
+    /// Number of users (iterate `0..users()` with [`Protocol::user_examples`]).
+    pub fn users(&self) -> usize {
+        self.ds.users.len()
+    }
+
+    /// Start index of `split`'s window for a user with `n` ratings (training: the latest one).
+    fn window_start(&self, n: usize, split: Split) -> Option<usize> {
+        let p = self.cfg.positives;
+        let back = match split {
+            Split::Test => p,
+            Split::Validation => 2 * p,
+            Split::Train => 3 * p,
+        };
+        n.checked_sub(back)
+    }
+
+    /// The ratings of user `u` a model may be fitted on when evaluating `split`: all ratings
+    /// strictly before that split's window (for `Train`, before the validation window).
+    pub fn fit_ratings(&self, u: usize, split: Split) -> &'a [Rating] {
+        let rs = self.ds.user_ratings(u);
+        let cut = match split {
+            Split::Test => self.window_start(rs.len(), Split::Test),
+            Split::Validation | Split::Train => self.window_start(rs.len(), Split::Validation),
+        };
+        &rs[..cut.unwrap_or(0)]
+    }
+
+    /// All examples of user `u` for the chosen splits. Test and validation windows are sampled
+    /// first whenever any later split needs their candidates excluded.
+    pub fn user_examples(&self, u: usize, splits: Splits) -> UserExamples {
+        let rs = self.ds.user_ratings(u);
+        let n = rs.len();
+        let cfg = &self.cfg;
+        let mut out = UserExamples::default();
+
+        // Exclusion marks: every item the user rated, and every item sharing a title with one.
+        let mut excluded = vec![false; self.ds.items.len()];
+        for r in rs {
+            for &i in &self.groups[self.title_group[r.item as usize] as usize] {
+                excluded[i as usize] = true;
+            }
+        }
+        let fits = |t: usize| t >= cfg.min_history();
+
+        // Test, then validation, then training (latest first), each excluding the candidates of
+        // the later windows already drawn.
+        let mut order: Vec<(Split, usize)> = Vec::new();
+        for split in [Split::Test, Split::Validation] {
+            if let Some(t) = self.window_start(n, split).filter(|&t| fits(t)) {
+                order.push((split, t));
+            }
+        }
+        if splits.train {
+            if let Some(mut t) = self.window_start(n, Split::Train) {
+                while fits(t) {
+                    order.push((Split::Train, t));
+                    match t.checked_sub(cfg.stride()) {
+                        Some(next) => t = next,
+                        None => break,
+                    }
+                }
+            }
+        }
+        let needs_later_lists = |s: Split| match s {
+            Split::Test => splits.validation || splits.train,
+            Split::Validation => splits.train,
+            Split::Train => false,
+        };
+        for (split, t) in order {
+            if !splits.wants(split) && !needs_later_lists(split) {
+                continue;
+            }
+            match self.example(u, split, t, &excluded) {
+                Some(ex) => {
+                    if split != Split::Train {
+                        for c in &ex.candidates {
+                            excluded[self.ds.item_index(&c.id).expect("candidate from catalog")] =
+                                true;
+                        }
+                    }
+                    if splits.wants(split) {
+                        match split {
+                            Split::Train => out.train.push(ex),
+                            Split::Validation => out.validation.push(ex),
+                            Split::Test => out.test.push(ex),
+                        }
+                    }
+                }
+                None => out.dropped_windows += splits.wants(split) as usize,
+            }
+        }
+        out.train.reverse(); // generated latest first; stored oldest first
+        out
+    }
+
+    /// Build one example for the window starting at `t`, or `None` if there are not enough
+    /// allowed negatives.
+    fn example(
+        &self,
+        u: usize,
+        split: Split,
+        t: usize,
+        excluded: &[bool],
+    ) -> Option<RankingExample> {
+        let cfg = &self.cfg;
+        let ds = self.ds;
+        let rs = ds.user_ratings(u);
+        let user = &ds.users[u];
+        let mut rng = ExampleRng::new(cfg.seed, user, split.as_str(), t);
+
+        let negatives =
+            self.sample_negatives(&mut rng, excluded, cfg.candidates - cfg.positives)?;
+        let window = &rs[t..t + cfg.positives];
+        let mut cands: Vec<(u32, f32)> = window
+            .iter()
+            .map(|r| (r.item, r.rating))
+            .chain(negatives.into_iter().map(|i| (i, 0.0)))
+            .collect();
+        rng.shuffle(&mut cands);
+
+        let tie = rng.permutation(cands.len());
+        let mut target: Vec<usize> = (0..cands.len()).collect();
+        target.sort_by(|&a, &b| cands[b].1.total_cmp(&cands[a].1).then(tie[a].cmp(&tie[b])));
+
+        let h0 = t.saturating_sub(cfg.history_len);
+        let hist = &rs[h0..t];
+        Some(RankingExample {
+            user: user.clone(),
+            split,
+            window_start: t,
+            history: hist
+                .iter()
+                .map(|r| HistoryEntry {
+                    title: ds.items[r.item as usize].title.clone(),
+                    rating: r.rating,
+                })
+                .collect(),
+            history_items: hist
+                .iter()
+                .map(|r| ds.items[r.item as usize].id.clone())
+                .collect(),
+            candidates: cands
+                .iter()
+                .map(|&(i, _)| Candidate {
+                    id: ds.items[i as usize].id.clone(),
+                    title: ds.items[i as usize].title.clone(),
+                })
+                .collect(),
+            relevance: cands.iter().map(|&(_, r)| r).collect(),
+            target,
+        })
+    }
+
+    /// Draw `k` distinct pool items not marked in `excluded`, uniformly. Rejection sampling while
+    /// most of the pool is allowed; an explicit list otherwise (a user who rated most items).
+    /// Which method runs depends only on the data, so the result is deterministic either way.
+    fn sample_negatives(
+        &self,
+        rng: &mut ExampleRng,
+        excluded: &[bool],
+        k: usize,
+    ) -> Option<Vec<u32>> {
+        let pool = &self.pool;
+        let allowed = pool.iter().filter(|&&i| !excluded[i as usize]).count();
+        if allowed < k {
+            return None;
+        }
+        if allowed * 2 >= pool.len() {
+            let mut chosen: Vec<u32> = Vec::with_capacity(k);
+            while chosen.len() < k {
+                let i = pool[rng.below(pool.len() as u32) as usize];
+                if !excluded[i as usize] && !chosen.contains(&i) {
+                    chosen.push(i);
+                }
+            }
+            Some(chosen)
+        } else {
+            let mut list: Vec<u32> = pool
+                .iter()
+                .copied()
+                .filter(|&i| !excluded[i as usize])
+                .collect();
+            // Partial Fisher–Yates: the first k slots become a uniform sample.
+            for j in 0..k {
+                let r = j + rng.below((list.len() - j) as u32) as usize;
+                list.swap(j, r);
+            }
+            list.truncate(k);
+            Some(list)
+        }
+    }
+}
+
+/// Counts of a protocol run, for `stats` and the manifest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProtocolCounts {
+    pub train: usize,
+    pub validation: usize,
+    pub test: usize,
+    /// Users with no test example (fewer than `min_history + P` ratings).
+    pub users_without_test: usize,
+    /// Windows dropped for lack of never-rated items.
+    pub dropped_windows: usize,
+}
+
+impl ProtocolCounts {
+    pub fn add(&mut self, ex: &UserExamples, splits: Splits) {
+        self.train += ex.train.len();
+        self.validation += ex.validation.len();
+        self.test += ex.test.len();
+        if splits.test && ex.test.is_empty() {
+            self.users_without_test += 1;
+        }
+        self.dropped_windows += ex.dropped_windows;
+    }
+}
+
+/// Convenience for tests and small datasets: every example of every user, in user order.
+pub fn build_all(
+    ds: &Dataset,
+    cfg: &ProtocolConfig,
+    splits: Splits,
+) -> Result<(Vec<RankingExample>, ProtocolCounts)> {
+    let p = Protocol::new(ds, cfg.clone())?;
+    let mut all = Vec::new();
+    let mut counts = ProtocolCounts::default();
+    for u in 0..p.users() {
+        let ex = p.user_examples(u, splits);
+        counts.add(&ex, splits);
+        all.extend(ex.train);
+        all.extend(ex.validation);
+        all.extend(ex.test);
+    }
+    Ok((all, counts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::dataset::{Item, LoadOptions, LoadReport, RawRating};
+    use std::collections::HashSet;
+
+    /// User `u` (id `"u"`) rates `per_user[u]` distinct items at times 0, 1, 2, ... with ratings
+    /// 1..=5; a background user `"bg"` rates all 200 catalog items so every item is in the pool.
+    fn synthetic(per_user: &[usize]) -> Dataset {
+        let items: Vec<Item> = (0..200)
+            .map(|i| Item {
+                id: i.to_string(),
+                title: format!("Film {i}"),
+            })
+            .collect();
+        let mut raw = Vec::new();
+        for (u, &n) in per_user.iter().enumerate() {
+            for k in 0..n {
+                let item = (u * 7 + k) % 200;
+                raw.push(RawRating {
+                    user: u.to_string(),
+                    item: item.to_string(),
+                    rating: (1 + (u + k) % 5) as f32,
+                    timestamp: k as i64,
+                });
+            }
+        }
+        raw.extend((0..200).map(|i| RawRating {
+            user: "bg".into(),
+            item: i.to_string(),
+            rating: 3.0,
+            timestamp: 0,
+        }));
+        Dataset::from_raw(
+            "synthetic",
+            items,
+            raw,
+            &LoadOptions::default(),
+            LoadReport::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn windows_follow_the_spec() {
+        // n = 33, P = 5, L = 10: test [28,33), validation [23,28), training starts 18, 13 (8 < L).
+        let ds = synthetic(&[33]);
+        let p = Protocol::new(&ds, ProtocolConfig::default()).unwrap();
+        let u = ds.user_index("0").unwrap();
+        let ex = p.user_examples(u, Splits::ALL);
+        assert_eq!(
+            ex.test.iter().map(|e| e.window_start).collect::<Vec<_>>(),
+            vec![28]
+        );
+        assert_eq!(
+            ex.validation
+                .iter()
+                .map(|e| e.window_start)
+                .collect::<Vec<_>>(),
+            vec![23]
+        );
+        assert_eq!(
+            ex.train.iter().map(|e| e.window_start).collect::<Vec<_>>(),
+            vec![13, 18]
+        );
+        let t = &ex.test[0];
+        assert_eq!(t.history.len(), 10);
+        assert_eq!(t.candidates.len(), 20);
+        assert_eq!(t.relevance.iter().filter(|&&r| r > 0.0).count(), 5);
+        // History = ratings [18, 28), oldest first.
+        let rs = ds.user_ratings(u);
+        let want: Vec<&str> = rs[18..28]
+            .iter()
+            .map(|r| ds.items[r.item as usize].id.as_str())
+            .collect();
+        assert_eq!(t.history_items, want);
+        // Target: relevance descending, a permutation.
+        let mut seen = t.target.clone();
+        seen.sort();
+        assert_eq!(seen, (0..20).collect::<Vec<_>>());
+        assert!(t
+            .target
+            .windows(2)
+            .all(|w| t.relevance[w[0]] >= t.relevance[w[1]]));
+        // Fit data for test = the first 28 ratings; for validation the first 23.
+        assert_eq!(p.fit_ratings(u, Split::Test).len(), 28);
+        assert_eq!(p.fit_ratings(u, Split::Validation).len(), 23);
+    }
+
+    #[test]
+    fn short_users_get_fewer_or_no_examples() {
+        let ds = synthetic(&[14, 19, 20]);
+        let p = Protocol::new(&ds, ProtocolConfig::default()).unwrap();
+        let mut counts = ProtocolCounts::default();
+        for u in ["0", "1", "2"] {
+            counts.add(
+                &p.user_examples(ds.user_index(u).unwrap(), Splits::ALL),
+                Splits::ALL,
+            );
+        }
+        // 14 < L + P: nothing; 19: test only (val start 9 < 10); 20: test + validation.
+        assert_eq!(
+            (
+                counts.test,
+                counts.validation,
+                counts.train,
+                counts.users_without_test
+            ),
+            (2, 1, 0, 1)
+        );
+    }
+
+    #[test]
+    fn no_leakage_and_negatives_never_rated() {
+        let ds = synthetic(&[40, 52, 25, 31]);
+        let cfg = ProtocolConfig {
+            stride: Some(2),
+            ..Default::default()
+        };
+        let p = Protocol::new(&ds, cfg).unwrap();
+        for u in 0..p.users() {
+            let ex = p.user_examples(u, Splits::ALL);
+            let rated: HashSet<&str> = ds
+                .user_ratings(u)
+                .iter()
+                .map(|r| ds.items[r.item as usize].id.as_str())
+                .collect();
+            let later: HashSet<&str> = ex
+                .test
+                .iter()
+                .chain(&ex.validation)
+                .flat_map(|e| e.candidates.iter().map(|c| c.id.as_str()))
+                .collect();
+            let test_c: HashSet<&str> = ex
+                .test
+                .iter()
+                .flat_map(|e| e.candidates.iter().map(|c| c.id.as_str()))
+                .collect();
+            for e in ex.train.iter() {
+                for id in e
+                    .history_items
+                    .iter()
+                    .map(|s| s.as_str())
+                    .chain(e.candidates.iter().map(|c| c.id.as_str()))
+                {
+                    assert!(
+                        !later.contains(id),
+                        "user {u}: validation/test item {id} in a training example"
+                    );
+                }
+            }
+            for e in ex.validation.iter() {
+                assert!(e.candidates.iter().all(|c| !test_c.contains(c.id.as_str())));
+            }
+            for e in ex.train.iter().chain(&ex.validation).chain(&ex.test) {
+                let cands: HashSet<&str> = e.candidates.iter().map(|c| c.id.as_str()).collect();
+                assert_eq!(cands.len(), e.candidates.len(), "duplicate candidate");
+                assert!(e.history_items.iter().all(|h| !cands.contains(h.as_str())));
+                for (c, &r) in e.candidates.iter().zip(&e.relevance) {
+                    assert_eq!(r == 0.0, !rated.contains(c.id.as_str()));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn deterministic_and_test_lists_independent_of_other_splits() {
+        let ds = synthetic(&[40, 52, 25]);
+        let cfg = ProtocolConfig::default();
+        let a = build_all(&ds, &cfg, Splits::ALL).unwrap().0;
+        let b = build_all(&ds, &cfg, Splits::ALL).unwrap().0;
+        assert_eq!(
+            serde_json::to_string(&a).unwrap(),
+            serde_json::to_string(&b).unwrap()
+        );
+        let only_test = build_all(&ds, &cfg, Splits::only(Split::Test)).unwrap().0;
+        let from_all: Vec<_> = a.into_iter().filter(|e| e.split == Split::Test).collect();
+        assert_eq!(only_test, from_all);
+        let other_stride = build_all(
+            &ds,
+            &ProtocolConfig {
+                stride: Some(1),
+                ..cfg.clone()
+            },
+            Splits::only(Split::Test),
+        )
+        .unwrap()
+        .0;
+        assert_eq!(only_test, other_stride);
+        let other_seed = build_all(
+            &ds,
+            &ProtocolConfig { seed: 1, ..cfg },
+            Splits::only(Split::Test),
+        )
+        .unwrap()
+        .0;
+        assert_ne!(only_test, other_seed);
+    }
+
+    #[test]
+    fn same_title_items_are_never_negatives() {
+        // Items "0" and "1" share a title; the user rated "0" only.
+        let mut items: Vec<Item> = (0..40)
+            .map(|i| Item {
+                id: i.to_string(),
+                title: format!("F{i}"),
+            })
+            .collect();
+        items[1].title = "F0".into();
+        let mut raw: Vec<RawRating> = (0..20)
+            .map(|k| RawRating {
+                user: "u".into(),
+                item: (k * 2).to_string(),
+                rating: 4.0,
+                timestamp: k as i64,
+            })
+            .collect();
+        // Another user rates everything so every item is in the pool.
+        raw.extend((0..40).map(|i| RawRating {
+            user: "v".into(),
+            item: i.to_string(),
+            rating: 3.0,
+            timestamp: 0,
+        }));
+        let ds = Dataset::from_raw(
+            "t",
+            items,
+            raw,
+            &LoadOptions::default(),
+            LoadReport::default(),
+        )
+        .unwrap();
+        let cfg = ProtocolConfig {
+            candidates: 25,
+            ..Default::default()
+        }; // 20 negatives from 20 allowed minus "1"
+        let p = Protocol::new(&ds, cfg).unwrap();
+        let ex = p.user_examples(ds.user_index("u").unwrap(), Splits::only(Split::Test));
+        // 19 odd items other than "1" are allowed; 20 negatives are needed: dropped.
+        assert_eq!((ex.test.len(), ex.dropped_windows), (0, 1));
+        let p = Protocol::new(
+            &ds,
+            ProtocolConfig {
+                candidates: 24,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let ex = p.user_examples(ds.user_index("u").unwrap(), Splits::only(Split::Test));
+        assert!(ex.test[0].candidates.iter().all(|c| c.id != "1"));
+    }
+
+    #[test]
+    fn bad_configs_are_rejected() {
+        let ds = synthetic(&[20]);
+        for cfg in [
+            ProtocolConfig {
+                positives: 0,
+                ..Default::default()
+            },
+            ProtocolConfig {
+                candidates: 5,
+                ..Default::default()
+            },
+            ProtocolConfig {
+                stride: Some(0),
+                ..Default::default()
+            },
+            ProtocolConfig {
+                min_history: Some(11),
+                ..Default::default()
+            },
+        ] {
+            assert!(Protocol::new(&ds, cfg).is_err());
+        }
+    }
+}
