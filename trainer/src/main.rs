@@ -2,6 +2,7 @@
 //! subcommand to its module in `commands/`; the work itself lives in `alro-core` or in the
 //! trainer's own library modules.
 
+mod baselines;
 mod commands;
 
 use clap::{Parser, Subcommand};

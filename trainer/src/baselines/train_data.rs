@@ -1,0 +1,93 @@
+//! The interactions a baseline may learn from, cut by the protocol so that nothing at or after
+//! the evaluated window is visible.
+
+use alro_core::data::{Protocol, Split};
+use rand::Rng;
+
+pub struct TrainData {
+    pub n_users: usize,
+    pub n_items: usize,
+    /// (user, item, rating), users and items as dataset indices.
+    pub interactions: Vec<(u32, u32, f32)>,
+    /// Per user, the items they interacted with, sorted (for negative sampling).
+    pub user_items: Vec<Vec<u32>>,
+    /// Items with at least one interaction, ascending: where BPR draws negatives.
+    pub items_seen: Vec<u32>,
+}
+
+impl TrainData {
+    /// Everything strictly before `split`'s window, for every user.
+    pub fn from_protocol(p: &Protocol, split: Split) -> TrainData {
+        let ds = p.dataset();
+        let mut interactions = Vec::new();
+        let mut user_items = vec![Vec::new(); ds.users.len()];
+        for (u, items) in user_items.iter_mut().enumerate() {
+            for r in p.fit_ratings(u, split) {
+                interactions.push((r.user, r.item, r.rating));
+                items.push(r.item);
+            }
+            items.sort_unstable();
+        }
+        TrainData::new(ds.users.len(), ds.items.len(), interactions, user_items)
+    }
+
+    pub fn new(
+        n_users: usize,
+        n_items: usize,
+        interactions: Vec<(u32, u32, f32)>,
+        user_items: Vec<Vec<u32>>,
+    ) -> TrainData {
+        let mut seen = vec![false; n_items];
+        interactions
+            .iter()
+            .for_each(|&(_, i, _)| seen[i as usize] = true);
+        let items_seen = (0..n_items as u32).filter(|&i| seen[i as usize]).collect();
+        TrainData {
+            n_users,
+            n_items,
+            interactions,
+            user_items,
+            items_seen,
+        }
+    }
+
+    /// Build from triples alone (tests).
+    #[cfg(test)]
+    pub fn from_triples(
+        n_users: usize,
+        n_items: usize,
+        interactions: Vec<(u32, u32, f32)>,
+    ) -> TrainData {
+        let mut user_items = vec![Vec::new(); n_users];
+        interactions
+            .iter()
+            .for_each(|&(u, i, _)| user_items[u as usize].push(i));
+        user_items.iter_mut().for_each(|v| v.sort_unstable());
+        TrainData::new(n_users, n_items, interactions, user_items)
+    }
+
+    pub fn mean_rating(&self) -> f64 {
+        if self.interactions.is_empty() {
+            return 0.0;
+        }
+        self.interactions
+            .iter()
+            .map(|&(_, _, r)| r as f64)
+            .sum::<f64>()
+            / self.interactions.len() as f64
+    }
+
+    /// A seen item `user` has not interacted with, uniformly; `None` if there is none.
+    pub fn sample_negative(&self, user: u32, rng: &mut impl Rng) -> Option<u32> {
+        let mine = &self.user_items[user as usize];
+        if mine.len() >= self.items_seen.len() {
+            return None;
+        }
+        loop {
+            let j = self.items_seen[rng.random_range(0..self.items_seen.len())];
+            if mine.binary_search(&j).is_err() {
+                return Some(j);
+            }
+        }
+    }
+}
