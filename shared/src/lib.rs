@@ -11,7 +11,13 @@
 
 pub mod data;
 pub mod error;
+pub mod gguf;
+pub mod identifiers;
 pub mod metrics;
+pub mod model;
+pub mod prompt;
+pub mod rank;
 pub mod request;
+pub mod tokenizer;
 
 pub use error::{Error, Result};

@@ -4,6 +4,7 @@
 
 mod baselines;
 mod commands;
+mod model_path;
 
 use clap::{Parser, Subcommand};
 

@@ -1,0 +1,197 @@
+//! The Llama block stack: token embedding, `num_layers` × (RMSNorm → grouped-query attention with
+//! rotary positions → residual, RMSNorm → SwiGLU MLP → residual), final RMSNorm, LM head.
+//! Field names mirror the checkpoint (`attn_q` = `self_attn.q_proj`, …).
+
+use super::config::{LlamaConfig, RopeLayout};
+use super::linear::Linear;
+use super::ops::{self, Kernels};
+use candle_core::{DType, Device, Result, Tensor};
+
+#[derive(Debug, Clone)]
+pub struct Attention {
+    pub q_proj: Linear,
+    pub k_proj: Linear,
+    pub v_proj: Linear,
+    pub o_proj: Linear,
+}
+
+#[derive(Debug, Clone)]
+pub struct Mlp {
+    pub gate_proj: Linear,
+    pub up_proj: Linear,
+    pub down_proj: Linear,
+}
+
+#[derive(Debug, Clone)]
+pub struct Block {
+    pub input_layernorm: Tensor,
+    pub self_attn: Attention,
+    pub post_attention_layernorm: Tensor,
+    pub mlp: Mlp,
+}
+
+#[derive(Debug, Clone)]
+pub struct Llama {
+    pub config: LlamaConfig,
+    /// (vocab, hidden), dense: a lookup table, so there is nothing to gain from quantizing it.
+    pub embed_tokens: Tensor,
+    pub layers: Vec<Block>,
+    pub norm: Tensor,
+    /// (vocab, hidden); shares the embedding's data when the model ties them.
+    pub lm_head: Linear,
+    /// (head_dim / 2) inverse rotary frequencies.
+    pub inv_freqs: Tensor,
+    pub device: Device,
+}
+
+/// Keys and values of the positions already processed, one entry per layer.
+#[derive(Debug, Clone, Default)]
+pub struct KvCache {
+    layers: Vec<Option<(Tensor, Tensor)>>,
+    len: usize,
+}
+
+impl KvCache {
+    pub fn new(num_layers: usize) -> Self {
+        KvCache { layers: vec![None; num_layers], len: 0 }
+    }
+    /// Number of positions cached.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl Llama {
+    /// Rotary tables for absolute positions `start..start+len`: two (len, head_dim/2) tensors.
+    fn rope_tables(&self, start: usize, len: usize) -> Result<(Tensor, Tensor)> {
+        let pos = Tensor::arange(start as u32, (start + len) as u32, &self.device)?.to_dtype(DType::F32)?;
+        let angles = pos.unsqueeze(1)?.broadcast_mul(&self.inv_freqs.unsqueeze(0)?)?;
+        Ok((angles.cos()?, angles.sin()?))
+    }
+
+    /// Runs `ids` (b, s) through the blocks after the positions in `cache` (if any), appending to
+    /// it, and returns the final-normed hidden states (b, s, hidden).
+    pub fn forward_hidden(&self, ids: &Tensor, mut cache: Option<&mut KvCache>, kernels: Kernels) -> Result<Tensor> {
+        let (b, s) = ids.dims2()?;
+        let start = cache.as_ref().map_or(0, |c| c.len);
+        if start + s > self.config.max_position_embeddings {
+            candle_core::bail!(
+                "sequence of {} tokens exceeds the model's context of {}",
+                start + s,
+                self.config.max_position_embeddings
+            );
+        }
+        let mut x = self.embed_tokens.index_select(&ids.flatten_all()?, 0)?.reshape((b, s, self.config.hidden_size))?;
+        let (cos, sin) = self.rope_tables(start, s)?;
+        let mask = causal_mask(s, start, &self.device)?;
+        for (i, block) in self.layers.iter().enumerate() {
+            let layer_cache = cache.as_mut().map(|c| &mut c.layers[i]);
+            x = block.forward(&x, &cos, &sin, mask.as_ref(), layer_cache, &self.config, kernels)?;
+        }
+        if let Some(c) = cache {
+            c.len += s;
+        }
+        ops::rms_norm(&x, &self.norm, self.config.rms_norm_eps, kernels)
+    }
+
+    /// LM-head logits for hidden states (…, hidden) → (…, vocab). Apply it only to the positions
+    /// whose next token matters: the vocabulary projection is the largest matmul of the model.
+    pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
+        self.lm_head.forward(hidden)
+    }
+}
+
+/// Additive mask (s, start + s): 0 where query `i` may see key `j`, −∞ after it. None for one
+/// query (it sees everything cached).
+fn causal_mask(s: usize, start: usize, device: &Device) -> Result<Option<Tensor>> {
+    if s == 1 {
+        return Ok(None);
+    }
+    let t = start + s;
+    let mask: Vec<f32> = (0..s)
+        .flat_map(|i| (0..t).map(move |j| if j > start + i { f32::NEG_INFINITY } else { 0.0 }))
+        .collect();
+    Tensor::from_vec(mask, (s, t), device).map(Some)
+}
+
+impl Block {
+    #[allow(clippy::too_many_arguments)]
+    fn forward(
+        &self,
+        x: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        mask: Option<&Tensor>,
+        cache: Option<&mut Option<(Tensor, Tensor)>>,
+        cfg: &LlamaConfig,
+        kernels: Kernels,
+    ) -> Result<Tensor> {
+        let h = ops::rms_norm(x, &self.input_layernorm, cfg.rms_norm_eps, kernels)?;
+        let attn = self.self_attn.forward(&h, cos, sin, mask, cache, cfg, kernels)?;
+        let x = (x + attn)?;
+        let h = ops::rms_norm(&x, &self.post_attention_layernorm, cfg.rms_norm_eps, kernels)?;
+        let mlp = self.mlp.forward(&h, kernels)?;
+        x + mlp
+    }
+}
+
+impl Mlp {
+    fn forward(&self, x: &Tensor, kernels: Kernels) -> Result<Tensor> {
+        let gate = ops::silu(&self.gate_proj.forward(x)?, kernels)?;
+        self.down_proj.forward(&(gate * self.up_proj.forward(x)?)?)
+    }
+}
+
+impl Attention {
+    #[allow(clippy::too_many_arguments)]
+    fn forward(
+        &self,
+        x: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        mask: Option<&Tensor>,
+        cache: Option<&mut Option<(Tensor, Tensor)>>,
+        cfg: &LlamaConfig,
+        kernels: Kernels,
+    ) -> Result<Tensor> {
+        let (b, s, _) = x.dims3()?;
+        let (nh, nkv, hd) = (cfg.num_heads, cfg.num_kv_heads, cfg.head_dim);
+        // (b, s, heads*hd) → (b, heads, s, hd)
+        let q = self.q_proj.forward(x)?.reshape((b, s, nh, hd))?.transpose(1, 2)?;
+        let k = self.k_proj.forward(x)?.reshape((b, s, nkv, hd))?.transpose(1, 2)?;
+        let v = self.v_proj.forward(x)?.reshape((b, s, nkv, hd))?.transpose(1, 2)?.contiguous()?;
+        let interleaved = cfg.rope_layout == RopeLayout::Interleaved;
+        let q = ops::rope(&q, cos, sin, interleaved, kernels)?;
+        let k = ops::rope(&k, cos, sin, interleaved, kernels)?;
+
+        let (k, v) = match cache {
+            None => (k, v),
+            Some(slot) => {
+                let kv = match slot.take() {
+                    None => (k, v),
+                    Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
+                };
+                *slot = Some(kv.clone());
+                kv
+            }
+        };
+        let t = k.dim(2)?;
+        // Grouped-query attention: fold the query heads that share a key/value head into the
+        // sequence axis instead of copying K/V: (b, nkv, rep*s, hd).
+        let rep = nh / nkv;
+        let q = q.reshape((b, nkv, rep * s, hd))?;
+        let scale = 1.0 / (hd as f64).sqrt();
+        let scores = (q.matmul(&k.t()?)? * scale)?; // (b, nkv, rep*s, t)
+        let scores = match mask {
+            None => scores,
+            Some(m) => scores.reshape((b, nkv, rep, s, t))?.broadcast_add(m)?.reshape((b, nkv, rep * s, t))?,
+        };
+        let probs = ops::softmax_last(&scores, kernels)?;
+        let out = probs.matmul(&v)?; // (b, nkv, rep*s, hd)
+        let out = out.reshape((b, nh, s, hd))?.transpose(1, 2)?.reshape((b, s, nh * hd))?;
+        self.o_proj.forward(&out)
+    }
+}

@@ -1,0 +1,155 @@
+//! Llama-family backbones: configuration, weights (GGUF or Hugging Face safetensors) and the
+//! forward pass, bundled with their tokenizer as a [`Backbone`].
+
+mod config;
+mod linear;
+mod llama;
+mod load;
+pub mod ops;
+pub mod tiny;
+
+pub use config::{Llama3RopeScaling, LlamaConfig, RopeLayout};
+pub use linear::{Linear, Lora};
+pub use llama::{Attention, Block, KvCache, Llama, Mlp};
+pub use load::{GgufSource, MatrixPrecision, SafetensorsSource, TensorSource, WeightName};
+pub use ops::Kernels;
+
+use crate::gguf::GgufFile;
+use crate::tokenizer::Tokenizer;
+use crate::{Error, Result};
+use candle_core::Device;
+use serde::Serialize;
+
+/// Facts about a loaded model that users and the browser UI show.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelInfo {
+    /// `general.name` or the directory name.
+    pub name: String,
+    /// "gguf" or "safetensors".
+    pub format: String,
+    /// Dominant tensor type of the matrices, e.g. "Q4_1", "F32".
+    pub quantization: String,
+    pub parameters: usize,
+    pub context_length: usize,
+    /// The GGUF metadata, for the `alro.*` keys export writes (empty for safetensors).
+    #[serde(skip)]
+    pub gguf_metadata: std::collections::BTreeMap<String, crate::gguf::GgufValue>,
+}
+
+/// A model and its tokenizer: everything ranking needs.
+pub struct Backbone {
+    pub model: Llama,
+    pub tokenizer: Tokenizer,
+    pub info: ModelInfo,
+}
+
+impl Backbone {
+    /// From the bytes of a GGUF file. `source_name` is what errors call it (its path).
+    pub fn from_gguf_bytes(bytes: &[u8], source_name: &str, precision: MatrixPrecision, device: &Device) -> Result<Self> {
+        let file = GgufFile::parse(bytes, source_name)?;
+        let config = LlamaConfig::from_gguf(&file)?;
+        let tokenizer = Tokenizer::from_gguf(&file)?;
+        check_vocab(&config, &tokenizer, source_name)?;
+        let src = GgufSource { file: &file, bytes, device: device.clone() };
+        let model = Llama::load(config, &src, precision, device)?;
+        let mut counts = std::collections::BTreeMap::<String, usize>::new();
+        let mut parameters = 0usize;
+        for t in &file.tensors {
+            let n: usize = t.shape.iter().product();
+            parameters += n;
+            if t.shape.len() == 2 {
+                *counts.entry(format!("{:?}", t.dtype)).or_default() += n;
+            }
+        }
+        let quantization = counts.into_iter().max_by_key(|(_, n)| *n).map(|(k, _)| k).unwrap_or_default();
+        let info = ModelInfo {
+            name: file.get_str("general.name").unwrap_or(source_name).to_string(),
+            format: "gguf".into(),
+            quantization,
+            parameters,
+            context_length: model.config.max_position_embeddings,
+            gguf_metadata: file.metadata.clone(),
+        };
+        Ok(Backbone { model, tokenizer, info })
+    }
+
+    /// From the parts of a Hugging Face checkpoint directory, given as bytes.
+    pub fn from_hf_parts(
+        source_name: &str,
+        config_json: &[u8],
+        tokenizer_json: &[u8],
+        tokenizer_config_json: Option<&[u8]>,
+        shards: &[(&str, &[u8])],
+        device: &Device,
+    ) -> Result<Self> {
+        let config = LlamaConfig::from_hf_json(config_json, &format!("{source_name}/config.json"))?;
+        let (add_bos, bos, eos) = hf_special_tokens(config_json, tokenizer_config_json);
+        let tokenizer = Tokenizer::from_json_bytes(tokenizer_json, add_bos, bos, eos)
+            .map_err(|e| Error::model(format!("{source_name}/tokenizer.json"), e.to_string()))?;
+        check_vocab(&config, &tokenizer, source_name)?;
+        let src = SafetensorsSource::from_shards(source_name, shards, device)?;
+        let parameters = src.tensors.values().map(|t| t.elem_count()).sum();
+        let model = Llama::load(config, &src, MatrixPrecision::AsStored, device)?;
+        let info = ModelInfo {
+            name: source_name.rsplit('/').find(|s| !s.is_empty()).unwrap_or(source_name).to_string(),
+            format: "safetensors".into(),
+            quantization: "F32".into(),
+            parameters,
+            context_length: model.config.max_position_embeddings,
+            gguf_metadata: Default::default(),
+        };
+        Ok(Backbone { model, tokenizer, info })
+    }
+
+    /// From a path: a `.gguf` file or a Hugging Face directory (`config.json`,
+    /// `*.safetensors`, `tokenizer.json`).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn from_path(path: &std::path::Path, precision: MatrixPrecision, device: &Device) -> Result<Self> {
+        let name = path.display().to_string();
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        if meta.is_dir() {
+            let read = |f: &str| std::fs::read(path.join(f)).map_err(|e| Error::io(path.join(f), e));
+            let config = read("config.json")?;
+            let tokenizer = read("tokenizer.json")?;
+            let tokenizer_config = read("tokenizer_config.json").ok();
+            let mut shard_paths: Vec<_> = std::fs::read_dir(path)
+                .map_err(|e| Error::io(path, e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
+                .collect();
+            shard_paths.sort();
+            if shard_paths.is_empty() {
+                return Err(Error::model(&name, "directory has no *.safetensors file"));
+            }
+            let shards: Vec<(String, Vec<u8>)> = shard_paths
+                .iter()
+                .map(|p| Ok((p.file_name().unwrap_or_default().to_string_lossy().into_owned(), std::fs::read(p).map_err(|e| Error::io(p, e))?)))
+                .collect::<Result<_>>()?;
+            let shard_refs: Vec<(&str, &[u8])> = shards.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
+            Self::from_hf_parts(&name, &config, &tokenizer, tokenizer_config.as_deref(), &shard_refs, device)
+        } else {
+            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+            Self::from_gguf_bytes(&bytes, &name, precision, device)
+        }
+    }
+}
+
+fn check_vocab(config: &LlamaConfig, tokenizer: &Tokenizer, source: &str) -> Result<()> {
+    let n = tokenizer.vocab_size();
+    if n > config.vocab_size {
+        return Err(Error::model(source, format!("tokenizer has {n} tokens but the model's vocabulary is {}", config.vocab_size)));
+    }
+    Ok(())
+}
+
+/// BOS/EOS facts of a HF checkpoint: ids from config.json, `add_bos_token` from
+/// tokenizer_config.json (default false, as for SmolLM2; Llama 3 checkpoints set it).
+fn hf_special_tokens(config_json: &[u8], tokenizer_config_json: Option<&[u8]>) -> (bool, Option<u32>, Option<u32>) {
+    let cfg: serde_json::Value = serde_json::from_slice(config_json).unwrap_or_default();
+    let id = |k: &str| cfg.get(k).and_then(|v| v.as_u64().or_else(|| v.get(0).and_then(|x| x.as_u64()))).map(|v| v as u32);
+    let add_bos = tokenizer_config_json
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+        .and_then(|t| t.get("add_bos_token").and_then(|v| v.as_bool()))
+        .unwrap_or(false);
+    (add_bos, id("bos_token_id"), id("eos_token_id"))
+}

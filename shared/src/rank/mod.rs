@@ -1,0 +1,31 @@
+//! Listwise ranking inference (ALRO.md §7): one prompt holds the user's history and all
+//! candidates; the model writes the candidates' identifiers in preference order.
+//!
+//! - [`RankMode::Greedy`] (default): one prefill, then one decode step per position with a KV
+//!   cache; only identifiers not yet written are allowed, so the output is always a permutation.
+//!   Scores: `m − 1 − position` (Borda points of the single list).
+//! - [`RankMode::Single`]: rank by the first-position distribution `y₁` (one forward pass).
+//!   Scores: log-probability of each candidate at position 1 (softmax over the identifiers).
+//! - [`RankMode::Bootstrap`]: greedy lists under `B` seeded random presentation orders, combined
+//!   by Borda count. Scores: mean Borda points.
+
+mod borda;
+mod engine;
+
+pub use borda::borda;
+pub use engine::{PreparedPrompt, Ranker};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase", tag = "mode")]
+pub enum RankMode {
+    #[default]
+    Greedy,
+    Single,
+    Bootstrap {
+        /// Number of presentation orders `B`.
+        orders: usize,
+        seed: u64,
+    },
+}

@@ -1,0 +1,82 @@
+//! Inference speed of our ranker on the default backbone (a benchmark, not a test).
+//!
+//!     cargo bench -p alro-trainer --bench inference -- [--model M] [--out ids.json]
+//!
+//! Measures, on the first request of examples/requests.jsonl:
+//! - prefill tokens/s for exactly 512 prompt tokens (the request's prompt, repeated and cut);
+//! - end-to-end time to rank its 20 candidates (tokenize + prefill + 19 constrained decode steps);
+//! - the process's peak resident memory.
+//! With `--out`, writes the 512 token ids and the ranking prompt's ids so that
+//! benches/llamacpp_inference.py times llama.cpp on exactly the same input.
+
+use alro_core::model::{Backbone, Kernels, MatrixPrecision};
+use alro_core::prompt::PromptConfig;
+use alro_core::rank::{RankMode, Ranker};
+use alro_core::request::RankRequest;
+use candle_core::{Device, Tensor};
+use std::time::Instant;
+
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let model = flag("--model").map(std::path::PathBuf::from).unwrap_or_else(|| root.join(".cache/models/SmolLM2-135M-Instruct.Q4_1.gguf"));
+    let repeats: usize = flag("--repeats").and_then(|r| r.parse().ok()).unwrap_or(5);
+
+    let t0 = Instant::now();
+    let backbone = Backbone::from_path(&model, MatrixPrecision::AsStored, &Device::Cpu)?;
+    let load_s = t0.elapsed().as_secs_f64();
+    let ranker = Ranker::new(backbone, PromptConfig::default())?;
+    let line = std::fs::read_to_string(root.join("examples/requests.jsonl"))?;
+    let req: RankRequest = serde_json::from_str(line.lines().next().unwrap())?;
+    let prompt = ranker.prepare(&req)?;
+    let ids512: Vec<u32> = prompt.tokens.iter().cycle().take(512).copied().collect();
+
+    let model = &ranker.backbone.model;
+    let input = Tensor::new(ids512.as_slice(), &Device::Cpu)?.unsqueeze(0)?;
+    model.forward_hidden(&input, None, Kernels::Fused)?; // warm-up
+    let prefill: Vec<f64> = (0..repeats)
+        .map(|_| {
+            let t = Instant::now();
+            model.forward_hidden(&input, None, Kernels::Fused).map(|_| t.elapsed().as_secs_f64())
+        })
+        .collect::<Result<_, _>>()?;
+    let rank: Vec<f64> = (0..repeats)
+        .map(|_| {
+            let t = Instant::now();
+            ranker.rank(&req, RankMode::Greedy).map(|_| t.elapsed().as_secs_f64())
+        })
+        .collect::<Result<_, _>>()?;
+    let p = median(prefill);
+    let r = median(rank);
+    let report = serde_json::json!({
+        "impl": "alro",
+        "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "load_s": load_s,
+        "prefill_tokens": 512,
+        "prefill_s": p,
+        "prefill_tokens_per_s": 512.0 / p,
+        "rank_prompt_tokens": prompt.tokens.len(),
+        "rank_candidates": req.candidates.len(),
+        "rank_s": r,
+        "peak_rss_mib": peak_rss_mib(),
+    });
+    println!("{report}");
+    if let Some(out) = flag("--out") {
+        let ids = serde_json::json!({"prefill_ids": ids512, "rank_prompt_ids": prompt.tokens, "identifier_ids": ranker.identifiers.token_ids[..req.candidates.len()].to_vec()});
+        std::fs::write(out, ids.to_string())?;
+    }
+    Ok(())
+}
