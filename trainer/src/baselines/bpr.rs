@@ -3,7 +3,8 @@
 //! `−ln σ(x_uij)`, `x_uij = b_i − b_j + p_u·(q_i − q_j)`, one uniformly drawn (u, i) and one
 //! uniformly drawn negative `j` (among items seen in training) per step, `|interactions|` steps
 //! per epoch. The item bias lets it express popularity, which matters on lists whose negatives
-//! are unrated items.
+//! are unrated items. Defaults (64 factors, 30 epochs, learning rate 0.05, regularisation 0.01)
+//! were chosen on the ML-100K validation lists.
 
 use super::linalg::{dot, normal_vec, sigmoid};
 use super::{Hyper, Scorer, TrainData};
@@ -26,7 +27,7 @@ impl BprConfig {
             dim: h.dim.unwrap_or(64),
             epochs: h.epochs.unwrap_or(30),
             lr: h.lr.unwrap_or(0.05),
-            reg: h.reg.unwrap_or(0.002),
+            reg: h.reg.unwrap_or(0.01),
             seed: h.seed,
         }
     }
@@ -59,18 +60,25 @@ impl Bpr {
                     continue;
                 };
                 let (u, i, j) = (u as usize, i as usize, j as usize);
-                for f in 0..d {
-                    diff[f] = m.q[i * d + f] - m.q[j * d + f];
+                let pu = &mut m.p[u * d..(u + 1) * d];
+                let (qi, qj) = two_rows(&mut m.q, i, j, d);
+                for ((df, a), b) in diff.iter_mut().zip(qi.iter()).zip(qj.iter()) {
+                    *df = a - b;
                 }
-                let x = m.b[i] - m.b[j] + dot(&m.p[u * d..(u + 1) * d], &diff);
+                let x = m.b[i] - m.b[j] + dot(pu, &diff);
                 let g = sigmoid(-x); // d(ln σ(x))/dx
                 m.b[i] += cfg.lr * (g - cfg.reg * m.b[i]);
                 m.b[j] += cfg.lr * (-g - cfg.reg * m.b[j]);
-                for f in 0..d {
-                    let pu = m.p[u * d + f];
-                    m.p[u * d + f] += cfg.lr * (g * diff[f] - cfg.reg * pu);
-                    m.q[i * d + f] += cfg.lr * (g * pu - cfg.reg * m.q[i * d + f]);
-                    m.q[j * d + f] += cfg.lr * (-g * pu - cfg.reg * m.q[j * d + f]);
+                for (((p, qi), qj), df) in pu
+                    .iter_mut()
+                    .zip(qi.iter_mut())
+                    .zip(qj.iter_mut())
+                    .zip(&diff)
+                {
+                    let p0 = *p;
+                    *p += cfg.lr * (g * df - cfg.reg * p0);
+                    *qi += cfg.lr * (g * p0 - cfg.reg * *qi);
+                    *qj += cfg.lr * (-g * p0 - cfg.reg * *qj);
                 }
             }
             pb.inc(1);
@@ -85,6 +93,18 @@ impl Bpr {
             }
         }
         m
+    }
+}
+
+/// Rows `i` and `j` (`i != j`) of a row-major matrix with `d` columns, both mutable.
+fn two_rows(m: &mut [f32], i: usize, j: usize, d: usize) -> (&mut [f32], &mut [f32]) {
+    assert_ne!(i, j);
+    if i < j {
+        let (lo, hi) = m.split_at_mut(j * d);
+        (&mut lo[i * d..(i + 1) * d], &mut hi[..d])
+    } else {
+        let (lo, hi) = m.split_at_mut(i * d);
+        (&mut hi[..d], &mut lo[j * d..(j + 1) * d])
     }
 }
 

@@ -13,7 +13,14 @@ pub struct TrainData {
     pub user_items: Vec<Vec<u32>>,
     /// Items with at least one interaction, ascending: where BPR draws negatives.
     pub items_seen: Vec<u32>,
+    /// Dense user × item membership bits (row stride `words`), when small enough: negative
+    /// sampling checks membership millions of times, and a bit test beats a binary search.
+    bits: Option<Vec<u64>>,
+    words: usize,
 }
+
+/// Largest membership bitset built (bits): 2^31 bits = 256 MiB.
+const MAX_BITS: usize = 1 << 31;
 
 impl TrainData {
     /// Everything strictly before `split`'s window, for every user.
@@ -42,12 +49,22 @@ impl TrainData {
             .iter()
             .for_each(|&(_, i, _)| seen[i as usize] = true);
         let items_seen = (0..n_items as u32).filter(|&i| seen[i as usize]).collect();
+        let words = n_items.div_ceil(64);
+        let bits = (n_users.saturating_mul(words * 64) <= MAX_BITS).then(|| {
+            let mut b = vec![0u64; n_users * words];
+            for &(u, i, _) in &interactions {
+                b[u as usize * words + i as usize / 64] |= 1 << (i % 64);
+            }
+            b
+        });
         TrainData {
             n_users,
             n_items,
             interactions,
             user_items,
             items_seen,
+            bits,
+            words,
         }
     }
 
@@ -85,7 +102,11 @@ impl TrainData {
         }
         loop {
             let j = self.items_seen[rng.random_range(0..self.items_seen.len())];
-            if mine.binary_search(&j).is_err() {
+            let has = match &self.bits {
+                Some(b) => b[user as usize * self.words + j as usize / 64] >> (j % 64) & 1 == 1,
+                None => mine.binary_search(&j).is_ok(),
+            };
+            if !has {
                 return Some(j);
             }
         }
