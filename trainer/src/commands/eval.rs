@@ -54,10 +54,10 @@ pub struct EvalArgs {
     /// Training epochs (mf: 20, bpr: 30, lightgcn: 40).
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// Learning rate (mf: 0.005, bpr: 0.05, lightgcn (Adam): 0.01).
+    /// Learning rate (mf: 0.005, bpr: 0.05, lightgcn (Adam): 0.05).
     #[arg(long)]
     pub lr: Option<f32>,
-    /// L2 regularisation (mf: 0.02, bpr: 0.002, lightgcn: 1e-4).
+    /// L2 regularisation (mf: 0.02, bpr: 0.01, lightgcn: 1e-4).
     #[arg(long)]
     pub reg: Option<f32>,
     /// LightGCN propagation layers [default: 3].
