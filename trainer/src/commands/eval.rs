@@ -13,7 +13,7 @@ use crate::baselines::{self, BaselineKind, Hyper, TrainData};
 use alro_core::data::{Protocol, ProtocolCounts, Split, Splits};
 use anyhow::Result;
 use clap::{Args, ValueEnum};
-use ranker::{evaluate, BaselineRanker, EvalResult, IdMaps};
+use ranker::{evaluate, BaselineLists, EvalResult, IdMaps};
 use std::time::Instant;
 
 /// `--baseline` values: one baseline, or `all`.
@@ -123,7 +123,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         let scorer = baselines::fit(kind, &train, &hyper, &pb);
         let fit_seconds = t.elapsed().as_secs_f64();
         pb.finish_and_clear();
-        let mut r = BaselineRanker {
+        let mut r = BaselineLists {
             name: kind.name().to_string(),
             scorer,
             ids: &ids,

@@ -9,8 +9,9 @@ use anyhow::{Context, Result};
 use std::collections::HashMap;
 use std::time::Instant;
 
-/// Orders candidate lists.
-pub trait Ranker {
+/// Orders candidate lists. (Named apart from `alro_core::rank::Ranker`, the LLM inference
+/// engine: an adapter around that engine implements this trait for `--model`.)
+pub trait ListScorer {
     fn name(&self) -> &str;
     /// One score per candidate for each example, higher = preferred. Equal scores are ties and
     /// are scored by their expected NDCG. A ranker that outputs a permutation returns
@@ -43,14 +44,14 @@ impl IdMaps {
     }
 }
 
-/// A fitted baseline as a [`Ranker`].
-pub struct BaselineRanker<'a> {
+/// A fitted baseline as a [`ListScorer`].
+pub struct BaselineLists<'a> {
     pub name: String,
     pub scorer: Box<dyn Scorer>,
     pub ids: &'a IdMaps,
 }
 
-impl Ranker for BaselineRanker<'_> {
+impl ListScorer for BaselineLists<'_> {
     fn name(&self) -> &str {
         &self.name
     }
@@ -89,7 +90,7 @@ pub struct EvalResult {
 
 /// Score every list and accumulate NDCG@1/5/10/20.
 pub fn evaluate(
-    ranker: &mut dyn Ranker,
+    ranker: &mut dyn ListScorer,
     examples: &[RankingExample],
     fit_seconds: f64,
 ) -> Result<EvalResult> {
