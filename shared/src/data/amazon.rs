@@ -65,10 +65,11 @@ pub fn load_amazon(
                             .map(|t| unescape_html(t.trim()))
                             .filter(|t| !t.is_empty())
                             .unwrap_or_else(|| asin.clone());
-                        if titles.contains_key(&asin) {
-                            repeats += 1;
-                        } else {
-                            titles.insert(asin, title);
+                        match titles.entry(asin) {
+                            std::collections::hash_map::Entry::Occupied(_) => repeats += 1,
+                            std::collections::hash_map::Entry::Vacant(v) => {
+                                v.insert(title);
+                            }
                         }
                     }
                     Err(e) => bad.report(Error::data(

@@ -221,7 +221,7 @@ impl Dataset {
         for r in &mut ratings {
             r.user = remap[r.user as usize];
         }
-        ratings.sort_by(|a, b| (a.user, a.timestamp, a.item).cmp(&(b.user, b.timestamp, b.item)));
+        ratings.sort_by_key(|r| (r.user, r.timestamp, r.item));
         let mut user_offsets = vec![0; kept.len() + 1];
         for r in &ratings {
             user_offsets[r.user as usize + 1] += 1;
@@ -276,7 +276,7 @@ impl Dataset {
 }
 
 /// A rating value usable as an ordered map key (ratings are finite, checked by the loaders).
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+#[derive(Debug, Clone, Copy)]
 pub struct RatingKey(pub f32);
 
 impl RatingKey {
@@ -284,7 +284,17 @@ impl RatingKey {
         RatingKey(r)
     }
 }
+impl PartialEq for RatingKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
 impl Eq for RatingKey {}
+impl PartialOrd for RatingKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 impl Ord for RatingKey {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.0.total_cmp(&other.0)
