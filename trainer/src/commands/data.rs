@@ -119,7 +119,19 @@ pub fn load(args: &DatasetArgs) -> Result<source::Loaded> {
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
     let loaded = args.load();
     spinner.finish_and_clear();
-    let loaded = loaded?;
+    let loaded = loaded.map_err(|e| {
+        let malformed = matches!(
+            e.downcast_ref::<alro_core::Error>(),
+            Some(alro_core::Error::Data { .. })
+        );
+        if malformed && !args.skip_bad_lines {
+            e.context(
+                "loading the dataset (--skip-bad-lines skips and counts malformed lines instead)",
+            )
+        } else {
+            e
+        }
+    })?;
     let r = &loaded.dataset.report;
     for note in &r.notes {
         eprintln!("note: {note}");
