@@ -52,6 +52,7 @@ fn no_leakage_on_ml100k() {
             .extend(e.candidates.iter().map(|c| c.id.as_str()));
     }
     for e in &examples {
+        e.validate().unwrap();
         let cands: HashSet<&str> = e.candidates.iter().map(|c| c.id.as_str()).collect();
         assert!(
             e.history_items.iter().all(|h| !cands.contains(h.as_str())),

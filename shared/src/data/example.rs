@@ -85,3 +85,127 @@ impl RankingExample {
             .collect()
     }
 }
+
+impl RankingExample {
+    /// Check the invariants a reader of prepared files relies on: `relevance` aligned with
+    /// `candidates`, `target` a permutation of the candidate indices in non-increasing
+    /// relevance, `history_items` aligned with `history`, candidate ids unique.
+    pub fn validate(&self) -> Result<(), String> {
+        let m = self.candidates.len();
+        if self.relevance.len() != m {
+            return Err(format!(
+                "{} relevances for {m} candidates",
+                self.relevance.len()
+            ));
+        }
+        if self.history_items.len() != self.history.len() {
+            return Err(format!(
+                "{} history item ids for {} history entries",
+                self.history_items.len(),
+                self.history.len()
+            ));
+        }
+        let mut seen = vec![false; m];
+        for &i in &self.target {
+            if i >= m || std::mem::replace(&mut seen[i], true) {
+                return Err("target is not a permutation of the candidates".into());
+            }
+        }
+        if self.target.len() != m {
+            return Err("target is not a permutation of the candidates".into());
+        }
+        if self
+            .target
+            .windows(2)
+            .any(|w| self.relevance[w[0]] < self.relevance[w[1]])
+        {
+            return Err("target is not in non-increasing relevance".into());
+        }
+        let mut ids: Vec<&str> = self.candidates.iter().map(|c| c.id.as_str()).collect();
+        ids.sort_unstable();
+        if ids.windows(2).any(|w| w[0] == w[1]) {
+            return Err("duplicate candidate id".into());
+        }
+        Ok(())
+    }
+}
+
+/// Parse prepared examples (`alro data prepare`'s JSONL). Each line must be a valid
+/// [`RankingExample`]; errors name `file` and the 1-based line.
+pub fn parse_jsonl(file: &str, text: &str) -> crate::Result<Vec<RankingExample>> {
+    let mut out = Vec::new();
+    for (n, line) in super::encoding::lines(text) {
+        let ex: RankingExample = serde_json::from_str(line)
+            .map_err(|e| crate::Error::data(file, n, format!("not a ranking example: {e}")))?;
+        ex.validate().map_err(|e| crate::Error::data(file, n, e))?;
+        out.push(ex);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example() -> RankingExample {
+        RankingExample {
+            user: "1".into(),
+            split: Split::Test,
+            window_start: 10,
+            history: vec![HistoryEntry {
+                title: "A".into(),
+                rating: 4.0,
+            }],
+            history_items: vec!["9".into()],
+            candidates: vec![
+                Candidate {
+                    id: "1".into(),
+                    title: "X".into(),
+                },
+                Candidate {
+                    id: "2".into(),
+                    title: "Y".into(),
+                },
+            ],
+            relevance: vec![0.0, 5.0],
+            target: vec![1, 0],
+        }
+    }
+
+    #[test]
+    fn jsonl_round_trip_and_request() {
+        let ex = example();
+        let text = format!(
+            "{}\n\n{}\n",
+            serde_json::to_string(&ex).unwrap(),
+            serde_json::to_string(&ex).unwrap()
+        );
+        let back = parse_jsonl("test.jsonl", &text).unwrap();
+        assert_eq!(back, vec![ex.clone(), ex.clone()]);
+        assert_eq!(ex.request().candidates[1].id, "2");
+        assert_eq!(ex.target_ids(), vec!["2", "1"]);
+    }
+
+    #[test]
+    fn invalid_examples_name_the_line() {
+        let mut bad = example();
+        bad.target = vec![0, 1]; // relevance 0 before 5
+        let text = format!(
+            "{}\n{}\n",
+            serde_json::to_string(&example()).unwrap(),
+            serde_json::to_string(&bad).unwrap()
+        );
+        let err = parse_jsonl("x.jsonl", &text).unwrap_err().to_string();
+        assert!(
+            err.starts_with("x.jsonl:2: target is not in non-increasing relevance"),
+            "{err}"
+        );
+        let err = parse_jsonl("x.jsonl", "{\"user\": 1}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("x.jsonl:1: not a ranking example"), "{err}");
+        let mut dup = example();
+        dup.candidates[1].id = "1".into();
+        assert!(dup.validate().is_err());
+    }
+}

@@ -19,7 +19,7 @@ pub mod rng;
 pub mod stats;
 
 pub use dataset::{Dataset, Item, LoadOptions, LoadReport, Rating};
-pub use example::{RankingExample, Split};
+pub use example::{parse_jsonl, RankingExample, Split};
 pub use manifest::Manifest;
 pub use protocol::{Protocol, ProtocolConfig, ProtocolCounts, Splits, UserExamples};
 pub use stats::DatasetStats;
