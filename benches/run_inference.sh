@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${ALRO_PYREF:-$HOME/.cache/alro-pyref/bin/python}
-MODEL=${1:-.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf}
+MODEL=$(realpath "${1:-.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf}")
 tmp=$(mktemp -d)
 cargo bench -q -p alro-trainer --bench inference -- --model "$MODEL" --out "$tmp/ids.json" | tee "$tmp/ours.json"
 "$PY" benches/llamacpp_inference.py "$MODEL" "$tmp/ids.json" | tee "$tmp/theirs.json"

@@ -5,7 +5,7 @@ use candle_core::quantized::QMatMul;
 use candle_core::{Module, Result, Tensor};
 
 /// Row count from which a quantized matmul dequantizes its weight first (see `forward`).
-const DEQUANTIZE_MIN_ROWS: usize = 8;
+const DEQUANTIZE_MIN_ROWS: usize = 2;
 
 /// Low-rank adapter: `a` is (r, in), `b` is (out, r), `scale` = α/r.
 #[derive(Debug, Clone)]
@@ -19,27 +19,41 @@ pub struct Lora {
 pub struct Linear {
     /// (out, in) — quantized, or a dense tensor wrapped as `QMatMul::Tensor`.
     pub weight: QMatMul,
+    /// A faster-to-multiply re-encoding of `weight` for single rows (decode steps), when the
+    /// stored block type has no SIMD kernel in candle (Q4_1 → Q8_0).
+    pub decode: Option<QMatMul>,
     pub lora: Option<Lora>,
 }
 
 impl Linear {
     pub fn new(weight: QMatMul) -> Self {
-        Linear { weight, lora: None }
+        Linear { weight, decode: None, lora: None }
     }
 
     /// `x` (…, in) → (…, out).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let rows = x.elem_count() / x.dim(candle_core::D::Minus1)?;
+        // A prompt (many rows) is compute-bound: dequantizing the block-quantized weight for
+        // one f32 GEMM is several times faster than candle's row-by-row quantized dot products,
+        // and exact (no 8-bit rounding of activations). Weights stay quantized in memory; a
+        // single decode row takes the quantized path.
+        if rows >= DEQUANTIZE_MIN_ROWS {
+            self.forward_dequantized(x)
+        } else {
+            self.add_lora(x, self.decode.as_ref().unwrap_or(&self.weight).forward(x)?)
+        }
+    }
+
+    /// Like `forward`, always multiplying with the dequantized (f32) weight.
+    pub fn forward_dequantized(&self, x: &Tensor) -> Result<Tensor> {
         let y = match &self.weight {
-            // A prompt (many rows) is compute-bound: dequantizing the block-quantized weight for
-            // one f32 GEMM is several times faster than candle's row-by-row quantized dot
-            // products, and more accurate (no 8-bit rounding of activations). Weights stay
-            // quantized in memory; a single decode row still takes the quantized path.
-            QMatMul::QTensor(q) if x.elem_count() / x.dim(candle_core::D::Minus1)? >= DEQUANTIZE_MIN_ROWS => {
-                let w = q.dequantize(x.device())?;
-                x.broadcast_matmul(&w.t()?)?
-            }
+            QMatMul::QTensor(q) => x.broadcast_matmul(&q.dequantize(x.device())?.t()?)?,
             _ => self.weight.forward(x)?,
         };
+        self.add_lora(x, y)
+    }
+
+    fn add_lora(&self, x: &Tensor, y: Tensor) -> Result<Tensor> {
         match &self.lora {
             None => Ok(y),
             Some(l) => {

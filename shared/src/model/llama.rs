@@ -100,7 +100,7 @@ impl Llama {
     /// LM-head logits for hidden states (…, hidden) → (…, vocab). Apply it only to the positions
     /// whose next token matters: the vocabulary projection is the largest matmul of the model.
     pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
-        self.lm_head.forward(hidden)
+        self.lm_head.forward_dequantized(hidden)
     }
 }
 

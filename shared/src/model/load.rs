@@ -109,7 +109,15 @@ impl Llama {
             if dims != [out, inp] {
                 return Err(shape_err(&name, &dims, &[out, inp]));
             }
-            Ok(Linear::new(m))
+            // Single-row (decode) products of slow block types go through a Q8_0 copy; prompts
+            // still multiply with the exact dequantized original (see `Linear::forward`).
+            let decode = match &m {
+                QMatMul::QTensor(q) if needs_decode_copy(q.dtype()) => Some(QMatMul::from_arc(Arc::new(
+                    QTensor::quantize(&q.dequantize(device)?, GgmlDType::Q8_0)?,
+                ))?),
+                _ => None,
+            };
+            Ok(Linear { weight: m, decode, lora: None })
         };
         let vector = |name: WeightName, n: usize| -> Result<Tensor> {
             let t = src.dense(&name)?;
@@ -167,8 +175,9 @@ impl Llama {
     }
 }
 
-/// Block types candle multiplies with scalar code only (see `GgufSource::matrix`).
-fn needs_transcode(dtype: GgmlDType) -> bool {
+/// Block types candle multiplies with scalar code only: candle has SIMD dot products for Q4_0,
+/// Q8_0 and the K-quants, but decoding through Q4_1/Q5_0/Q5_1 is ~10x slower.
+fn needs_decode_copy(dtype: GgmlDType) -> bool {
     matches!(dtype, GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1)
 }
 
@@ -184,13 +193,7 @@ impl TensorSource for GgufSource<'_> {
         &self.file.source_name
     }
     fn matrix(&self, name: &WeightName) -> Result<QMatMul> {
-        let mut q = self.file.tensor(self.bytes, &name.gguf(), &self.device)?;
-        if needs_transcode(q.dtype()) {
-            // candle has SIMD dot products for Q4_0, Q8_0 and the K-quants but only scalar code
-            // for Q4_1/Q5_0/Q5_1, which makes decoding ~10x slower. Q8_0 holds every value of
-            // those 4/5-bit blocks to within 1/254 of the block's range: re-encode once here.
-            q = QTensor::quantize(&q.dequantize(&self.device)?, GgmlDType::Q8_0)?;
-        }
+        let q = self.file.tensor(self.bytes, &name.gguf(), &self.device)?;
         // candle keeps F32/F16 "quantized" tensors as plain matmuls anyway.
         Ok(QMatMul::from_arc(Arc::new(q))?)
     }
