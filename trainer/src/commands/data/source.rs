@@ -101,9 +101,7 @@ impl DatasetArgs {
         }
         let opts = self.load_options();
         let path = self.path.as_deref();
-        let need_path = || {
-            path.with_context(|| format!("--dataset {} needs --path (the folder holding its files; these datasets may not be redistributed, so none is embedded)", kind.name()))
-        };
+        let need_path = || path.with_context(|| missing_path(kind));
         let mut notes = Vec::new();
         let (dataset, files) = match kind {
             DatasetKind::Ml100k => {
@@ -175,7 +173,7 @@ impl DatasetArgs {
                             EMBEDDED_MOVIES.to_vec(),
                         )?,
                     ),
-                    None => need_path().map(|_| unreachable!())?,
+                    None => bail!(missing_path(kind)),
                 };
                 (
                     movielens::load_ml_latest(kind.name(), r.input(), i.input(), &opts)?,
@@ -203,6 +201,14 @@ impl DatasetArgs {
             inputs: files.into_iter().map(|f| f.digest).collect(),
         })
     }
+}
+
+fn missing_path(kind: DatasetKind) -> String {
+    format!(
+        "--dataset {} needs --path, the folder holding its files (only ml-latest-small is embedded; \
+         MovieLens 100K/1M may not be redistributed)",
+        kind.name()
+    )
 }
 
 /// Tell the dataset from the files in a folder.
