@@ -115,4 +115,5 @@ fn ml100k_lists_are_deterministic_and_pinned() {
     );
 }
 
-const PINNED_TEST_JSONL_SHA256: &str = "9c0cb2849fdb4111db8f69da756c4a8f26f9a5c32fc2589b8ce03bae3f23c013";
+const PINNED_TEST_JSONL_SHA256: &str =
+    "9c0cb2849fdb4111db8f69da756c4a8f26f9a5c32fc2589b8ce03bae3f23c013";

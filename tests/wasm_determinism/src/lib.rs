@@ -11,10 +11,20 @@ static U_ITEM: &[u8] = include_bytes!("../../../../shared/data/ml-100k/u.item");
 
 #[no_mangle]
 pub extern "C" fn digest() -> *const u8 {
-    let ratings = Input { name: "u.data", bytes: U_DATA };
-    let items = Input { name: "u.item", bytes: U_ITEM };
+    let ratings = Input {
+        name: "u.data",
+        bytes: U_DATA,
+    };
+    let items = Input {
+        name: "u.item",
+        bytes: U_ITEM,
+    };
     let ds = movielens::load_ml100k(ratings, items, &LoadOptions::default()).unwrap();
-    let (examples, _) = build_all(&ds, &ProtocolConfig::default(), Splits::only(Split::Test)).unwrap();
-    let text: String = examples.iter().map(|e| serde_json::to_string(e).unwrap() + "\n").collect();
+    let (examples, _) =
+        build_all(&ds, &ProtocolConfig::default(), Splits::only(Split::Test)).unwrap();
+    let text: String = examples
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap() + "\n")
+        .collect();
     Box::leak(sha256_hex(text.as_bytes()).into_boxed_str()).as_ptr()
 }
