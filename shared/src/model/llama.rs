@@ -87,9 +87,10 @@ impl Llama {
         let mut x = self.embed_tokens.index_select(&ids.flatten_all()?, 0)?.reshape((b, s, self.config.hidden_size))?;
         let (cos, sin) = self.rope_tables(start, s)?;
         let mask = causal_mask(s, start, &self.device)?;
+        let ctx = PassContext { cos: &cos, sin: &sin, mask: mask.as_ref(), cfg: &self.config, kernels };
         for (i, block) in self.layers.iter().enumerate() {
             let layer_cache = cache.as_mut().map(|c| &mut c.layers[i]);
-            x = block.forward(&x, &cos, &sin, mask.as_ref(), layer_cache, &self.config, kernels)?;
+            x = block.forward(&x, layer_cache, &ctx)?;
         }
         if let Some(c) = cache {
             c.len += s;
@@ -117,22 +118,25 @@ fn causal_mask(s: usize, start: usize, device: &Device) -> Result<Option<Tensor>
     Tensor::from_vec(mask, (s, t), device).map(Some)
 }
 
+/// What every block of one forward pass shares: the rotary tables and causal mask for the
+/// positions being processed, the configuration and the kernel choice.
+struct PassContext<'a> {
+    /// (s, head_dim/2) each.
+    cos: &'a Tensor,
+    sin: &'a Tensor,
+    /// (s, cached + s) additive mask; None for a single query.
+    mask: Option<&'a Tensor>,
+    cfg: &'a LlamaConfig,
+    kernels: Kernels,
+}
+
 impl Block {
-    #[allow(clippy::too_many_arguments)]
-    fn forward(
-        &self,
-        x: &Tensor,
-        cos: &Tensor,
-        sin: &Tensor,
-        mask: Option<&Tensor>,
-        cache: Option<&mut Option<(Tensor, Tensor)>>,
-        cfg: &LlamaConfig,
-        kernels: Kernels,
-    ) -> Result<Tensor> {
-        let h = ops::rms_norm(x, &self.input_layernorm, cfg.rms_norm_eps, kernels)?;
-        let attn = self.self_attn.forward(&h, cos, sin, mask, cache, cfg, kernels)?;
+    fn forward(&self, x: &Tensor, cache: Option<&mut Option<(Tensor, Tensor)>>, ctx: &PassContext) -> Result<Tensor> {
+        let (eps, kernels) = (ctx.cfg.rms_norm_eps, ctx.kernels);
+        let h = ops::rms_norm(x, &self.input_layernorm, eps, kernels)?;
+        let attn = self.self_attn.forward(&h, cache, ctx)?;
         let x = (x + attn)?;
-        let h = ops::rms_norm(&x, &self.post_attention_layernorm, cfg.rms_norm_eps, kernels)?;
+        let h = ops::rms_norm(&x, &self.post_attention_layernorm, eps, kernels)?;
         let mlp = self.mlp.forward(&h, kernels)?;
         x + mlp
     }
@@ -146,17 +150,8 @@ impl Mlp {
 }
 
 impl Attention {
-    #[allow(clippy::too_many_arguments)]
-    fn forward(
-        &self,
-        x: &Tensor,
-        cos: &Tensor,
-        sin: &Tensor,
-        mask: Option<&Tensor>,
-        cache: Option<&mut Option<(Tensor, Tensor)>>,
-        cfg: &LlamaConfig,
-        kernels: Kernels,
-    ) -> Result<Tensor> {
+    fn forward(&self, x: &Tensor, cache: Option<&mut Option<(Tensor, Tensor)>>, ctx: &PassContext) -> Result<Tensor> {
+        let PassContext { cos, sin, mask, cfg, kernels } = *ctx;
         let (b, s, _) = x.dims3()?;
         let (nh, nkv, hd) = (cfg.num_heads, cfg.num_kv_heads, cfg.head_dim);
         // (b, s, heads*hd) → (b, heads, s, hd)
