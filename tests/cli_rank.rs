@@ -30,13 +30,32 @@ fn rank_writes_one_response_per_request() {
     let input = dir.join("requests.jsonl");
     std::fs::write(&input, format!("{GOOD}\n\n{GOOD}\n")).unwrap();
     for mode in ["greedy", "single", "bootstrap"] {
-        let out = alro().args(["rank", "--model"]).arg(&model).arg("--input").arg(&input).args(["--mode", mode]).output().unwrap();
-        assert!(out.status.success(), "{mode}: {}", String::from_utf8_lossy(&out.stderr));
-        let lines: Vec<serde_json::Value> =
-            String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let out = alro()
+            .args(["rank", "--model"])
+            .arg(&model)
+            .arg("--input")
+            .arg(&input)
+            .args(["--mode", mode])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{mode}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(lines.len(), 2);
         for v in &lines {
-            let mut ranking: Vec<&str> = v["ranking"].as_array().unwrap().iter().map(|x| x.as_str().unwrap()).collect();
+            let mut ranking: Vec<&str> = v["ranking"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_str().unwrap())
+                .collect();
             ranking.sort();
             assert_eq!(ranking, ["m1", "m2", "m3"]);
             assert_eq!(v["scores"].as_object().unwrap().len(), 3);
@@ -54,21 +73,45 @@ fn bad_lines_are_named_and_nothing_is_ranked() {
     let mut bytes = format!("{GOOD}\n{{\"history\": []\n{dup}\n").into_bytes();
     bytes.extend_from_slice(b"\xff\xfe not utf8\n");
     std::fs::write(&input, bytes).unwrap();
-    let out = alro().args(["rank", "--model"]).arg(&model).arg("--input").arg(&input).output().unwrap();
+    let out = alro()
+        .args(["rank", "--model"])
+        .arg(&model)
+        .arg("--input")
+        .arg(&input)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(out.stdout.is_empty(), "something was ranked despite bad lines");
+    assert!(
+        out.stdout.is_empty(),
+        "something was ranked despite bad lines"
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     let name = input.display().to_string();
-    assert!(err.contains(&format!("{name}:2:")), "line 2 not named: {err}");
-    assert!(err.contains(&format!("{name}:4: not valid UTF-8")), "line 4 not named: {err}");
+    assert!(
+        err.contains(&format!("{name}:2:")),
+        "line 2 not named: {err}"
+    );
+    assert!(
+        err.contains(&format!("{name}:4: not valid UTF-8")),
+        "line 4 not named: {err}"
+    );
 
     // Line 2 fixed: the duplicate id on line 3 is caught by request validation, named too.
     let text = format!("{GOOD}\n{GOOD}\n{dup}\n");
     std::fs::write(&input, text).unwrap();
-    let out = alro().args(["rank", "--model"]).arg(&model).arg("--input").arg(&input).output().unwrap();
+    let out = alro()
+        .args(["rank", "--model"])
+        .arg(&model)
+        .arg("--input")
+        .arg(&input)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("{name}:3:")) && err.contains("appears more than once"), "{err}");
+    assert!(
+        err.contains(&format!("{name}:3:")) && err.contains("appears more than once"),
+        "{err}"
+    );
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -77,14 +120,32 @@ fn missing_and_corrupt_models_are_clear_errors() {
     let dir = workdir("model");
     let input = dir.join("requests.jsonl");
     std::fs::write(&input, format!("{GOOD}\n")).unwrap();
-    let out = alro().args(["rank", "--model", "/nonexistent/model.gguf", "--input"]).arg(&input).output().unwrap();
+    let out = alro()
+        .args(["rank", "--model", "/nonexistent/model.gguf", "--input"])
+        .arg(&input)
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("/nonexistent/model.gguf") && err.contains("scripts/setup.sh"), "{err}");
+    assert!(
+        !out.status.success()
+            && err.contains("/nonexistent/model.gguf")
+            && err.contains("scripts/setup.sh"),
+        "{err}"
+    );
     let bad = dir.join("bad.gguf");
     std::fs::write(&bad, b"GGUF\x03\x00\x00\x00garbage").unwrap();
-    let out = alro().args(["rank", "--model"]).arg(&bad).arg("--input").arg(&input).output().unwrap();
+    let out = alro()
+        .args(["rank", "--model"])
+        .arg(&bad)
+        .arg("--input")
+        .arg(&input)
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("bad.gguf") && err.contains("truncated"), "{err}");
+    assert!(
+        !out.status.success() && err.contains("bad.gguf") && err.contains("truncated"),
+        "{err}"
+    );
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -92,13 +153,31 @@ fn missing_and_corrupt_models_are_clear_errors() {
 fn inspect_tokenize_and_logits() {
     let dir = workdir("inspect");
     let model = tiny_model(&dir);
-    let out = alro().args(["inspect", "tokenize", "--model"]).arg(&model).args(["--text", " A B<|im_end|>"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = alro()
+        .args(["inspect", "tokenize", "--model"])
+        .arg(&model)
+        .args(["--text", " A B<|im_end|>"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     // " A" and " B" are single tokens (ids 256, 257) and <|im_end|> is the special token after Z.
     assert_eq!(v["ids"], serde_json::json!([256, 257, 283]));
-    let out = alro().args(["inspect", "logits", "--model"]).arg(&model).args(["--text", "hello", "--top", "3"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = alro()
+        .args(["inspect", "logits", "--model"])
+        .arg(&model)
+        .args(["--text", "hello", "--top", "3"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let top = v["top"].as_array().unwrap();
     assert_eq!(top.len(), 3);

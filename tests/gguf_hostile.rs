@@ -8,16 +8,35 @@ use alro_core::Error;
 use candle_core::Device;
 
 fn tiny() -> Vec<u8> {
-    tiny_llama_gguf(&TinySpec { layers: 1, hidden: 32, intermediate: 64, heads: 2, kv_heads: 1, ..TinySpec::default() }).unwrap()
+    tiny_llama_gguf(&TinySpec {
+        layers: 1,
+        hidden: 32,
+        intermediate: 64,
+        heads: 2,
+        kv_heads: 1,
+        ..TinySpec::default()
+    })
+    .unwrap()
 }
 
 fn expect_model_error(bytes: &[u8], needle: &str) {
-    match Backbone::from_gguf_bytes(bytes, "hostile.gguf", MatrixPrecision::AsStored, &Device::Cpu) {
+    match Backbone::from_gguf_bytes(
+        bytes,
+        "hostile.gguf",
+        MatrixPrecision::AsStored,
+        &Device::Cpu,
+    ) {
         Ok(_) => panic!("hostile file was accepted (expected an error containing {needle:?})"),
         Err(e @ Error::Model { .. }) => {
             let msg = e.to_string();
-            assert!(msg.contains("hostile.gguf"), "error does not name the file: {msg}");
-            assert!(msg.contains(needle), "error {msg:?} does not mention {needle:?}");
+            assert!(
+                msg.contains("hostile.gguf"),
+                "error does not name the file: {msg}"
+            );
+            assert!(
+                msg.contains(needle),
+                "error {msg:?} does not mention {needle:?}"
+            );
         }
         Err(e) => panic!("wrong error kind: {e}"),
     }
@@ -25,7 +44,13 @@ fn expect_model_error(bytes: &[u8], needle: &str) {
 
 #[test]
 fn the_valid_tiny_file_loads() {
-    let b = Backbone::from_gguf_bytes(&tiny(), "tiny.gguf", MatrixPrecision::AsStored, &Device::Cpu).unwrap();
+    let b = Backbone::from_gguf_bytes(
+        &tiny(),
+        "tiny.gguf",
+        MatrixPrecision::AsStored,
+        &Device::Cpu,
+    )
+    .unwrap();
     assert_eq!(b.model.config.num_layers, 1);
 }
 
@@ -36,8 +61,17 @@ fn every_truncation_is_an_error() {
     let header_end = GgufFile::parse(&bytes, "x").unwrap().data_start as usize;
     let cuts = (0..header_end).chain((header_end..bytes.len()).step_by(97));
     for cut in cuts {
-        let r = Backbone::from_gguf_bytes(&bytes[..cut], "cut.gguf", MatrixPrecision::AsStored, &Device::Cpu);
-        assert!(r.is_err(), "a file cut at {cut} of {} bytes was accepted", bytes.len());
+        let r = Backbone::from_gguf_bytes(
+            &bytes[..cut],
+            "cut.gguf",
+            MatrixPrecision::AsStored,
+            &Device::Cpu,
+        );
+        assert!(
+            r.is_err(),
+            "a file cut at {cut} of {} bytes was accepted",
+            bytes.len()
+        );
     }
 }
 
@@ -72,20 +106,31 @@ fn lying_counts_are_refused_before_allocating() {
 fn lying_array_length_is_refused() {
     let mut w = GgufWriter::new();
     w.set("general.architecture", GgufValue::String("llama".into()));
-    w.set("big", GgufValue::Array(ValueType::U32, vec![GgufValue::U32(1); 4]));
+    w.set(
+        "big",
+        GgufValue::Array(ValueType::U32, vec![GgufValue::U32(1); 4]),
+    );
     let mut bytes = w.to_bytes();
     // Patch the array length (u64 after the element type) to a huge value.
     let pos = bytes.windows(3).position(|x| x == b"big").unwrap() + 3 + 4 + 4;
     bytes[pos..pos + 8].copy_from_slice(&(1u64 << 50).to_le_bytes());
     let err = GgufFile::parse(&bytes, "arr.gguf").unwrap_err().to_string();
-    assert!(err.contains("array of") && err.contains("arr.gguf"), "{err}");
+    assert!(
+        err.contains("array of") && err.contains("arr.gguf"),
+        "{err}"
+    );
 }
 
 #[test]
 fn tensor_offsets_beyond_the_file_are_refused() {
     let mut w = GgufWriter::new();
     w.set("general.architecture", GgufValue::String("llama".into()));
-    w.add_raw("t", vec![4, 8], candle_core::quantized::GgmlDType::F32, vec![0u8; 128]);
+    w.add_raw(
+        "t",
+        vec![4, 8],
+        candle_core::quantized::GgmlDType::F32,
+        vec![0u8; 128],
+    );
     let bytes = w.to_bytes();
     let f = GgufFile::parse(&bytes, "ok.gguf").unwrap();
     assert_eq!(f.tensors[0].shape, vec![4, 8]);
@@ -106,8 +151,13 @@ fn tensor_offsets_beyond_the_file_are_refused() {
 #[test]
 fn configured_size_limit_is_enforced() {
     let bytes = tiny();
-    let limits = ReadLimits { max_tensor_bytes: 1000, ..ReadLimits::default() };
-    let err = GgufFile::parse_with_limits(&bytes, "lim.gguf", &limits).unwrap_err().to_string();
+    let limits = ReadLimits {
+        max_tensor_bytes: 1000,
+        ..ReadLimits::default()
+    };
+    let err = GgufFile::parse_with_limits(&bytes, "lim.gguf", &limits)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("above the configured limit"), "{err}");
 }
 
@@ -115,8 +165,13 @@ fn configured_size_limit_is_enforced() {
 fn wrong_architecture_and_missing_tensors_are_named() {
     let bytes = tiny();
     let mut f = GgufFile::parse(&bytes, "x").unwrap();
-    f.metadata.insert("general.architecture".into(), GgufValue::String("mamba".into()));
-    let err = alro_core::model::LlamaConfig::from_gguf(&f).unwrap_err().to_string();
+    f.metadata.insert(
+        "general.architecture".into(),
+        GgufValue::String("mamba".into()),
+    );
+    let err = alro_core::model::LlamaConfig::from_gguf(&f)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("\"mamba\" is not supported"), "{err}");
 
     // Rebuild the file without one weight.
@@ -125,8 +180,17 @@ fn wrong_architecture_and_missing_tensors_are_named() {
     for (k, v) in &full.metadata {
         w.set(k.clone(), v.clone());
     }
-    for t in full.tensors.iter().filter(|t| t.name != "blk.0.ffn_up.weight") {
-        w.add_raw(t.name.clone(), t.shape.clone(), t.dtype, full.tensor_data(&bytes, t).unwrap().to_vec());
+    for t in full
+        .tensors
+        .iter()
+        .filter(|t| t.name != "blk.0.ffn_up.weight")
+    {
+        w.add_raw(
+            t.name.clone(),
+            t.shape.clone(),
+            t.dtype,
+            full.tensor_data(&bytes, t).unwrap().to_vec(),
+        );
     }
     expect_model_error(&w.to_bytes(), "missing tensor `blk.0.ffn_up.weight`");
 }

@@ -14,7 +14,12 @@ fn token_ids_equal_llama_cpp() {
     assert!(cases.len() >= 10);
     for case in cases {
         let text = case["text"].as_str().unwrap();
-        let want: Vec<u32> = case["ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+        let want: Vec<u32> = case["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u32)
+            .collect();
         let got = backbone.tokenizer.encode(text).unwrap();
         assert_eq!(got, want, "token ids differ from llama.cpp for {text:?}");
     }
@@ -22,18 +27,50 @@ fn token_ids_equal_llama_cpp() {
 
 /// Our next-token logits after `text` (full vocabulary).
 fn our_logits(backbone: &alro_core::model::Backbone, ids: &[u32]) -> Vec<f32> {
-    let input = Tensor::new(ids, &Device::Cpu).unwrap().unsqueeze(0).unwrap();
-    let hidden = backbone.model.forward_hidden(&input, None, Kernels::Fused).unwrap();
-    let last = hidden.narrow(1, ids.len() - 1, 1).unwrap().squeeze(1).unwrap();
-    backbone.model.logits(&last).unwrap().squeeze(0).unwrap().to_vec1::<f32>().unwrap()
+    let input = Tensor::new(ids, &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
+    let hidden = backbone
+        .model
+        .forward_hidden(&input, None, Kernels::Fused)
+        .unwrap();
+    let last = hidden
+        .narrow(1, ids.len() - 1, 1)
+        .unwrap()
+        .squeeze(1)
+        .unwrap();
+    backbone
+        .model
+        .logits(&last)
+        .unwrap()
+        .squeeze(0)
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap()
 }
 
 fn top_of(case: &serde_json::Value) -> Vec<(usize, f32)> {
-    case["top"].as_array().unwrap().iter().map(|t| (t["id"].as_u64().unwrap() as usize, t["logit"].as_f64().unwrap() as f32)).collect()
+    case["top"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["id"].as_u64().unwrap() as usize,
+                t["logit"].as_f64().unwrap() as f32,
+            )
+        })
+        .collect()
 }
 
 fn ids_of(case: &serde_json::Value) -> Vec<u32> {
-    case["ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect()
+    case["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as u32)
+        .collect()
 }
 
 fn argsort_desc(logits: &[f32]) -> Vec<usize> {
@@ -52,17 +89,28 @@ const MAX_DIFF_VS_REFERENCE: f32 = 0.01;
 fn logits_match_the_independent_reference() {
     let backbone = load_default(MatrixPrecision::AsStored);
     let mut worst = 0f32;
-    for case in read_json("reference/logits.json")["cases"].as_array().unwrap() {
+    for case in read_json("reference/logits.json")["cases"]
+        .as_array()
+        .unwrap()
+    {
         let logits = our_logits(&backbone, &ids_of(case));
         let top = top_of(case);
         let theirs10: Vec<usize> = top.iter().take(10).map(|t| t.0).collect();
-        assert_eq!(&argsort_desc(&logits)[..10], &theirs10[..], "top-10 differ from the reference for {:?}", case["text"]);
+        assert_eq!(
+            &argsort_desc(&logits)[..10],
+            &theirs10[..],
+            "top-10 differ from the reference for {:?}",
+            case["text"]
+        );
         for &(id, l) in &top {
             worst = worst.max((logits[id] - l).abs());
         }
     }
     println!("max |logit ours - reference| over the reference top-50: {worst:.4}");
-    assert!(worst < MAX_DIFF_VS_REFERENCE, "max abs logit difference {worst} >= {MAX_DIFF_VS_REFERENCE}");
+    assert!(
+        worst < MAX_DIFF_VS_REFERENCE,
+        "max abs logit difference {worst} >= {MAX_DIFF_VS_REFERENCE}"
+    );
 }
 
 /// Against llama.cpp: llama.cpp itself rounds every matmul's activations to 8 bits (Q8_1) and
@@ -91,17 +139,27 @@ fn logits_match_llama_cpp() {
             for b in a + 1..10 {
                 let ((ia, la), (ib, lb)) = (top[a], top[b]);
                 if la - lb > LLAMA_CPP_NOISE {
-                    assert!(logits[ia] > logits[ib], "{text:?}: llama.cpp ranks {ia} above {ib} by {}, we do not", la - lb);
+                    assert!(
+                        logits[ia] > logits[ib],
+                        "{text:?}: llama.cpp ranks {ia} above {ib} by {}, we do not",
+                        la - lb
+                    );
                 }
             }
         }
         ours10.sort_unstable();
         theirs10.sort_unstable();
-        assert_eq!(ours10, theirs10, "top-10 next-token sets differ for {text:?}");
+        assert_eq!(
+            ours10, theirs10,
+            "top-10 next-token sets differ for {text:?}"
+        );
         for &(id, l) in &top {
             worst = worst.max((logits[id] - l).abs());
         }
     }
     println!("max |logit ours - llama.cpp| over the top-50 of every case: {worst:.4}");
-    assert!(worst < MAX_ABS_LOGIT_DIFF, "max abs logit difference {worst} >= {MAX_ABS_LOGIT_DIFF}");
+    assert!(
+        worst < MAX_ABS_LOGIT_DIFF,
+        "max abs logit difference {worst} >= {MAX_ABS_LOGIT_DIFF}"
+    );
 }

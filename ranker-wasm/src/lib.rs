@@ -14,10 +14,14 @@ pub fn template_version() -> String {
 /// `Error`s with the reason; nothing panics across the boundary.
 #[wasm_bindgen(js_name = renderPrompt)]
 pub fn render_prompt(request_json: &str) -> Result<String, JsError> {
-    let req: alro_core::request::RankRequest =
-        serde_json::from_str(request_json).map_err(|e| JsError::new(&format!("bad request JSON: {e}")))?;
+    let req: alro_core::request::RankRequest = serde_json::from_str(request_json)
+        .map_err(|e| JsError::new(&format!("bad request JSON: {e}")))?;
     let config = alro_core::prompt::PromptConfig::default();
-    let labels: Vec<String> = alro_core::identifiers::DEFAULT_LABELS.iter().map(|s| s.to_string()).collect();
-    alro_core::prompt::validate(&req, &config, labels.len()).map_err(|e| JsError::new(&e.to_string()))?;
+    let labels: Vec<String> = alro_core::identifiers::DEFAULT_LABELS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    alro_core::prompt::validate(&req, &config, labels.len())
+        .map_err(|e| JsError::new(&e.to_string()))?;
     Ok(alro_core::prompt::render(&req.history, &req.candidates, &labels, &config, &[], true).text)
 }

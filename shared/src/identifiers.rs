@@ -8,8 +8,8 @@ use crate::{Error, Result};
 
 /// A–Z. The default list length `m = 20` uses A–T; up to 26 candidates fit.
 pub const DEFAULT_LABELS: [&str; 26] = [
-    "A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K", "L", "M", "N", "O", "P", "Q", "R", "S", "T",
-    "U", "V", "W", "X", "Y", "Z",
+    "A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K", "L", "M", "N", "O", "P", "Q", "R", "S",
+    "T", "U", "V", "W", "X", "Y", "Z",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +28,11 @@ impl Identifiers {
         for l in labels {
             match tokenizer.single_token(&format!(" {}", l.as_ref()))? {
                 Some(id) => token_ids.push(id),
-                None => bad.push(format!("\" {}\" -> {:?}", l.as_ref(), tokenizer.encode(&format!(" {}", l.as_ref()))?)),
+                None => bad.push(format!(
+                    "\" {}\" -> {:?}",
+                    l.as_ref(),
+                    tokenizer.encode(&format!(" {}", l.as_ref()))?
+                )),
             }
         }
         if !bad.is_empty() {
@@ -42,9 +46,14 @@ impl Identifiers {
         sorted.sort_unstable();
         sorted.dedup();
         if sorted.len() != token_ids.len() {
-            return Err(Error::Invalid("identifier labels map to duplicate tokens".into()));
+            return Err(Error::Invalid(
+                "identifier labels map to duplicate tokens".into(),
+            ));
         }
-        Ok(Identifiers { labels: labels.iter().map(|l| l.as_ref().to_string()).collect(), token_ids })
+        Ok(Identifiers {
+            labels: labels.iter().map(|l| l.as_ref().to_string()).collect(),
+            token_ids,
+        })
     }
 
     pub fn default_for(tokenizer: &Tokenizer) -> Result<Self> {

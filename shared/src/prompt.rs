@@ -50,13 +50,21 @@ pub struct PromptConfig {
 
 impl Default for PromptConfig {
     fn default() -> Self {
-        PromptConfig { max_history: 10, max_title_chars: 120, rating_max: 5.0, item_noun: "movies".into() }
+        PromptConfig {
+            max_history: 10,
+            max_title_chars: 120,
+            rating_max: 5.0,
+            item_noun: "movies".into(),
+        }
     }
 }
 
 /// Applies the title rule (module docs) with the given special-token strings.
 pub fn sanitize_title(title: &str, specials: &[String], max_chars: usize) -> String {
-    let spaced: String = title.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let spaced: String = title
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     let mut s = spaced.split_whitespace().collect::<Vec<_>>().join(" ");
     // Deleting one special can join the halves of another ("<|im_<|x|>end|>"), hence the loop;
     // each pass shortens the string, so it ends.
@@ -96,7 +104,9 @@ fn format_rating(r: f32) -> String {
 /// number of identifiers available.
 pub fn validate(req: &RankRequest, config: &PromptConfig, max_candidates: usize) -> Result<()> {
     if req.candidates.is_empty() {
-        return Err(Error::Request("no candidates: give at least one item to rank".into()));
+        return Err(Error::Request(
+            "no candidates: give at least one item to rank".into(),
+        ));
     }
     if req.candidates.len() > max_candidates {
         return Err(Error::Request(format!(
@@ -105,12 +115,17 @@ pub fn validate(req: &RankRequest, config: &PromptConfig, max_candidates: usize)
         )));
     }
     if req.history.is_empty() {
-        return Err(Error::Request("history is empty: the user must have rated at least one item".into()));
+        return Err(Error::Request(
+            "history is empty: the user must have rated at least one item".into(),
+        ));
     }
     let mut ids = std::collections::BTreeSet::new();
     for c in &req.candidates {
         if !ids.insert(c.id.as_str()) {
-            return Err(Error::Request(format!("candidate id {:?} appears more than once", c.id)));
+            return Err(Error::Request(format!(
+                "candidate id {:?} appears more than once",
+                c.id
+            )));
         }
     }
     for (i, h) in req.history.iter().enumerate() {
@@ -149,7 +164,11 @@ pub fn render(
         format_rating(config.rating_max)
     );
     for h in recent {
-        body.push_str(&format!("- {}: {}\n", title(&h.title), format_rating(h.rating)));
+        body.push_str(&format!(
+            "- {}: {}\n",
+            title(&h.title),
+            format_rating(h.rating)
+        ));
     }
     body.push_str("Candidates:\n");
     for (c, label) in candidates.iter().zip(labels) {
@@ -164,7 +183,10 @@ pub fn render(
     } else {
         format!("{body}\nAnswer:")
     };
-    RenderedPrompt { text, version: TEMPLATE_VERSION }
+    RenderedPrompt {
+        text,
+        version: TEMPLATE_VERSION,
+    }
 }
 
 /// The target text for a ground-truth order (indices into the presentation order).

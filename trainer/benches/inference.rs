@@ -30,9 +30,19 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
-    let model = flag("--model").map(std::path::PathBuf::from).unwrap_or_else(|| root.join(".cache/models/SmolLM2-135M-Instruct.Q4_1.gguf"));
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let model = flag("--model")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join(".cache/models/SmolLM2-135M-Instruct.Q4_1.gguf"));
     let repeats: usize = flag("--repeats").and_then(|r| r.parse().ok()).unwrap_or(5);
 
     let t0 = Instant::now();
@@ -50,13 +60,17 @@ fn main() -> anyhow::Result<()> {
     let prefill: Vec<f64> = (0..repeats)
         .map(|_| {
             let t = Instant::now();
-            model.forward_hidden(&input, None, Kernels::Fused).map(|_| t.elapsed().as_secs_f64())
+            model
+                .forward_hidden(&input, None, Kernels::Fused)
+                .map(|_| t.elapsed().as_secs_f64())
         })
         .collect::<Result<_, _>>()?;
     let rank: Vec<f64> = (0..repeats)
         .map(|_| {
             let t = Instant::now();
-            ranker.rank(&req, RankMode::Greedy).map(|_| t.elapsed().as_secs_f64())
+            ranker
+                .rank(&req, RankMode::Greedy)
+                .map(|_| t.elapsed().as_secs_f64())
         })
         .collect::<Result<_, _>>()?;
     let p = median(prefill);

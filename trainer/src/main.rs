@@ -9,7 +9,11 @@ mod model_path;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "alro", version, about = "Teach a small language model to rank, and run the ranker (ALRO).")]
+#[command(
+    name = "alro",
+    version,
+    about = "Teach a small language model to rank, and run the ranker (ALRO)."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -23,5 +23,6 @@ pub fn load(path: &Path, precision: MatrixPrecision, device: &Device) -> anyhow:
             path.display()
         );
     }
-    Backbone::from_path(path, precision, device).with_context(|| format!("loading model {}", path.display()))
+    Backbone::from_path(path, precision, device)
+        .with_context(|| format!("loading model {}", path.display()))
 }

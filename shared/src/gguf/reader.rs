@@ -128,7 +128,11 @@ impl GgufFile {
     }
 
     pub fn parse_with_limits(bytes: &[u8], source_name: &str, limits: &ReadLimits) -> Result<Self> {
-        let mut c = Cursor { bytes, pos: 0, source_name };
+        let mut c = Cursor {
+            bytes,
+            pos: 0,
+            source_name,
+        };
         if bytes.len() < 4 {
             return Err(c.err(format!("not a GGUF file: only {} bytes", bytes.len())));
         }
@@ -144,7 +148,9 @@ impl GgufFile {
         }
         let version = c.u32("version")?;
         if !(2..=3).contains(&version) {
-            return Err(c.err(format!("unsupported GGUF version {version} (supported: 2, 3)")));
+            return Err(c.err(format!(
+                "unsupported GGUF version {version} (supported: 2, 3)"
+            )));
         }
         let tensor_count = c.u64("tensor count")?;
         let kv_count = c.u64("metadata count")?;
@@ -208,7 +214,9 @@ impl GgufFile {
             let type_id = c.u32(&format!("type of tensor `{name}`"))?;
             let offset = c.u64(&format!("offset of tensor `{name}`"))?;
             let dtype = ggml_dtype_from_id(type_id).ok_or_else(|| {
-                c.err(format!("tensor `{name}` has unsupported ggml type {type_id}"))
+                c.err(format!(
+                    "tensor `{name}` has unsupported ggml type {type_id}"
+                ))
             })?;
             let elements = ne
                 .iter()
@@ -229,7 +237,13 @@ impl GgufFile {
                 )));
             }
             let shape = ne.iter().rev().map(|&d| d as usize).collect();
-            infos.push(TensorInfo { name, shape, dtype, offset, size_bytes });
+            infos.push(TensorInfo {
+                name,
+                shape,
+                dtype,
+                offset,
+                size_bytes,
+            });
         }
 
         let data_start = (c.pos as u64).div_ceil(alignment) * alignment;
@@ -275,7 +289,10 @@ impl GgufFile {
         let start = self.data_start + info.offset;
         let end = start + info.size_bytes;
         bytes.get(start as usize..end as usize).ok_or_else(|| {
-            Error::model(&self.source_name, format!("tensor `{}` lies outside the buffer", info.name))
+            Error::model(
+                &self.source_name,
+                format!("tensor `{}` lies outside the buffer", info.name),
+            )
         })
     }
 
@@ -293,7 +310,8 @@ impl GgufFile {
         } else {
             let mut buf = vec![0u64; raw.len().div_ceil(8)];
             // SAFETY: `buf` owns at least raw.len() bytes; u64 has no invalid bit patterns.
-            let dst = unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr() as *mut u8, raw.len()) };
+            let dst =
+                unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr() as *mut u8, raw.len()) };
             dst.copy_from_slice(raw);
             aligned = buf;
             // SAFETY: as above, reading back the bytes just written.
@@ -346,7 +364,10 @@ impl GgufFile {
     }
 
     fn wrong_type(&self, key: &str, expected: &str) -> Error {
-        Error::model(&self.source_name, format!("metadata `{key}` is not {expected}"))
+        Error::model(
+            &self.source_name,
+            format!("metadata `{key}` is not {expected}"),
+        )
     }
 }
 

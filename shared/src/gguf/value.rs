@@ -67,7 +67,7 @@ impl ValueType {
             U16 | I16 => 2,
             U32 | I32 | F32 => 4,
             U64 | I64 | F64 => 8,
-            String => 8,     // the u64 length prefix
+            String => 8,    // the u64 length prefix
             Array => 4 + 8, // element type + length
         }
     }

@@ -36,8 +36,19 @@ impl GgufWriter {
     }
 
     /// Adds a tensor from raw ggml-encoded bytes.
-    pub fn add_raw(&mut self, name: impl Into<String>, shape: Vec<usize>, dtype: GgmlDType, data: Vec<u8>) -> &mut Self {
-        self.tensors.push(PendingTensor { name: name.into(), shape, dtype, data });
+    pub fn add_raw(
+        &mut self,
+        name: impl Into<String>,
+        shape: Vec<usize>,
+        dtype: GgmlDType,
+        data: Vec<u8>,
+    ) -> &mut Self {
+        self.tensors.push(PendingTensor {
+            name: name.into(),
+            shape,
+            dtype,
+            data,
+        });
         self
     }
 

@@ -43,21 +43,40 @@ pub struct LlamaConfig {
 /// file's numbers are untrusted input.
 fn validate(c: &LlamaConfig, source: &str) -> Result<()> {
     let err = |m: String| Err(Error::model(source, m));
-    let dims = [c.vocab_size, c.hidden_size, c.intermediate_size, c.num_layers, c.num_heads, c.num_kv_heads, c.head_dim];
+    let dims = [
+        c.vocab_size,
+        c.hidden_size,
+        c.intermediate_size,
+        c.num_layers,
+        c.num_heads,
+        c.num_kv_heads,
+        c.head_dim,
+    ];
     if dims.iter().any(|&d| d == 0 || d > 1 << 20) {
         return err(format!("implausible model dimensions {dims:?}"));
     }
     if c.num_heads % c.num_kv_heads != 0 {
-        return err(format!("{} attention heads are not a multiple of {} key/value heads", c.num_heads, c.num_kv_heads));
+        return err(format!(
+            "{} attention heads are not a multiple of {} key/value heads",
+            c.num_heads, c.num_kv_heads
+        ));
     }
     if c.head_dim % 2 != 0 {
-        return err(format!("head dimension {} is odd; rotary embeddings need it even", c.head_dim));
+        return err(format!(
+            "head dimension {} is odd; rotary embeddings need it even",
+            c.head_dim
+        ));
     }
-    if !(c.rope_theta.is_finite() && c.rope_theta > 0.0) || !(c.rms_norm_eps.is_finite() && c.rms_norm_eps >= 0.0) {
+    if !(c.rope_theta.is_finite() && c.rope_theta > 0.0)
+        || !(c.rms_norm_eps.is_finite() && c.rms_norm_eps >= 0.0)
+    {
         return err("rope_theta or rms_norm_eps is not a positive finite number".into());
     }
     if c.max_position_embeddings == 0 || c.max_position_embeddings > 1 << 22 {
-        return err(format!("implausible context length {}", c.max_position_embeddings));
+        return err(format!(
+            "implausible context length {}",
+            c.max_position_embeddings
+        ));
     }
     Ok(())
 }
@@ -74,7 +93,10 @@ impl LlamaConfig {
         let u = |k: &str| g.get_u64(&format!("llama.{k}")).map(|v| v as usize);
         let hidden_size = u("embedding_length")?;
         let num_heads = u("attention.head_count")?;
-        let num_kv_heads = g.get_u64("llama.attention.head_count_kv").map(|v| v as usize).unwrap_or(num_heads);
+        let num_kv_heads = g
+            .get_u64("llama.attention.head_count_kv")
+            .map(|v| v as usize)
+            .unwrap_or(num_heads);
         let vocab_size = match g.get_u64("llama.vocab_size") {
             Ok(v) => v as usize,
             Err(_) => g.get_array("tokenizer.ggml.tokens")?.len(),
@@ -92,7 +114,9 @@ impl LlamaConfig {
             num_kv_heads,
             head_dim,
             rope_theta: g.get_f64("llama.rope.freq_base").unwrap_or(10_000.0) as f32,
-            rms_norm_eps: g.get_f64("llama.attention.layer_norm_rms_epsilon").unwrap_or(1e-5),
+            rms_norm_eps: g
+                .get_f64("llama.attention.layer_norm_rms_epsilon")
+                .unwrap_or(1e-5),
             max_position_embeddings: u("context_length").unwrap_or(4096),
             tie_word_embeddings: g.tensor_info("output.weight").is_none(),
             rope_layout: RopeLayout::Interleaved,
@@ -137,7 +161,10 @@ impl LlamaConfig {
             .map_err(|e| Error::model(source, format!("config.json is not a Llama config: {e}")))?;
         if let Some(t) = &h.model_type {
             if t != "llama" {
-                return Err(Error::model(source, format!("model_type \"{t}\" is not supported (only \"llama\")")));
+                return Err(Error::model(
+                    source,
+                    format!("model_type \"{t}\" is not supported (only \"llama\")"),
+                ));
             }
         }
         let rope_scaling = match h.rope_scaling {
@@ -145,14 +172,19 @@ impl LlamaConfig {
             Some(r) => {
                 let kind = r.rope_type.or(r.kind).unwrap_or_default();
                 if kind != "llama3" {
-                    return Err(Error::model(source, format!("rope_scaling type \"{kind}\" is not supported (only \"llama3\")")));
+                    return Err(Error::model(
+                        source,
+                        format!("rope_scaling type \"{kind}\" is not supported (only \"llama3\")"),
+                    ));
                 }
                 let missing = || Error::model(source, "llama3 rope_scaling lacks a field");
                 Some(Llama3RopeScaling {
                     factor: r.factor.ok_or_else(missing)?,
                     low_freq_factor: r.low_freq_factor.ok_or_else(missing)?,
                     high_freq_factor: r.high_freq_factor.ok_or_else(missing)?,
-                    original_max_position_embeddings: r.original_max_position_embeddings.ok_or_else(missing)?,
+                    original_max_position_embeddings: r
+                        .original_max_position_embeddings
+                        .ok_or_else(missing)?,
                 })
             }
         };
@@ -163,7 +195,9 @@ impl LlamaConfig {
             num_layers: h.num_hidden_layers,
             num_heads: h.num_attention_heads,
             num_kv_heads: h.num_key_value_heads.unwrap_or(h.num_attention_heads),
-            head_dim: h.head_dim.unwrap_or(h.hidden_size / h.num_attention_heads.max(1)),
+            head_dim: h
+                .head_dim
+                .unwrap_or(h.hidden_size / h.num_attention_heads.max(1)),
             rope_theta: h.rope_theta.unwrap_or(10_000.0),
             rms_norm_eps: h.rms_norm_eps.unwrap_or(1e-6),
             max_position_embeddings: h.max_position_embeddings.unwrap_or(4096),
@@ -178,7 +212,9 @@ impl LlamaConfig {
     /// Inverse rotary frequencies, one per pair of head dimensions, with Llama 3.1 scaling applied.
     pub fn inv_freqs(&self) -> Vec<f32> {
         let d = self.head_dim;
-        let mut f: Vec<f32> = (0..d / 2).map(|i| 1.0 / self.rope_theta.powf(2.0 * i as f32 / d as f32)).collect();
+        let mut f: Vec<f32> = (0..d / 2)
+            .map(|i| 1.0 / self.rope_theta.powf(2.0 * i as f32 / d as f32))
+            .collect();
         if let Some(s) = self.rope_scaling {
             let low_wavelen = s.original_max_position_embeddings as f32 / s.low_freq_factor;
             let high_wavelen = s.original_max_position_embeddings as f32 / s.high_freq_factor;
@@ -189,7 +225,8 @@ impl LlamaConfig {
                 } else if wavelen > low_wavelen {
                     *x / s.factor
                 } else {
-                    let smooth = (s.original_max_position_embeddings as f32 / wavelen - s.low_freq_factor)
+                    let smooth = (s.original_max_position_embeddings as f32 / wavelen
+                        - s.low_freq_factor)
                         / (s.high_freq_factor - s.low_freq_factor);
                     (1.0 - smooth) * *x / s.factor + smooth * *x
                 };

@@ -27,7 +27,11 @@ pub struct Linear {
 
 impl Linear {
     pub fn new(weight: QMatMul) -> Self {
-        Linear { weight, decode: None, lora: None }
+        Linear {
+            weight,
+            decode: None,
+            lora: None,
+        }
     }
 
     /// `x` (…, in) → (…, out).

@@ -53,7 +53,10 @@ pub struct KvCache {
 
 impl KvCache {
     pub fn new(num_layers: usize) -> Self {
-        KvCache { layers: vec![None; num_layers], len: 0 }
+        KvCache {
+            layers: vec![None; num_layers],
+            len: 0,
+        }
     }
     /// Number of positions cached.
     pub fn len(&self) -> usize {
@@ -67,14 +70,22 @@ impl KvCache {
 impl Llama {
     /// Rotary tables for absolute positions `start..start+len`: two (len, head_dim/2) tensors.
     fn rope_tables(&self, start: usize, len: usize) -> Result<(Tensor, Tensor)> {
-        let pos = Tensor::arange(start as u32, (start + len) as u32, &self.device)?.to_dtype(DType::F32)?;
-        let angles = pos.unsqueeze(1)?.broadcast_mul(&self.inv_freqs.unsqueeze(0)?)?;
+        let pos = Tensor::arange(start as u32, (start + len) as u32, &self.device)?
+            .to_dtype(DType::F32)?;
+        let angles = pos
+            .unsqueeze(1)?
+            .broadcast_mul(&self.inv_freqs.unsqueeze(0)?)?;
         Ok((angles.cos()?, angles.sin()?))
     }
 
     /// Runs `ids` (b, s) through the blocks after the positions in `cache` (if any), appending to
     /// it, and returns the final-normed hidden states (b, s, hidden).
-    pub fn forward_hidden(&self, ids: &Tensor, mut cache: Option<&mut KvCache>, kernels: Kernels) -> Result<Tensor> {
+    pub fn forward_hidden(
+        &self,
+        ids: &Tensor,
+        mut cache: Option<&mut KvCache>,
+        kernels: Kernels,
+    ) -> Result<Tensor> {
         let (b, s) = ids.dims2()?;
         let start = cache.as_ref().map_or(0, |c| c.len);
         if start + s > self.config.max_position_embeddings {
@@ -84,10 +95,19 @@ impl Llama {
                 self.config.max_position_embeddings
             );
         }
-        let mut x = self.embed_tokens.index_select(&ids.flatten_all()?, 0)?.reshape((b, s, self.config.hidden_size))?;
+        let mut x = self
+            .embed_tokens
+            .index_select(&ids.flatten_all()?, 0)?
+            .reshape((b, s, self.config.hidden_size))?;
         let (cos, sin) = self.rope_tables(start, s)?;
         let mask = causal_mask(s, start, &self.device)?;
-        let ctx = PassContext { cos: &cos, sin: &sin, mask: mask.as_ref(), cfg: &self.config, kernels };
+        let ctx = PassContext {
+            cos: &cos,
+            sin: &sin,
+            mask: mask.as_ref(),
+            cfg: &self.config,
+            kernels,
+        };
         for (i, block) in self.layers.iter().enumerate() {
             let layer_cache = cache.as_mut().map(|c| &mut c.layers[i]);
             x = block.forward(&x, layer_cache, &ctx)?;
@@ -113,7 +133,15 @@ fn causal_mask(s: usize, start: usize, device: &Device) -> Result<Option<Tensor>
     }
     let t = start + s;
     let mask: Vec<f32> = (0..s)
-        .flat_map(|i| (0..t).map(move |j| if j > start + i { f32::NEG_INFINITY } else { 0.0 }))
+        .flat_map(|i| {
+            (0..t).map(move |j| {
+                if j > start + i {
+                    f32::NEG_INFINITY
+                } else {
+                    0.0
+                }
+            })
+        })
         .collect();
     Tensor::from_vec(mask, (s, t), device).map(Some)
 }
@@ -131,7 +159,12 @@ struct PassContext<'a> {
 }
 
 impl Block {
-    fn forward(&self, x: &Tensor, cache: Option<&mut Option<(Tensor, Tensor)>>, ctx: &PassContext) -> Result<Tensor> {
+    fn forward(
+        &self,
+        x: &Tensor,
+        cache: Option<&mut Option<(Tensor, Tensor)>>,
+        ctx: &PassContext,
+    ) -> Result<Tensor> {
         let (eps, kernels) = (ctx.cfg.rms_norm_eps, ctx.kernels);
         let h = ops::rms_norm(x, &self.input_layernorm, eps, kernels)?;
         let attn = self.self_attn.forward(&h, cache, ctx)?;
@@ -150,14 +183,38 @@ impl Mlp {
 }
 
 impl Attention {
-    fn forward(&self, x: &Tensor, cache: Option<&mut Option<(Tensor, Tensor)>>, ctx: &PassContext) -> Result<Tensor> {
-        let PassContext { cos, sin, mask, cfg, kernels } = *ctx;
+    fn forward(
+        &self,
+        x: &Tensor,
+        cache: Option<&mut Option<(Tensor, Tensor)>>,
+        ctx: &PassContext,
+    ) -> Result<Tensor> {
+        let PassContext {
+            cos,
+            sin,
+            mask,
+            cfg,
+            kernels,
+        } = *ctx;
         let (b, s, _) = x.dims3()?;
         let (nh, nkv, hd) = (cfg.num_heads, cfg.num_kv_heads, cfg.head_dim);
         // (b, s, heads*hd) → (b, heads, s, hd)
-        let q = self.q_proj.forward(x)?.reshape((b, s, nh, hd))?.transpose(1, 2)?;
-        let k = self.k_proj.forward(x)?.reshape((b, s, nkv, hd))?.transpose(1, 2)?;
-        let v = self.v_proj.forward(x)?.reshape((b, s, nkv, hd))?.transpose(1, 2)?.contiguous()?;
+        let q = self
+            .q_proj
+            .forward(x)?
+            .reshape((b, s, nh, hd))?
+            .transpose(1, 2)?;
+        let k = self
+            .k_proj
+            .forward(x)?
+            .reshape((b, s, nkv, hd))?
+            .transpose(1, 2)?;
+        let v = self
+            .v_proj
+            .forward(x)?
+            .reshape((b, s, nkv, hd))?
+            .transpose(1, 2)?
+            .contiguous()?;
         let interleaved = cfg.rope_layout == RopeLayout::Interleaved;
         let q = ops::rope(&q, cos, sin, interleaved, kernels)?;
         let k = ops::rope(&k, cos, sin, interleaved, kernels)?;
@@ -182,11 +239,17 @@ impl Attention {
         let scores = (q.matmul(&k.t()?)? * scale)?; // (b, nkv, rep*s, t)
         let scores = match mask {
             None => scores,
-            Some(m) => scores.reshape((b, nkv, rep, s, t))?.broadcast_add(m)?.reshape((b, nkv, rep * s, t))?,
+            Some(m) => scores
+                .reshape((b, nkv, rep, s, t))?
+                .broadcast_add(m)?
+                .reshape((b, nkv, rep * s, t))?,
         };
         let probs = ops::softmax_last(&scores, kernels)?;
         let out = probs.matmul(&v)?; // (b, nkv, rep*s, hd)
-        let out = out.reshape((b, nh, s, hd))?.transpose(1, 2)?.reshape((b, s, nh * hd))?;
+        let out = out
+            .reshape((b, nh, s, hd))?
+            .transpose(1, 2)?
+            .reshape((b, s, nh * hd))?;
         self.o_proj.forward(&out)
     }
 }

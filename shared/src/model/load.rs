@@ -91,15 +91,28 @@ pub enum MatrixPrecision {
 }
 
 impl Llama {
-    pub fn load(config: LlamaConfig, src: &dyn TensorSource, precision: MatrixPrecision, device: &Device) -> Result<Self> {
+    pub fn load(
+        config: LlamaConfig,
+        src: &dyn TensorSource,
+        precision: MatrixPrecision,
+        device: &Device,
+    ) -> Result<Self> {
         let c = &config;
         let shape_err = |name: &WeightName, got: &[usize], want: &[usize]| {
-            Error::model(src.source_name(), format!("tensor `{}` has shape {got:?}, expected {want:?}", name.gguf()))
+            Error::model(
+                src.source_name(),
+                format!(
+                    "tensor `{}` has shape {got:?}, expected {want:?}",
+                    name.gguf()
+                ),
+            )
         };
         let matrix = |name: WeightName, out: usize, inp: usize| -> Result<Linear> {
             let m = src.matrix(&name)?;
             let m = match (precision, m) {
-                (MatrixPrecision::F32, QMatMul::QTensor(q)) => QMatMul::Tensor(q.dequantize(device)?),
+                (MatrixPrecision::F32, QMatMul::QTensor(q)) => {
+                    QMatMul::Tensor(q.dequantize(device)?)
+                }
                 (_, m) => m,
             };
             let dims = match &m {
@@ -112,12 +125,16 @@ impl Llama {
             // Single-row (decode) products of slow block types go through a Q8_0 copy; prompts
             // still multiply with the exact dequantized original (see `Linear::forward`).
             let decode = match &m {
-                QMatMul::QTensor(q) if needs_decode_copy(q.dtype()) => Some(QMatMul::from_arc(Arc::new(
-                    QTensor::quantize(&q.dequantize(device)?, GgmlDType::Q8_0)?,
-                ))?),
+                QMatMul::QTensor(q) if needs_decode_copy(q.dtype()) => Some(QMatMul::from_arc(
+                    Arc::new(QTensor::quantize(&q.dequantize(device)?, GgmlDType::Q8_0)?),
+                )?),
                 _ => None,
             };
-            Ok(Linear { weight: m, decode, lora: None })
+            Ok(Linear {
+                weight: m,
+                decode,
+                lora: None,
+            })
         };
         let vector = |name: WeightName, n: usize| -> Result<Tensor> {
             let t = src.dense(&name)?;
@@ -147,7 +164,11 @@ impl Llama {
         }
         let embed_tokens = src.dense(&WeightName::Embed)?;
         if embed_tokens.dims() != [c.vocab_size, h] {
-            return Err(shape_err(&WeightName::Embed, embed_tokens.dims(), &[c.vocab_size, h]));
+            return Err(shape_err(
+                &WeightName::Embed,
+                embed_tokens.dims(),
+                &[c.vocab_size, h],
+            ));
         }
         let lm_head = if src.contains(&WeightName::LmHead) && !c.tie_word_embeddings {
             matrix(WeightName::LmHead, c.vocab_size, h)?
@@ -215,11 +236,16 @@ pub struct SafetensorsSource {
 impl SafetensorsSource {
     /// Reads shards given as bytes. Each shard's header is validated by the `safetensors` crate
     /// (offsets within the buffer) before candle copies the data.
-    pub fn from_shards(source_name: &str, shards: &[(&str, &[u8])], device: &Device) -> Result<Self> {
+    pub fn from_shards(
+        source_name: &str,
+        shards: &[(&str, &[u8])],
+        device: &Device,
+    ) -> Result<Self> {
         let mut tensors = HashMap::new();
         for (shard_name, bytes) in shards {
             let err = |m: String| Error::model(format!("{source_name}/{shard_name}"), m);
-            let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| err(format!("not a valid safetensors file: {e}")))?;
+            let st = safetensors::SafeTensors::deserialize(bytes)
+                .map_err(|e| err(format!("not a valid safetensors file: {e}")))?;
             for (name, view) in st.tensors() {
                 let t = candle_core::safetensors::Load::load(&view, device)
                     .map_err(|e| err(format!("tensor `{name}`: {e}")))?
@@ -227,13 +253,16 @@ impl SafetensorsSource {
                 tensors.insert(name, t);
             }
         }
-        Ok(SafetensorsSource { source_name: source_name.to_string(), tensors })
+        Ok(SafetensorsSource {
+            source_name: source_name.to_string(),
+            tensors,
+        })
     }
 
     fn get(&self, name: &WeightName) -> Result<&Tensor> {
-        self.tensors
-            .get(&name.hf())
-            .ok_or_else(|| Error::model(&self.source_name, format!("missing tensor `{}`", name.hf())))
+        self.tensors.get(&name.hf()).ok_or_else(|| {
+            Error::model(&self.source_name, format!("missing tensor `{}`", name.hf()))
+        })
     }
 }
 

@@ -45,12 +45,21 @@ pub struct Backbone {
 
 impl Backbone {
     /// From the bytes of a GGUF file. `source_name` is what errors call it (its path).
-    pub fn from_gguf_bytes(bytes: &[u8], source_name: &str, precision: MatrixPrecision, device: &Device) -> Result<Self> {
+    pub fn from_gguf_bytes(
+        bytes: &[u8],
+        source_name: &str,
+        precision: MatrixPrecision,
+        device: &Device,
+    ) -> Result<Self> {
         let file = GgufFile::parse(bytes, source_name)?;
         let config = LlamaConfig::from_gguf(&file)?;
         let tokenizer = Tokenizer::from_gguf(&file)?;
         check_vocab(&config, &tokenizer, source_name)?;
-        let src = GgufSource { file: &file, bytes, device: device.clone() };
+        let src = GgufSource {
+            file: &file,
+            bytes,
+            device: device.clone(),
+        };
         let model = Llama::load(config, &src, precision, device)?;
         let mut counts = std::collections::BTreeMap::<String, usize>::new();
         let mut parameters = 0usize;
@@ -61,16 +70,27 @@ impl Backbone {
                 *counts.entry(format!("{:?}", t.dtype)).or_default() += n;
             }
         }
-        let quantization = counts.into_iter().max_by_key(|(_, n)| *n).map(|(k, _)| k).unwrap_or_default();
+        let quantization = counts
+            .into_iter()
+            .max_by_key(|(_, n)| *n)
+            .map(|(k, _)| k)
+            .unwrap_or_default();
         let info = ModelInfo {
-            name: file.get_str("general.name").unwrap_or(source_name).to_string(),
+            name: file
+                .get_str("general.name")
+                .unwrap_or(source_name)
+                .to_string(),
             format: "gguf".into(),
             quantization,
             parameters,
             context_length: model.config.max_position_embeddings,
             gguf_metadata: file.metadata.clone(),
         };
-        Ok(Backbone { model, tokenizer, info })
+        Ok(Backbone {
+            model,
+            tokenizer,
+            info,
+        })
     }
 
     /// From the parts of a Hugging Face checkpoint directory, given as bytes.
@@ -91,24 +111,37 @@ impl Backbone {
         let parameters = src.tensors.values().map(|t| t.elem_count()).sum();
         let model = Llama::load(config, &src, MatrixPrecision::AsStored, device)?;
         let info = ModelInfo {
-            name: source_name.rsplit('/').find(|s| !s.is_empty()).unwrap_or(source_name).to_string(),
+            name: source_name
+                .rsplit('/')
+                .find(|s| !s.is_empty())
+                .unwrap_or(source_name)
+                .to_string(),
             format: "safetensors".into(),
             quantization: "F32".into(),
             parameters,
             context_length: model.config.max_position_embeddings,
             gguf_metadata: Default::default(),
         };
-        Ok(Backbone { model, tokenizer, info })
+        Ok(Backbone {
+            model,
+            tokenizer,
+            info,
+        })
     }
 
     /// From a path: a `.gguf` file or a Hugging Face directory (`config.json`,
     /// `*.safetensors`, `tokenizer.json`).
     #[cfg(not(target_arch = "wasm32"))]
-    pub fn from_path(path: &std::path::Path, precision: MatrixPrecision, device: &Device) -> Result<Self> {
+    pub fn from_path(
+        path: &std::path::Path,
+        precision: MatrixPrecision,
+        device: &Device,
+    ) -> Result<Self> {
         let name = path.display().to_string();
         let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
         if meta.is_dir() {
-            let read = |f: &str| std::fs::read(path.join(f)).map_err(|e| Error::io(path.join(f), e));
+            let read =
+                |f: &str| std::fs::read(path.join(f)).map_err(|e| Error::io(path.join(f), e));
             let config = read("config.json")?;
             let tokenizer = read("tokenizer.json")?;
             let tokenizer_config = read("tokenizer_config.json").ok();
@@ -123,10 +156,28 @@ impl Backbone {
             }
             let shards: Vec<(String, Vec<u8>)> = shard_paths
                 .iter()
-                .map(|p| Ok((p.file_name().unwrap_or_default().to_string_lossy().into_owned(), std::fs::read(p).map_err(|e| Error::io(p, e))?)))
+                .map(|p| {
+                    Ok((
+                        p.file_name()
+                            .unwrap_or_default()
+                            .to_string_lossy()
+                            .into_owned(),
+                        std::fs::read(p).map_err(|e| Error::io(p, e))?,
+                    ))
+                })
                 .collect::<Result<_>>()?;
-            let shard_refs: Vec<(&str, &[u8])> = shards.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
-            Self::from_hf_parts(&name, &config, &tokenizer, tokenizer_config.as_deref(), &shard_refs, device)
+            let shard_refs: Vec<(&str, &[u8])> = shards
+                .iter()
+                .map(|(n, b)| (n.as_str(), b.as_slice()))
+                .collect();
+            Self::from_hf_parts(
+                &name,
+                &config,
+                &tokenizer,
+                tokenizer_config.as_deref(),
+                &shard_refs,
+                device,
+            )
         } else {
             let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
             Self::from_gguf_bytes(&bytes, &name, precision, device)
@@ -137,16 +188,29 @@ impl Backbone {
 fn check_vocab(config: &LlamaConfig, tokenizer: &Tokenizer, source: &str) -> Result<()> {
     let n = tokenizer.vocab_size();
     if n > config.vocab_size {
-        return Err(Error::model(source, format!("tokenizer has {n} tokens but the model's vocabulary is {}", config.vocab_size)));
+        return Err(Error::model(
+            source,
+            format!(
+                "tokenizer has {n} tokens but the model's vocabulary is {}",
+                config.vocab_size
+            ),
+        ));
     }
     Ok(())
 }
 
 /// BOS/EOS facts of a HF checkpoint: ids from config.json, `add_bos_token` from
 /// tokenizer_config.json (default false, as for SmolLM2; Llama 3 checkpoints set it).
-fn hf_special_tokens(config_json: &[u8], tokenizer_config_json: Option<&[u8]>) -> (bool, Option<u32>, Option<u32>) {
+fn hf_special_tokens(
+    config_json: &[u8],
+    tokenizer_config_json: Option<&[u8]>,
+) -> (bool, Option<u32>, Option<u32>) {
     let cfg: serde_json::Value = serde_json::from_slice(config_json).unwrap_or_default();
-    let id = |k: &str| cfg.get(k).and_then(|v| v.as_u64().or_else(|| v.get(0).and_then(|x| x.as_u64()))).map(|v| v as u32);
+    let id = |k: &str| {
+        cfg.get(k)
+            .and_then(|v| v.as_u64().or_else(|| v.get(0).and_then(|x| x.as_u64())))
+            .map(|v| v as u32)
+    };
     let add_bos = tokenizer_config_json
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
         .and_then(|t| t.get("add_bos_token").and_then(|v| v.as_bool()))

@@ -41,7 +41,13 @@ pub fn softmax_last(x: &Tensor, kernels: Kernels) -> Result<Tensor> {
 
 /// Rotary position embedding of `x` (b, heads, seq, head_dim) with `cos`/`sin` (seq, head_dim/2).
 /// `interleaved` rotates pairs (2i, 2i+1) (GGUF layout), otherwise (i, i + d/2) (HF layout).
-pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor, interleaved: bool, kernels: Kernels) -> Result<Tensor> {
+pub fn rope(
+    x: &Tensor,
+    cos: &Tensor,
+    sin: &Tensor,
+    interleaved: bool,
+    kernels: Kernels,
+) -> Result<Tensor> {
     let x = x.contiguous()?;
     match (kernels, interleaved) {
         (Kernels::Fused, true) => candle_nn::rotary_emb::rope_i(&x, cos, sin),
@@ -52,7 +58,10 @@ pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor, interleaved: bool, kernels: 
             let pairs = x.reshape((b, h, s, d / 2, 2))?;
             let x0 = pairs.narrow(D::Minus1, 0, 1)?.squeeze(D::Minus1)?;
             let x1 = pairs.narrow(D::Minus1, 1, 1)?.squeeze(D::Minus1)?;
-            let (cos, sin) = (cos.reshape((1, 1, s, d / 2))?, sin.reshape((1, 1, s, d / 2))?);
+            let (cos, sin) = (
+                cos.reshape((1, 1, s, d / 2))?,
+                sin.reshape((1, 1, s, d / 2))?,
+            );
             let r0 = (x0.broadcast_mul(&cos)? - x1.broadcast_mul(&sin)?)?;
             let r1 = (x0.broadcast_mul(&sin)? + x1.broadcast_mul(&cos)?)?;
             Tensor::stack(&[r0, r1], D::Minus1)?.reshape((b, h, s, d))
@@ -61,7 +70,10 @@ pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor, interleaved: bool, kernels: 
             let (_, _, s, d) = x.dims4()?;
             let x0 = x.narrow(D::Minus1, 0, d / 2)?;
             let x1 = x.narrow(D::Minus1, d / 2, d / 2)?;
-            let (cos, sin) = (cos.reshape((1, 1, s, d / 2))?, sin.reshape((1, 1, s, d / 2))?);
+            let (cos, sin) = (
+                cos.reshape((1, 1, s, d / 2))?,
+                sin.reshape((1, 1, s, d / 2))?,
+            );
             let r0 = (x0.broadcast_mul(&cos)? - x1.broadcast_mul(&sin)?)?;
             let r1 = (x1.broadcast_mul(&cos)? + x0.broadcast_mul(&sin)?)?;
             Tensor::cat(&[r0, r1], D::Minus1)

@@ -39,7 +39,11 @@ impl Ranker {
         Self::with_identifiers(backbone, prompt, identifiers)
     }
 
-    pub fn with_identifiers(backbone: Backbone, prompt: PromptConfig, identifiers: Identifiers) -> Result<Self> {
+    pub fn with_identifiers(
+        backbone: Backbone,
+        prompt: PromptConfig,
+        identifiers: Identifiers,
+    ) -> Result<Self> {
         let ids = Tensor::new(identifiers.token_ids.as_slice(), &backbone.model.device)?;
         let head = match &backbone.model.lm_head.weight {
             QMatMul::QTensor(q) => q.dequantize(&backbone.model.device)?,
@@ -47,8 +51,16 @@ impl Ranker {
         };
         let identifier_head = head.index_select(&ids, 0)?.t()?.contiguous()?; // (hidden, n_ids)
         let specials = backbone.tokenizer.special_strings();
-        let chat_frame = backbone.tokenizer.is_special("<|im_start|>") && backbone.tokenizer.is_special("<|im_end|>");
-        Ok(Ranker { backbone, identifiers, prompt, specials, chat_frame, identifier_head })
+        let chat_frame = backbone.tokenizer.is_special("<|im_start|>")
+            && backbone.tokenizer.is_special("<|im_end|>");
+        Ok(Ranker {
+            backbone,
+            identifiers,
+            prompt,
+            specials,
+            chat_frame,
+            identifier_head,
+        })
     }
 
     /// Validates, renders and tokenizes a request (candidates in the request's order).
@@ -73,14 +85,21 @@ impl Ranker {
                 req.candidates.len()
             )));
         }
-        Ok(PreparedPrompt { text: rendered.text, tokens, candidates: req.candidates.len() })
+        Ok(PreparedPrompt {
+            text: rendered.text,
+            tokens,
+            candidates: req.candidates.len(),
+        })
     }
 
     /// Identifier logits (1, n_identifiers) after the last of `hidden` (1, s, h).
     fn identifier_logits(&self, hidden: &Tensor) -> Result<Vec<f32>> {
         let s = hidden.dim(1)?;
         let last = hidden.narrow(1, s - 1, 1)?.squeeze(1)?; // (1, h)
-        Ok(last.matmul(&self.identifier_head)?.squeeze(0)?.to_vec1::<f32>()?)
+        Ok(last
+            .matmul(&self.identifier_head)?
+            .squeeze(0)?
+            .to_vec1::<f32>()?)
     }
 
     /// Greedy constrained decoding: presentation indices, best first.
@@ -101,7 +120,8 @@ impl Ranker {
             remaining[best] = false;
             order.push(best);
             if step + 1 < m - 1 {
-                let next = Tensor::new(&[self.identifiers.token_ids[best]], &model.device)?.unsqueeze(0)?;
+                let next = Tensor::new(&[self.identifiers.token_ids[best]], &model.device)?
+                    .unsqueeze(0)?;
                 hidden = model.forward_hidden(&next, Some(&mut cache), Kernels::Fused)?;
             } else if step + 1 == m - 1 {
                 // One candidate left: it is last, no forward pass needed.
@@ -138,7 +158,9 @@ impl Ranker {
             }
             RankMode::Bootstrap { orders, seed } => {
                 if orders == 0 {
-                    return Err(Error::Request("bootstrap needs at least one presentation order".into()));
+                    return Err(Error::Request(
+                        "bootstrap needs at least one presentation order".into(),
+                    ));
                 }
                 let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
                 let mut lists = Vec::with_capacity(orders);
@@ -160,8 +182,16 @@ impl Ranker {
             }
         };
         Ok(RankResponse {
-            ranking: order.iter().map(|&i| req.candidates[i].id.clone()).collect(),
-            scores: req.candidates.iter().zip(&scores).map(|(c, &s)| (c.id.clone(), s)).collect(),
+            ranking: order
+                .iter()
+                .map(|&i| req.candidates[i].id.clone())
+                .collect(),
+            scores: req
+                .candidates
+                .iter()
+                .zip(&scores)
+                .map(|(c, &s)| (c.id.clone(), s))
+                .collect(),
         })
     }
 

@@ -11,7 +11,8 @@ const TOKEN_TYPE_CONTROL: i64 = 3;
 const TOKEN_TYPE_USER_DEFINED: i64 = 4;
 
 /// GPT-2's byte-level split, used by llama.cpp for the StarCoder/SmolLM family after digits.
-const GPT2_REGEX: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
+const GPT2_REGEX: &str =
+    r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 const LLAMA3_REGEX: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 const QWEN2_REGEX: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
@@ -27,11 +28,13 @@ fn split(regex: &str) -> Value {
 /// skipped for whole-vocabulary words (Llama 3's `ignore_merges`).
 fn pre_tokenizer(pre: &str) -> Option<(Value, bool)> {
     Some(match pre {
-        "smollm" | "starcoder" | "refact" | "codeshell" | "command-r" | "exaone" | "minerva-7b" => (
-            json!({"type": "Sequence", "pretokenizers": [
+        "smollm" | "starcoder" | "refact" | "codeshell" | "command-r" | "exaone" | "minerva-7b" => {
+            (
+                json!({"type": "Sequence", "pretokenizers": [
                 {"type": "Digits", "individual_digits": true}, byte_level(true)]}),
-            false,
-        ),
+                false,
+            )
+        }
         "llama-bpe" | "llama3" | "smaug-bpe" => (
             json!({"type": "Sequence", "pretokenizers": [split(LLAMA3_REGEX), byte_level(false)]}),
             true,
@@ -69,7 +72,9 @@ pub fn tokenizer_json_from_gguf(gguf: &GgufFile) -> Result<Value> {
 
     let tokens = gguf.get_array("tokenizer.ggml.tokens")?;
     let types = match gguf.get("tokenizer.ggml.token_type") {
-        Some(v) => v.as_array().ok_or_else(|| err("tokenizer.ggml.token_type is not an array".into()))?,
+        Some(v) => v
+            .as_array()
+            .ok_or_else(|| err("tokenizer.ggml.token_type is not an array".into()))?,
         None => &[],
     };
     if !types.is_empty() && types.len() != tokens.len() {
@@ -86,7 +91,9 @@ pub fn tokenizer_json_from_gguf(gguf: &GgufFile) -> Result<Value> {
             .as_str()
             .ok_or_else(|| err(format!("tokenizer.ggml.tokens[{id}] is not a string")))?;
         if vocab.insert(tok.to_string(), json!(id)).is_some() {
-            return Err(err(format!("tokenizer.ggml.tokens has the token {tok:?} twice")));
+            return Err(err(format!(
+                "tokenizer.ggml.tokens has the token {tok:?} twice"
+            )));
         }
         let ty = types.get(id).and_then(|t| t.as_i64()).unwrap_or(1);
         if ty == TOKEN_TYPE_CONTROL || ty == TOKEN_TYPE_USER_DEFINED {
@@ -101,10 +108,14 @@ pub fn tokenizer_json_from_gguf(gguf: &GgufFile) -> Result<Value> {
         .iter()
         .enumerate()
         .map(|(i, m)| {
-            let m = m.as_str().ok_or_else(|| err(format!("tokenizer.ggml.merges[{i}] is not a string")))?;
-            let (a, b) = m
-                .split_once(' ')
-                .ok_or_else(|| err(format!("tokenizer.ggml.merges[{i}] = {m:?} is not \"left right\"")))?;
+            let m = m
+                .as_str()
+                .ok_or_else(|| err(format!("tokenizer.ggml.merges[{i}] is not a string")))?;
+            let (a, b) = m.split_once(' ').ok_or_else(|| {
+                err(format!(
+                    "tokenizer.ggml.merges[{i}] = {m:?} is not \"left right\""
+                ))
+            })?;
             Ok(json!([a, b]))
         })
         .collect::<Result<_>>()?;
@@ -137,12 +148,23 @@ impl super::Tokenizer {
                 None => Ok(None),
                 Some(v) => match v.as_u64() {
                     Some(i) if i < vocab => Ok(Some(i as u32)),
-                    _ => Err(Error::model(&gguf.source_name, format!("{key} = {v:?} is not a token id"))),
+                    _ => Err(Error::model(
+                        &gguf.source_name,
+                        format!("{key} = {v:?} is not a token id"),
+                    )),
                 },
             }
         };
-        let add_bos = gguf.get("tokenizer.ggml.add_bos_token").and_then(|v| v.as_bool()).unwrap_or(false);
-        Self::from_json_bytes(&bytes, add_bos, id("tokenizer.ggml.bos_token_id")?, id("tokenizer.ggml.eos_token_id")?)
-            .map_err(|e| Error::model(&gguf.source_name, e.to_string()))
+        let add_bos = gguf
+            .get("tokenizer.ggml.add_bos_token")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        Self::from_json_bytes(
+            &bytes,
+            add_bos,
+            id("tokenizer.ggml.bos_token_id")?,
+            id("tokenizer.ggml.eos_token_id")?,
+        )
+        .map_err(|e| Error::model(&gguf.source_name, e.to_string()))
     }
 }

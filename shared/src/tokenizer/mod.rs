@@ -21,10 +21,20 @@ pub struct Tokenizer {
 impl Tokenizer {
     /// From a `tokenizer.json` document. BOS handling is taken from the caller (a HF directory's
     /// `tokenizer_config.json`/`config.json` decide it, not tokenizer.json).
-    pub fn from_json_bytes(json: &[u8], add_bos: bool, bos_id: Option<u32>, eos_id: Option<u32>) -> Result<Self> {
+    pub fn from_json_bytes(
+        json: &[u8],
+        add_bos: bool,
+        bos_id: Option<u32>,
+        eos_id: Option<u32>,
+    ) -> Result<Self> {
         let inner = tokenizers::Tokenizer::from_bytes(json)
             .map_err(|e| Error::Tokenizer(format!("cannot read tokenizer.json: {e}")))?;
-        Ok(Tokenizer { inner, add_bos, bos_id, eos_id })
+        Ok(Tokenizer {
+            inner,
+            add_bos,
+            bos_id,
+            eos_id,
+        })
     }
 
     /// Token ids of `text`, special-token strings (e.g. `<|im_start|>`) recognised as such.
@@ -61,14 +71,22 @@ impl Tokenizer {
     /// The text of every added/special token (`<|im_start|>`, …), which user data must never
     /// contain (see the title rule in [`crate::prompt`]).
     pub fn special_strings(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.inner.get_added_tokens_decoder().values().map(|t| t.content.clone()).collect();
+        let mut v: Vec<String> = self
+            .inner
+            .get_added_tokens_decoder()
+            .values()
+            .map(|t| t.content.clone())
+            .collect();
         v.sort();
         v
     }
 
     /// True when `text` is one added special token of this vocabulary.
     pub fn is_special(&self, text: &str) -> bool {
-        self.inner.get_added_tokens_decoder().values().any(|t| t.special && t.content == text)
+        self.inner
+            .get_added_tokens_decoder()
+            .values()
+            .any(|t| t.special && t.content == text)
     }
 
     pub fn vocab_size(&self) -> usize {

@@ -33,18 +33,28 @@ pub fn run(cmd: InspectCommand) -> anyhow::Result<()> {
     let device = Device::Cpu;
     match cmd {
         InspectCommand::Tokenize(a) => {
-            let backbone = model_path::load(&model_path::resolve(a.model), MatrixPrecision::AsStored, &device)?;
+            let backbone = model_path::load(
+                &model_path::resolve(a.model),
+                MatrixPrecision::AsStored,
+                &device,
+            )?;
             let ids = backbone.tokenizer.encode_with_bos(&a.text)?;
             println!("{}", serde_json::json!({ "ids": ids }));
         }
         InspectCommand::Logits { text: a, top } => {
-            let backbone = model_path::load(&model_path::resolve(a.model), MatrixPrecision::AsStored, &device)?;
+            let backbone = model_path::load(
+                &model_path::resolve(a.model),
+                MatrixPrecision::AsStored,
+                &device,
+            )?;
             let ids = backbone.tokenizer.encode_with_bos(&a.text)?;
             if ids.is_empty() {
                 anyhow::bail!("--text is empty and the model adds no BOS token: nothing to run");
             }
             let input = Tensor::new(ids.as_slice(), &device)?.unsqueeze(0)?;
-            let hidden = backbone.model.forward_hidden(&input, None, Kernels::Fused)?;
+            let hidden = backbone
+                .model
+                .forward_hidden(&input, None, Kernels::Fused)?;
             let last = hidden.narrow(1, ids.len() - 1, 1)?.squeeze(1)?;
             let logits = backbone.model.logits(&last)?.squeeze(0)?.to_vec1::<f32>()?;
             let mut order: Vec<usize> = (0..logits.len()).collect();

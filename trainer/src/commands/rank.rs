@@ -81,7 +81,11 @@ fn read_requests(input: &PathBuf) -> anyhow::Result<Vec<(usize, RankRequest)>> {
         }
     }
     if !errors.is_empty() {
-        anyhow::bail!("{} bad line(s), nothing ranked:\n{}", errors.len(), errors.join("\n"));
+        anyhow::bail!(
+            "{} bad line(s), nothing ranked:\n{}",
+            errors.len(),
+            errors.join("\n")
+        );
     }
     Ok(out)
 }
@@ -89,31 +93,54 @@ fn read_requests(input: &PathBuf) -> anyhow::Result<Vec<(usize, RankRequest)>> {
 pub fn run(args: RankArgs) -> anyhow::Result<()> {
     let requests = read_requests(&args.input)?;
     let device = Device::Cpu;
-    let backbone = model_path::load(&model_path::resolve(args.model), MatrixPrecision::AsStored, &device)?;
-    let prompt = PromptConfig { max_history: args.history, ..PromptConfig::default() };
+    let backbone = model_path::load(
+        &model_path::resolve(args.model),
+        MatrixPrecision::AsStored,
+        &device,
+    )?;
+    let prompt = PromptConfig {
+        max_history: args.history,
+        ..PromptConfig::default()
+    };
     let ranker = Ranker::new(backbone, prompt)?;
     let name = args.input.display().to_string();
     // Validate every request against the model (identifiers, context) before ranking any.
     let problems: Vec<String> = requests
         .iter()
-        .filter_map(|(line, r)| ranker.prepare(r).err().map(|e| format!("{name}:{line}: {e}")))
+        .filter_map(|(line, r)| {
+            ranker
+                .prepare(r)
+                .err()
+                .map(|e| format!("{name}:{line}: {e}"))
+        })
         .collect();
     if !problems.is_empty() {
-        anyhow::bail!("{} bad request(s), nothing ranked:\n{}", problems.len(), problems.join("\n"));
+        anyhow::bail!(
+            "{} bad request(s), nothing ranked:\n{}",
+            problems.len(),
+            problems.join("\n")
+        );
     }
     let mode = match args.mode {
         ModeArg::Greedy => RankMode::Greedy,
         ModeArg::Single => RankMode::Single,
-        ModeArg::Bootstrap => RankMode::Bootstrap { orders: args.orders, seed: args.seed },
+        ModeArg::Bootstrap => RankMode::Bootstrap {
+            orders: args.orders,
+            seed: args.seed,
+        },
     };
     let bar = indicatif::ProgressBar::new(requests.len() as u64).with_style(
-        indicatif::ProgressStyle::with_template("ranking {bar:30} {pos}/{len} [{elapsed_precise} < {eta_precise}]")
-            .expect("static template"),
+        indicatif::ProgressStyle::with_template(
+            "ranking {bar:30} {pos}/{len} [{elapsed_precise} < {eta_precise}]",
+        )
+        .expect("static template"),
     );
     let mut stdout = std::io::stdout().lock();
     for (line, req) in &requests {
         let start = std::time::Instant::now();
-        let resp = ranker.rank(req, mode).with_context(|| format!("{name}:{line}"))?;
+        let resp = ranker
+            .rank(req, mode)
+            .with_context(|| format!("{name}:{line}"))?;
         let elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;
         match args.format {
             Format::Jsonl => {
@@ -121,7 +148,9 @@ pub fn run(args: RankArgs) -> anyhow::Result<()> {
                 value["elapsed_ms"] = serde_json::json!(elapsed_ms);
                 writeln!(stdout, "{value}")?;
             }
-            Format::Text => bar.suspend(|| print_text(&mut stdout, *line, req, &resp, elapsed_ms))?,
+            Format::Text => {
+                bar.suspend(|| print_text(&mut stdout, *line, req, &resp, elapsed_ms))?
+            }
         }
         bar.inc(1);
     }
@@ -136,12 +165,21 @@ fn print_text(
     resp: &alro_core::request::RankResponse,
     elapsed_ms: f64,
 ) -> std::io::Result<()> {
-    writeln!(out, "request on line {line} ({} rated items, {} candidates, {elapsed_ms:.0} ms)", req.history.len(), req.candidates.len())?;
+    writeln!(
+        out,
+        "request on line {line} ({} rated items, {} candidates, {elapsed_ms:.0} ms)",
+        req.history.len(),
+        req.candidates.len()
+    )?;
     for h in req.history.iter().rev().take(3) {
         writeln!(out, "   rated {:>3}  {}", h.rating, h.title)?;
     }
     for (rank, id) in resp.ranking.iter().enumerate() {
-        let title = req.candidates.iter().find(|c| &c.id == id).map_or("", |c| c.title.as_str());
+        let title = req
+            .candidates
+            .iter()
+            .find(|c| &c.id == id)
+            .map_or("", |c| c.title.as_str());
         writeln!(out, "  {:>2}. {title}  [{id}]", rank + 1)?;
     }
     writeln!(out)
