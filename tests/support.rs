@@ -1,7 +1,9 @@
 //! Shared helpers for the integration tests: where the repository, the shared data folder and the
 //! default backbone are, and small builders.
 
+use alro_core::data::{RankingExample, Split};
 use alro_core::model::{Backbone, MatrixPrecision};
+use alro_core::request::{Candidate, HistoryEntry};
 use candle_core::Device;
 use std::path::{Path, PathBuf};
 
@@ -46,4 +48,53 @@ pub fn read_json(rel: &str) -> serde_json::Value {
     let p = fixture(rel);
     serde_json::from_slice(&std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
         .expect("fixture is JSON")
+}
+
+/// `n` small, fixed ranking examples of `m` candidates for training tests on the tiny model:
+/// short titles, two rated candidates (relevance 5 and 3) at seeded positions, the rest
+/// unrated; targets in relevance order (ties in candidate order).
+pub fn tiny_ranking_examples(n: usize, m: usize, seed: u64) -> Vec<RankingExample> {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let titles = [
+        "Heat", "Alien", "Fargo", "Brazil", "Casino", "Ronin", "Jaws", "Rocky", "Speed",
+        "Twister", "Gattaca", "Memento", "Shrek", "Cars", "Up", "Big",
+    ];
+    (0..n)
+        .map(|e| {
+            let mut pool: Vec<usize> = (0..titles.len()).collect();
+            pool.shuffle(&mut rng);
+            let candidates: Vec<Candidate> = pool[..m]
+                .iter()
+                .map(|&t| Candidate {
+                    id: format!("i{t}"),
+                    title: titles[t].to_string(),
+                })
+                .collect();
+            let mut relevance = vec![0.0f32; m];
+            relevance[0] = 5.0;
+            relevance[1] = 3.0;
+            relevance.shuffle(&mut rng);
+            let mut target: Vec<usize> = (0..m).collect();
+            target.sort_by(|&a, &b| relevance[b].total_cmp(&relevance[a]));
+            let history: Vec<HistoryEntry> = pool[m..m + 2]
+                .iter()
+                .map(|&t| HistoryEntry {
+                    title: titles[t].to_string(),
+                    rating: 4.0,
+                })
+                .collect();
+            RankingExample {
+                user: format!("u{e}"),
+                split: Split::Train,
+                window_start: 2,
+                history_items: pool[m..m + 2].iter().map(|t| format!("i{t}")).collect(),
+                history,
+                candidates,
+                relevance,
+                target,
+            }
+        })
+        .collect()
 }

@@ -31,6 +31,8 @@ enum Command {
     Data(commands::data::DataCommand),
     /// Evaluate a ranker or a classical baseline on the ALRO test lists.
     Eval(commands::eval::EvalArgs),
+    /// Fine-tune the backbone with LoRA and the ALRO objective.
+    Train(commands::train::TrainArgs),
 }
 
 fn main() {
@@ -40,6 +42,7 @@ fn main() {
         Command::Inspect(cmd) => commands::inspect::run(cmd),
         Command::Data(cmd) => commands::data::run(cmd),
         Command::Eval(args) => commands::eval::run(args),
+        Command::Train(args) => commands::train::run(args),
     };
     if let Err(err) = result {
         // `{:#}` prints the whole anyhow context chain on one line: "loading X: file Y: ...".

@@ -1,8 +1,12 @@
 //! A linear layer whose frozen weight may be quantized (inference) or dense (training), with an
 //! optional LoRA adapter in the PEFT convention `W·x + (α/r)·B·A·x`.
 
+use super::frozen::frozen_matmul;
 use candle_core::quantized::QMatMul;
 use candle_core::{Module, Result, Tensor};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use std::sync::{Arc, Mutex};
 
 /// Row count from which a quantized matmul dequantizes its weight first (see `forward`).
 const DEQUANTIZE_MIN_ROWS: usize = 2;
@@ -13,6 +17,34 @@ pub struct Lora {
     pub a: Tensor,
     pub b: Tensor,
     pub scale: f64,
+    /// Dropout on the adapter's input (training only; PEFT's `lora_dropout`).
+    pub dropout: Option<LoraDropout>,
+}
+
+/// Inverted dropout drawn from one seeded stream that all adapters of a model share. The
+/// trainer reseeds it before every forward pass, so a step's masks depend only on (seed, step)
+/// and a resumed run draws the same masks as an uninterrupted one.
+#[derive(Debug, Clone)]
+pub struct LoraDropout {
+    pub p: f32,
+    pub rng: Arc<Mutex<ChaCha8Rng>>,
+}
+
+impl LoraDropout {
+    fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        if self.p <= 0.0 {
+            return Ok(x.clone());
+        }
+        let keep = 1.0 / (1.0 - self.p);
+        let mask: Vec<f32> = {
+            let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+            (0..x.elem_count())
+                .map(|_| if rng.random::<f32>() < self.p { 0.0 } else { keep })
+                .collect()
+        };
+        let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
+        x * mask
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -52,7 +84,9 @@ impl Linear {
     pub fn forward_dequantized(&self, x: &Tensor) -> Result<Tensor> {
         let y = match &self.weight {
             QMatMul::QTensor(q) => x.broadcast_matmul(&q.dequantize(x.device())?.t()?)?,
-            _ => self.weight.forward(x)?,
+            // Training: the base weight is frozen, never differentiate with respect to it.
+            QMatMul::Tensor(w) => frozen_matmul(x, w)?,
+            QMatMul::TensorF16(_) => self.weight.forward(x)?,
         };
         self.add_lora(x, y)
     }
@@ -61,6 +95,10 @@ impl Linear {
         match &self.lora {
             None => Ok(y),
             Some(l) => {
+                let x = match &l.dropout {
+                    Some(d) => d.apply(x)?,
+                    None => x.clone(),
+                };
                 let low = x.broadcast_matmul(&l.a.t()?)?;
                 let delta = low.broadcast_matmul(&l.b.t()?)?;
                 y + (delta * l.scale)?

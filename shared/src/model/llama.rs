@@ -115,6 +115,7 @@ impl Llama {
         if let Some(c) = cache {
             c.len += s;
         }
+        let kernels = if x.track_op() { kernels } else { Kernels::Fused };
         ops::rms_norm(&x, &self.norm, self.config.rms_norm_eps, kernels)
     }
 
@@ -148,6 +149,7 @@ fn causal_mask(s: usize, start: usize, device: &Device) -> Result<Option<Tensor>
 
 /// What every block of one forward pass shares: the rotary tables and causal mask for the
 /// positions being processed, the configuration and the kernel choice.
+#[derive(Clone, Copy)]
 struct PassContext<'a> {
     /// (s, head_dim/2) each.
     cos: &'a Tensor,
@@ -165,13 +167,40 @@ impl Block {
         cache: Option<&mut Option<(Tensor, Tensor)>>,
         ctx: &PassContext,
     ) -> Result<Tensor> {
-        let (eps, kernels) = (ctx.cfg.rms_norm_eps, ctx.kernels);
+        // A block whose input carries no gradient and that holds no adapter needs none: it may
+        // take the fused kernels even in a training pass (the frozen layers below the first
+        // adapted one, when only the last layers are adapted).
+        let kernels = match ctx.kernels {
+            Kernels::Differentiable if !x.track_op() && !self.has_lora() => Kernels::Fused,
+            k => k,
+        };
+        let ctx = &PassContext { kernels, ..*ctx };
+        let eps = ctx.cfg.rms_norm_eps;
         let h = ops::rms_norm(x, &self.input_layernorm, eps, kernels)?;
         let attn = self.self_attn.forward(&h, cache, ctx)?;
         let x = (x + attn)?;
         let h = ops::rms_norm(&x, &self.post_attention_layernorm, eps, kernels)?;
         let mlp = self.mlp.forward(&h, kernels)?;
         x + mlp
+    }
+}
+
+impl Block {
+    /// Does any projection of this block carry a LoRA adapter?
+    pub fn has_lora(&self) -> bool {
+        let a = &self.self_attn;
+        let m = &self.mlp;
+        [
+            &a.q_proj,
+            &a.k_proj,
+            &a.v_proj,
+            &a.o_proj,
+            &m.gate_proj,
+            &m.up_proj,
+            &m.down_proj,
+        ]
+        .iter()
+        .any(|l| l.lora.is_some())
     }
 }
 

@@ -2,6 +2,8 @@
 //! forward pass, bundled with their tokenizer as a [`Backbone`].
 
 mod config;
+mod frozen;
+mod grad_ops;
 mod linear;
 mod llama;
 mod load;
@@ -9,7 +11,8 @@ pub mod ops;
 pub mod tiny;
 
 pub use config::{Llama3RopeScaling, LlamaConfig, RopeLayout};
-pub use linear::{Linear, Lora};
+pub use frozen::frozen_matmul;
+pub use linear::{Linear, Lora, LoraDropout};
 pub use llama::{Attention, Block, KvCache, Llama, Mlp};
 pub use load::{GgufSource, MatrixPrecision, SafetensorsSource, TensorSource, WeightName};
 pub use ops::Kernels;

@@ -4,6 +4,7 @@
 //! parameters, as `alro data prepare` writes them: the same seed gives the same lists, so every
 //! ranker (baselines now, the LLM via `--model` later) is scored on exactly the same lists.
 
+pub mod llm;
 pub mod ranker;
 pub mod report;
 
@@ -11,10 +12,16 @@ use super::data::source::DatasetArgs;
 use super::data::{bar, load, ProtocolArgs};
 use crate::baselines::{self, BaselineKind, Hyper, TrainData};
 use alro_core::data::{Protocol, ProtocolCounts, Split, Splits};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use ranker::{evaluate, BaselineLists, EvalResult, IdMaps};
 use std::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LlmMode {
+    Greedy,
+    Single,
+}
 
 /// `--baseline` values: one baseline, or `all`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -35,8 +42,25 @@ pub struct EvalArgs {
     #[command(flatten)]
     pub protocol: ProtocolArgs,
     /// Classical baseline(s), comma-separated, or `all`.
-    #[arg(long, value_enum, value_delimiter = ',', required = true)]
+    #[arg(long, value_enum, value_delimiter = ',', required_unless_present_any = ["llm", "adapter"])]
     pub baseline: Vec<BaselineChoice>,
+    /// Also evaluate the backbone zero-shot (the model of --model).
+    #[arg(long)]
+    pub llm: bool,
+    /// Also evaluate the backbone with a trained adapter: NAME=CHECKPOINT (repeatable), e.g.
+    /// `--adapter alro=runs/alro/best.safetensors`.
+    #[arg(long, value_name = "NAME=PATH")]
+    pub adapter: Vec<String>,
+    /// The backbone for --llm and --adapter [default: $ALRO_MODEL or the setup's backbone]
+    #[arg(long)]
+    pub model: Option<std::path::PathBuf>,
+    /// How the LLM ranks: `greedy` (full list, ALRO.md §7 default) or `single` (first-position
+    /// distribution, one forward pass).
+    #[arg(long, value_enum, default_value = "greedy")]
+    pub mode: LlmMode,
+    /// Score only the first N lists (every ranker gets the same N).
+    #[arg(long)]
+    pub limit: Option<usize>,
     /// Which lists to score: `test` (fit on everything before the test window) or `validation`
     /// (fit on everything before the validation window; use it to tune).
     #[arg(long, default_value = "test")]
@@ -99,6 +123,9 @@ pub fn run(args: EvalArgs) -> Result<()> {
         pb.inc(1);
     }
     pb.finish_and_clear();
+    if let Some(n) = args.limit {
+        examples.truncate(n);
+    }
     anyhow::ensure!(
         !examples.is_empty(),
         "no {} lists: every user has fewer than min_history + P ratings",
@@ -129,6 +156,26 @@ pub fn run(args: EvalArgs) -> Result<()> {
             ids: &ids,
         };
         results.push(evaluate(&mut r, &examples, fit_seconds)?);
+    }
+
+    let mode = match args.mode {
+        LlmMode::Greedy => alro_core::rank::RankMode::Greedy,
+        LlmMode::Single => alro_core::rank::RankMode::Single,
+    };
+    let model = crate::model_path::resolve(args.model.clone());
+    let mut llms: Vec<(String, Option<std::path::PathBuf>)> = Vec::new();
+    if args.llm {
+        llms.push(("zero-shot".into(), None));
+    }
+    for spec in &args.adapter {
+        let (name, path) = spec.split_once('=').with_context(|| {
+            format!("--adapter {spec:?}: expected NAME=PATH, e.g. alro=runs/alro/best.safetensors")
+        })?;
+        llms.push((name.to_string(), Some(path.into())));
+    }
+    for (name, adapter) in llms {
+        let mut r = llm::load(&name, &model, adapter.as_deref(), mode)?;
+        results.push(evaluate(&mut r, &examples, 0.0)?);
     }
 
     if args.json {

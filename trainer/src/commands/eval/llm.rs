@@ -1,0 +1,85 @@
+//! The LLM ranker as a [`ListScorer`]: the backbone, zero-shot or with a trained adapter, ranking
+//! each list by greedy decoding (a full permutation) or by one pass (first-position scores).
+
+use super::ranker::ListScorer;
+use crate::commands::data::bar;
+use crate::commands::train::backbone_id;
+use crate::model_path;
+use alro_core::data::RankingExample;
+use alro_core::model::MatrixPrecision;
+use alro_core::prompt::PromptConfig;
+use alro_core::rank::{RankMode, Ranker};
+use alro_trainer::train::{checkpoint, lora};
+use anyhow::{Context, Result};
+use candle_core::Device;
+use std::path::Path;
+
+pub struct LlmLists {
+    pub name: String,
+    pub ranker: Ranker,
+    pub mode: RankMode,
+}
+
+/// The backbone at `model`, with the adapter checkpoint `adapter` attached when given (refused
+/// if it was trained on another backbone).
+pub fn load(name: &str, model: &Path, adapter: Option<&Path>, mode: RankMode) -> Result<LlmLists> {
+    // Adapters work on the stored (quantized) weights: each product dequantizes the block
+    // exactly as training did, then adds the low-rank term.
+    let mut backbone = model_path::load(model, MatrixPrecision::AsStored, &Device::Cpu)?;
+    let mut loaded = None;
+    if let Some(path) = adapter {
+        let ckpt = checkpoint::load(path, &Device::Cpu)?;
+        let adapters = lora::attach(&mut backbone.model, &ckpt.state.config.lora, 0)
+            .with_context(|| format!("attaching the adapters of {}", path.display()))?;
+        checkpoint::restore(path, &ckpt, &adapters, None)?;
+        loaded = Some((path, ckpt.state));
+    }
+    let ranker = Ranker::new(backbone, PromptConfig::default())?;
+    if let Some((path, state)) = loaded {
+        checkpoint::check_backbone(path, &state.backbone, &backbone_id(model, &ranker)?)?;
+    }
+    Ok(LlmLists {
+        name: name.to_string(),
+        ranker,
+        mode,
+    })
+}
+
+impl ListScorer for LlmLists {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn score_lists(&mut self, examples: &[RankingExample]) -> Result<Vec<Vec<f64>>> {
+        let pb = bar(examples.len() as u64, &self.name);
+        let out = examples
+            .iter()
+            .map(|ex| {
+                let req = ex.request();
+                let scores = match self.mode {
+                    RankMode::Single => {
+                        let p = self.ranker.prepare(&req)?;
+                        let lp = self.ranker.first_position_logprobs(&p)?;
+                        lp.iter().map(|&v| v as f64).collect()
+                    }
+                    mode => {
+                        // A permutation: score = m − rank, so ties never occur.
+                        let resp = self.ranker.rank(&req, mode)?;
+                        let m = ex.candidates.len();
+                        ex.candidates
+                            .iter()
+                            .map(|c| {
+                                let r = resp.ranking.iter().position(|id| id == &c.id);
+                                (m - r.expect("a permutation of the candidates")) as f64
+                            })
+                            .collect()
+                    }
+                };
+                pb.inc(1);
+                Ok(scores)
+            })
+            .collect();
+        pb.finish_and_clear();
+        out
+    }
+}

@@ -1,0 +1,207 @@
+//! Checkpoints: one safetensors file holding the adapters, optionally the AdamW moments, and the
+//! run state as JSON in the header metadata (`alro.state`). Written atomically: a temporary file
+//! in the same directory, synced, then renamed over the final name — a crash leaves either the
+//! previous checkpoint or the new one, never half of one.
+
+use super::config::TrainConfig;
+use super::lora::Adapters;
+use super::optim::AdamW;
+use anyhow::{bail, Context, Result};
+use candle_core::{DType, Device, Tensor};
+use safetensors::tensor::{Dtype, TensorView};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+pub const FORMAT: u32 = 1;
+const STATE_KEY: &str = "alro.state";
+
+/// Identifies the backbone a checkpoint was trained on, so a different one is refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackboneId {
+    pub name: String,
+    /// SHA-256 of the model file (GGUF) or of config.json + shard names (HF directory).
+    pub sha256: String,
+    pub layers: usize,
+    pub hidden: usize,
+    pub vocab: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Best {
+    pub step: usize,
+    pub ndcg10: f64,
+}
+
+/// Everything besides tensors needed to continue or to use a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub format: u32,
+    /// Optimizer steps completed.
+    pub step: usize,
+    pub total_steps: usize,
+    pub backbone: BackboneId,
+    pub config: TrainConfig,
+    /// SHA-256 of the training and validation files (or of the data manifest).
+    pub data_sha256: String,
+    pub best: Option<Best>,
+    /// Random state: every stream is derived from (`config.run.seed`, step, example), so the
+    /// step is all a resumed run needs to draw exactly what an uninterrupted run would.
+    pub rng: String,
+    /// Seconds of training so far (across resumes).
+    pub seconds: f64,
+}
+
+fn f32_bytes(t: &Tensor) -> Result<(Vec<usize>, Vec<u8>)> {
+    let t = t.to_dtype(DType::F32)?.to_device(&Device::Cpu)?;
+    let data: Vec<u8> = t
+        .flatten_all()?
+        .to_vec1::<f32>()?
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    Ok((t.dims().to_vec(), data))
+}
+
+/// Writes `bytes` to `path` atomically (temp file in the same directory, fsync, rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().context("checkpoint path has no file name")?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        // Make the rename itself durable.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("writing {}", path.display()))
+}
+
+/// Saves adapters (+ optimizer moments when given) and `state` to `path`.
+pub fn save(path: &Path, adapters: &Adapters, optim: Option<&AdamW>, state: &State) -> Result<()> {
+    let mut named: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (i, p) in adapters.params.iter().enumerate() {
+        let (shape, data) = f32_bytes(p.var.as_tensor())?;
+        named.push((p.name.clone(), shape, data));
+        if let Some(o) = optim {
+            let (shape, data) = f32_bytes(&o.m[i])?;
+            named.push((format!("adamw.m.{}", p.name), shape, data));
+            let (shape, data) = f32_bytes(&o.v[i])?;
+            named.push((format!("adamw.v.{}", p.name), shape, data));
+        }
+    }
+    let mut state = state.clone();
+    if let Some(o) = optim {
+        state.rng = format!("derived; adamw.t={}", o.t);
+    }
+    let views: Vec<(String, TensorView)> = named
+        .iter()
+        .map(|(n, shape, data)| Ok((n.clone(), TensorView::new(Dtype::F32, shape.clone(), data)?)))
+        .collect::<Result<_>>()?;
+    let meta = HashMap::from([(STATE_KEY.to_string(), serde_json::to_string(&state)?)]);
+    let bytes = safetensors::serialize(views, Some(meta))?;
+    write_atomic(path, &bytes)
+}
+
+/// A checkpoint read back: its tensors by name and its state.
+pub struct Loaded {
+    pub tensors: HashMap<String, Tensor>,
+    pub state: State,
+}
+
+pub fn load(path: &Path, device: &Device) -> Result<Loaded> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("reading checkpoint {}", path.display()))?;
+    let bad = |why: String| anyhow::anyhow!("{}: not a valid alro checkpoint: {why}", path.display());
+    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
+    let (_, meta) =
+        safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
+    let state_json = meta
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(STATE_KEY))
+        .ok_or_else(|| bad(format!("no `{STATE_KEY}` metadata")))?;
+    let state: State = serde_json::from_str(state_json).map_err(|e| bad(e.to_string()))?;
+    if state.format != FORMAT {
+        return Err(bad(format!(
+            "format {} (this build reads format {FORMAT})",
+            state.format
+        )));
+    }
+    let mut tensors = HashMap::new();
+    for (name, view) in st.tensors() {
+        if view.dtype() != Dtype::F32 {
+            return Err(bad(format!("tensor {name} is {:?}, expected F32", view.dtype())));
+        }
+        let values: Vec<f32> = view
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        tensors.insert(name, Tensor::from_vec(values, view.shape(), device)?);
+    }
+    Ok(Loaded { tensors, state })
+}
+
+/// Refuses a checkpoint made for another backbone.
+pub fn check_backbone(path: &Path, saved: &BackboneId, current: &BackboneId) -> Result<()> {
+    if saved != current {
+        bail!(
+            "{} was trained on backbone {:?} (sha256 {}…, {} layers, hidden {}), but the loaded \
+             backbone is {:?} (sha256 {}…, {} layers, hidden {}); pass the same --model",
+            path.display(),
+            saved.name,
+            &saved.sha256[..saved.sha256.len().min(12)],
+            saved.layers,
+            saved.hidden,
+            current.name,
+            &current.sha256[..current.sha256.len().min(12)],
+            current.layers,
+            current.hidden
+        );
+    }
+    Ok(())
+}
+
+/// Copies the checkpoint's adapter weights (and moments, when `optim` is given) into place.
+pub fn restore(path: &Path, loaded: &Loaded, adapters: &Adapters, optim: Option<&mut AdamW>) -> Result<()> {
+    let get = |name: &str, like: &Tensor| -> Result<Tensor> {
+        let t = loaded
+            .tensors
+            .get(name)
+            .with_context(|| format!("{}: missing tensor {name}", path.display()))?;
+        if t.dims() != like.dims() {
+            bail!(
+                "{}: tensor {name} has shape {:?}, the adapter expects {:?}",
+                path.display(),
+                t.dims(),
+                like.dims()
+            );
+        }
+        Ok(t.clone())
+    };
+    for p in &adapters.params {
+        p.var.set(&get(&p.name, p.var.as_tensor())?)?;
+    }
+    if let Some(o) = optim {
+        for (i, p) in adapters.params.iter().enumerate() {
+            o.m[i] = get(&format!("adamw.m.{}", p.name), p.var.as_tensor())?;
+            o.v[i] = get(&format!("adamw.v.{}", p.name), p.var.as_tensor())?;
+        }
+        o.t = loaded.state.step as u64;
+    }
+    Ok(())
+}

@@ -1,0 +1,278 @@
+//! The ALRO losses as pure tensor functions (ALRO.md §3–6). They work in any float dtype (the
+//! tests run them in f64 to check gradients by finite differences) and use only elementary,
+//! differentiable candle ops.
+
+use super::config::{Divergence, PairLoss};
+use candle_core::{Result, Tensor, D};
+
+/// Row-wise log-softmax, from elementary ops (candle's fused softmax has no backward).
+pub fn log_softmax_rows(x: &Tensor) -> Result<Tensor> {
+    let max = x.max_keepdim(D::Minus1)?.detach();
+    let shifted = x.broadcast_sub(&max)?;
+    let log_sum = shifted.exp()?.sum_keepdim(D::Minus1)?.log()?;
+    shifted.broadcast_sub(&log_sum)
+}
+
+/// SFT loss: mean negative log-likelihood of `targets` (one per row) under `logits` (n, V).
+pub fn cross_entropy(logits: &Tensor, targets: &[u32]) -> Result<Tensor> {
+    let idx = Tensor::new(targets, logits.device())?.unsqueeze(1)?;
+    log_softmax_rows(logits)?.gather(&idx, 1)?.mean_all()?.neg()
+}
+
+/// Gain `2^rel − 1`.
+fn gain(rel: f32) -> f64 {
+    2f64.powf(rel as f64) - 1.0
+}
+
+/// `D(k) = log2(1 + k)`.
+fn discount(k: f64) -> f64 {
+    (1.0 + k).log2()
+}
+
+/// The constant pair weights of the Soft Lambda Loss, row-major (m × m): entry (i, j) is
+/// `δ_ij · |G_i − G_j| (/ IDCG)` where `G_i > G_j`, else 0. `target` lists candidate indices in
+/// ground-truth order, so `τ_i` is `1 +` the position of `i` in it.
+pub fn sll_pair_weights(relevance: &[f32], target: &[usize], idcg_normalize: bool) -> Vec<f64> {
+    let m = relevance.len();
+    let mut tau = vec![0usize; m];
+    for (pos, &i) in target.iter().enumerate() {
+        tau[i] = pos + 1;
+    }
+    let gains: Vec<f64> = relevance.iter().map(|&r| gain(r)).collect();
+    let mut sorted = gains.clone();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    let idcg: f64 = sorted
+        .iter()
+        .enumerate()
+        .map(|(k, g)| g / discount((k + 1) as f64))
+        .sum();
+    let norm = if idcg_normalize && idcg > 0.0 {
+        idcg
+    } else {
+        1.0
+    };
+    let mut w = vec![0.0; m * m];
+    for i in 0..m {
+        for j in 0..m {
+            if gains[i] > gains[j] {
+                let d = tau[i].abs_diff(tau[j]) as f64;
+                let delta = (1.0 / discount(d) - 1.0 / discount(d + 1.0)).abs();
+                w[i * m + j] = delta * (gains[i] - gains[j]) / norm;
+            }
+        }
+    }
+    w
+}
+
+/// Expected positions `s_i = Σ_k k · softmax_k(γ·y_{k,i})` (1-based) of every candidate, from
+/// `y` (positions × candidates).
+pub fn soft_ranks(y: &Tensor, gamma: f64) -> Result<Tensor> {
+    let m = y.dim(0)?;
+    // Softmax over positions = over the rows of yᵀ.
+    let p = log_softmax_rows(&(y.t()? * gamma)?)?.exp()?; // (candidates, positions)
+    let k = Tensor::arange(1u32, m as u32 + 1, y.device())?
+        .to_dtype(y.dtype())?
+        .unsqueeze(1)?;
+    p.matmul(&k)?.squeeze(1)
+}
+
+/// `softplus(z) = log(1 + e^z)`, stable for large |z|.
+fn softplus(z: &Tensor) -> Result<Tensor> {
+    z.relu()? + (z.abs()?.neg()?.exp()? + 1.0)?.log()?
+}
+
+/// Soft Lambda Loss of `y` (positions × candidates) with the pair weights of
+/// [`sll_pair_weights`] (candidates × candidates, same dtype/device as `y`).
+pub fn soft_lambda_loss(
+    y: &Tensor,
+    pair_weights: &Tensor,
+    gamma: f64,
+    sigma: f64,
+    pair: PairLoss,
+) -> Result<Tensor> {
+    let m = y.dim(1)?;
+    let s = soft_ranks(y, gamma)?;
+    let s_i = s.unsqueeze(1)?.broadcast_as((m, m))?;
+    let s_j = s.unsqueeze(0)?.broadcast_as((m, m))?;
+    // i should precede j: the margin s_j − s_i should be large.
+    let margin = ((s_j - s_i)? * sigma)?;
+    let term = match pair {
+        PairLoss::Logistic => (softplus(&margin.neg()?)? / std::f64::consts::LN_2)?,
+        PairLoss::Hinge => (margin.neg()? + 1.0)?.relu()?,
+    };
+    (term * pair_weights)?.sum_all()
+}
+
+/// `(1/rows) Σ_k KL(p_k || q_k)` for row-wise log-distributions.
+fn mean_row_kl(log_p: &Tensor, log_q: &Tensor) -> Result<Tensor> {
+    let rows = log_p.dim(0)? as f64;
+    (log_p.exp()? * (log_p - log_q)?)?.sum_all()? / rows
+}
+
+/// Permutation-Sensitive Loss between the log position distributions of two views, both with
+/// columns in item order.
+pub fn permutation_sensitive_loss(
+    log_y_orig: &Tensor,
+    log_y_perm: &Tensor,
+    divergence: Divergence,
+) -> Result<Tensor> {
+    match divergence {
+        Divergence::Kl => mean_row_kl(log_y_orig, log_y_perm),
+        Divergence::SymmetricKl => {
+            (mean_row_kl(log_y_orig, log_y_perm)? + mean_row_kl(log_y_perm, log_y_orig)?)? / 2.0
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device, Var};
+
+    fn t64(v: &[f64], shape: (usize, usize)) -> Tensor {
+        Tensor::from_vec(v.to_vec(), shape, &Device::Cpu).unwrap()
+    }
+    fn scalar(t: &Tensor) -> f64 {
+        t.to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap()
+    }
+
+    #[test]
+    fn sll_two_candidates_by_hand() {
+        // Y = [[.9, .1], [.1, .9]], candidate 0 (rel 1) first, candidate 1 (rel 0) second.
+        // δ = 1/log2(2) − 1/log2(3) = 0.369070246; |G0 − G1| = 1; IDCG = 1.
+        // s0 = 1 + 1/(e^8 + 1), s1 = 2 − 1/(e^8 + 1); term = log2(1 + e^−(s1 − s0)) = 0.452201379.
+        let w = sll_pair_weights(&[1.0, 0.0], &[0, 1], true);
+        assert!((w[1] - 0.369_070_246_428_542_5).abs() < 1e-12);
+        assert_eq!((w[0], w[2], w[3]), (0.0, 0.0, 0.0));
+        let y = t64(&[0.9, 0.1, 0.1, 0.9], (2, 2));
+        let s = soft_ranks(&y, 10.0).unwrap().to_vec1::<f64>().unwrap();
+        assert!((s[0] - 1.000_335_350_130_466_4).abs() < 1e-12);
+        assert!((s[1] - 1.999_664_649_869_533_6).abs() < 1e-12);
+        let loss = soft_lambda_loss(&y, &t64(&w, (2, 2)), 10.0, 1.0, PairLoss::Logistic).unwrap();
+        assert!((scalar(&loss) - 0.166_894_074_343_962_17).abs() < 1e-12);
+        // Hinge: max(0, 1 − 0.999329) · δ.
+        let hinge = soft_lambda_loss(&y, &t64(&w, (2, 2)), 10.0, 1.0, PairLoss::Hinge).unwrap();
+        assert!((scalar(&hinge) - 0.369_070_246_428_542_5 * (1.0 - (s[1] - s[0]))).abs() < 1e-12);
+    }
+
+    #[test]
+    fn sll_weights_normalise_by_idcg_and_use_rank_distance() {
+        // rel [3, 0, 1]; target order 0, 2, 1 → τ = [1, 3, 2].
+        let w = sll_pair_weights(&[3.0, 0.0, 1.0], &[0, 2, 1], false);
+        let delta = |d: f64| 1.0 / (1.0 + d).log2() - 1.0 / (2.0 + d).log2();
+        assert!((w[1] - delta(2.0) * 7.0).abs() < 1e-12); // (0, 1): |τ| 2, gains 7 vs 0
+        assert!((w[2] - delta(1.0) * 6.0).abs() < 1e-12); // (0, 2): 7 vs 1
+        assert!((w[2 * 3 + 1] - delta(1.0) * 1.0).abs() < 1e-12); // (2, 1)
+        assert_eq!(w[3], 0.0); // (1, 0): G1 < G0
+        let idcg = 7.0 + 1.0 / 3f64.log2();
+        let n = sll_pair_weights(&[3.0, 0.0, 1.0], &[0, 2, 1], true);
+        assert!((n[1] - w[1] / idcg).abs() < 1e-12);
+    }
+
+    #[test]
+    fn psl_by_hand_and_zero_for_identical_views() {
+        // Rows p = [.5, .5], q = [.9, .1]: KL = .5 ln(.5/.9) + .5 ln(.5/.1) = 0.510825624.
+        let lp = t64(&[0.5f64.ln(); 4], (2, 2));
+        let lq = t64(&[0.9f64.ln(), 0.1f64.ln(), 0.9f64.ln(), 0.1f64.ln()], (2, 2));
+        let kl = permutation_sensitive_loss(&lp, &lq, Divergence::Kl).unwrap();
+        assert!((scalar(&kl) - 0.510_825_623_765_990_7).abs() < 1e-12);
+        let rev = 0.9 * (0.9f64 / 0.5).ln() + 0.1 * (0.1f64 / 0.5).ln();
+        let sym = permutation_sensitive_loss(&lp, &lq, Divergence::SymmetricKl).unwrap();
+        assert!((scalar(&sym) - (0.510_825_623_765_990_7 + rev) / 2.0).abs() < 1e-12);
+        let same = permutation_sensitive_loss(&lq, &lq, Divergence::Kl).unwrap();
+        assert!(scalar(&same).abs() < 1e-15);
+    }
+
+    /// Central finite differences of `f` at `x0` against candle's backward, in f64.
+    fn check_gradient(x0: &[f64], shape: (usize, usize), f: &dyn Fn(&Tensor) -> Tensor) {
+        let x = Var::from_tensor(&t64(x0, shape)).unwrap();
+        let grads = f(x.as_tensor()).backward().unwrap();
+        let g = grads
+            .get(x.as_tensor())
+            .expect("gradient reaches the input")
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
+        let eps = 1e-6;
+        for i in 0..x0.len() {
+            let mut up = x0.to_vec();
+            up[i] += eps;
+            let mut down = x0.to_vec();
+            down[i] -= eps;
+            let fd = (scalar(&f(&t64(&up, shape))) - scalar(&f(&t64(&down, shape)))) / (2.0 * eps);
+            assert!(
+                (fd - g[i]).abs() < 1e-6 * (1.0 + fd.abs()),
+                "coordinate {i}: finite difference {fd} vs backward {}",
+                g[i]
+            );
+        }
+    }
+
+    fn logits(m: usize, seed: u64) -> Vec<f64> {
+        // A fixed, non-symmetric pattern (no RNG needed).
+        (0..m * m)
+            .map(|k| ((k as f64 + 1.0) * 0.7 + seed as f64).sin() * 2.0)
+            .collect()
+    }
+
+    #[test]
+    fn sll_gradient_matches_finite_differences() {
+        let m = 4;
+        let rel = [0.0, 5.0, 3.0, 3.0];
+        let target = [1, 3, 2, 0];
+        for (pair, idcg) in [(PairLoss::Logistic, true), (PairLoss::Hinge, false)] {
+            let w = t64(&sll_pair_weights(&rel, &target, idcg), (m, m));
+            // Through the softmax that produces Y from identifier logits, as in training.
+            check_gradient(&logits(m, 1), (m, m), &|z| {
+                let y = log_softmax_rows(z).unwrap().exp().unwrap();
+                soft_lambda_loss(&y, &w, 10.0, 1.0, pair).unwrap()
+            });
+        }
+    }
+
+    #[test]
+    fn psl_and_cross_entropy_gradients_match_finite_differences() {
+        let m = 3;
+        let other = t64(&logits(m, 7), (m, m));
+        for div in [Divergence::Kl, Divergence::SymmetricKl] {
+            check_gradient(&logits(m, 2), (m, m), &|z| {
+                let a = log_softmax_rows(z).unwrap();
+                let b = log_softmax_rows(&(z * 0.5).unwrap().add(&other).unwrap()).unwrap();
+                permutation_sensitive_loss(&a, &b, div).unwrap()
+            });
+        }
+        check_gradient(&logits(m, 3), (m, m), &|z| cross_entropy(z, &[2, 0, 1]).unwrap());
+    }
+
+    #[test]
+    fn sll_is_lowest_for_the_target_order() {
+        // A perfect Y (one-hot rows in target order) beats every swap of two items with
+        // different gains.
+        let rel = [2.0f32, 0.0, 5.0, 1.0, 0.0];
+        let target = [2usize, 0, 3, 1, 4];
+        let m = rel.len();
+        let w = t64(&sll_pair_weights(&rel, &target, true), (m, m));
+        let y_of = |order: &[usize]| {
+            let mut v = vec![0.0; m * m];
+            for (k, &i) in order.iter().enumerate() {
+                v[k * m + i] = 1.0;
+            }
+            t64(&v, (m, m))
+        };
+        let loss = |order: &[usize]| {
+            scalar(&soft_lambda_loss(&y_of(order), &w, 10.0, 1.0, PairLoss::Logistic).unwrap())
+        };
+        let best = loss(&target);
+        for a in 0..m {
+            for b in a + 1..m {
+                if rel[target[a]] == rel[target[b]] {
+                    continue;
+                }
+                let mut swapped = target;
+                swapped.swap(a, b);
+                assert!(best < loss(&swapped), "swap {a},{b}: {best} vs {}", loss(&swapped));
+            }
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! The loss of one example (ALRO.md §6): one teacher-forced pass per view gives the SFT loss and
+//! the position matrix `Y`; SLL reads `Y`; with PSL on, a second, permuted view is compared with
+//! the first.
+
+use super::config::ObjectiveConfig;
+use super::losses::{
+    cross_entropy, log_softmax_rows, permutation_sensitive_loss, sll_pair_weights,
+    soft_lambda_loss,
+};
+use super::view::{self, View};
+use alro_core::data::RankingExample;
+use alro_core::model::Kernels;
+use alro_core::rank::Ranker;
+use anyhow::Result;
+use candle_core::{DType, Tensor};
+
+/// What one forward pass of a view yields.
+pub struct ViewOutput {
+    /// Mean cross-entropy of the target identifiers (scalar).
+    pub sft: Tensor,
+    /// `log Y` (positions × candidates), columns in the example's candidate order.
+    pub log_y: Tensor,
+}
+
+/// Teacher-forced forward pass of one view.
+pub fn forward_view(ranker: &Ranker, v: &View) -> Result<ViewOutput> {
+    let model = &ranker.backbone.model;
+    let m = v.targets.len();
+    let input = Tensor::new(v.tokens.as_slice(), &model.device)?.unsqueeze(0)?;
+    let hidden = model.forward_hidden(&input, None, Kernels::Differentiable)?;
+    // Row p of the hidden states predicts token p + 1: the m answer slots start at the last
+    // prompt token.
+    let rows = hidden.squeeze(0)?.narrow(0, v.prompt_len - 1, m)?;
+    let logits = model.logits(&rows)?; // (m, vocab)
+    let sft = cross_entropy(&logits, &v.targets)?;
+    let ids = Tensor::new(&ranker.identifiers.token_ids[..m], &model.device)?;
+    let item_cols: Vec<u32> = v.shown_of_item.iter().map(|&j| j as u32).collect();
+    let item_cols = Tensor::new(item_cols.as_slice(), &model.device)?;
+    let id_logits = logits.index_select(&ids, 1)?.index_select(&item_cols, 1)?;
+    Ok(ViewOutput {
+        sft,
+        log_y: log_softmax_rows(&id_logits)?,
+    })
+}
+
+/// Loss parts of one example, as numbers (for logs and the progress bar).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LossValues {
+    pub total: f64,
+    pub sft: f64,
+    pub sll: f64,
+    /// 0 when PSL is off.
+    pub psl: f64,
+    /// Sequence tokens processed (all views).
+    pub tokens: usize,
+    /// Target tokens supervised (all views).
+    pub target_tokens: usize,
+}
+
+impl LossValues {
+    /// The first part that is not a finite number, by name.
+    pub fn non_finite_part(&self) -> Option<&'static str> {
+        [
+            ("SFT", self.sft),
+            ("SLL", self.sll),
+            ("PSL", self.psl),
+            ("total", self.total),
+        ]
+        .into_iter()
+        .find(|(_, v)| !v.is_finite())
+        .map(|(n, _)| n)
+    }
+}
+
+fn value(t: &Tensor) -> Result<f64> {
+    Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?)
+}
+
+/// The objective `L_SFT + α·L_SLL + β·L_PSL` of one example. `psl_perm` is the presentation
+/// order of the second view (required when `β > 0`). SLL is always computed (it is cheap and
+/// worth logging) but only enters the objective when `α > 0`.
+pub fn example_loss(
+    ranker: &Ranker,
+    ex: &RankingExample,
+    cfg: &ObjectiveConfig,
+    psl_perm: Option<&[usize]>,
+    mut before_forward: impl FnMut(usize),
+) -> Result<(Tensor, LossValues)> {
+    let m = ex.candidates.len();
+    let identity: Vec<usize> = (0..m).collect();
+    let mut views = vec![view::build(ranker, ex, &identity)?];
+    if cfg.psl_weight > 0.0 {
+        let perm = psl_perm.expect("a PSL permutation when psl_weight > 0");
+        views.push(view::build(ranker, ex, perm)?);
+    }
+    let mut outputs = Vec::with_capacity(views.len());
+    for (i, v) in views.iter().enumerate() {
+        before_forward(i);
+        outputs.push(forward_view(ranker, v)?);
+    }
+    let n = outputs.len() as f64;
+    let weights = sll_pair_weights(&ex.relevance, &ex.target, cfg.idcg_normalize);
+    let device = &ranker.backbone.model.device;
+    let weights = Tensor::from_vec(weights, (m, m), device)?.to_dtype(outputs[0].log_y.dtype())?;
+
+    let mut sft = outputs[0].sft.clone();
+    let mut sll = soft_lambda_loss(
+        &outputs[0].log_y.exp()?,
+        &weights,
+        cfg.gamma,
+        cfg.sigma,
+        cfg.pair_loss,
+    )?;
+    for o in &outputs[1..] {
+        sft = (sft + &o.sft)?;
+        let y = o.log_y.exp()?;
+        sll = (sll + soft_lambda_loss(&y, &weights, cfg.gamma, cfg.sigma, cfg.pair_loss)?)?;
+    }
+    let (sft, sll) = ((sft / n)?, (sll / n)?);
+    let mut total = sft.clone();
+    if cfg.sll_weight > 0.0 {
+        total = (total + (&sll * cfg.sll_weight)?)?;
+    }
+    let mut psl_value = 0.0;
+    if outputs.len() == 2 {
+        let psl = permutation_sensitive_loss(
+            &outputs[0].log_y,
+            &outputs[1].log_y,
+            cfg.psl_divergence,
+        )?;
+        psl_value = value(&psl)?;
+        total = (total + (psl * cfg.psl_weight)?)?;
+    }
+    let values = LossValues {
+        total: value(&total)?,
+        sft: value(&sft)?,
+        sll: value(&sll)?,
+        psl: psl_value,
+        tokens: views.iter().map(|v| v.tokens.len()).sum(),
+        target_tokens: views.iter().map(|v| v.targets.len()).sum(),
+    };
+    Ok((total, values))
+}
