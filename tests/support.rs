@@ -58,8 +58,8 @@ pub fn tiny_ranking_examples(n: usize, m: usize, seed: u64) -> Vec<RankingExampl
     use rand::SeedableRng;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let titles = [
-        "Heat", "Alien", "Fargo", "Brazil", "Casino", "Ronin", "Jaws", "Rocky", "Speed",
-        "Twister", "Gattaca", "Memento", "Shrek", "Cars", "Up", "Big",
+        "Heat", "Alien", "Fargo", "Brazil", "Casino", "Ronin", "Jaws", "Rocky", "Speed", "Twister",
+        "Gattaca", "Memento", "Shrek", "Cars", "Up", "Big",
     ];
     (0..n)
         .map(|e| {

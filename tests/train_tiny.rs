@@ -51,15 +51,18 @@ fn lora_all(rank: usize) -> LoraConfig {
 fn tiny(cfg: &LoraConfig, seed: u64) -> (Ranker, Adapters) {
     let bytes = tiny_llama_gguf(&spec(0)).unwrap();
     let mut b =
-        Backbone::from_gguf_bytes(&bytes, "tiny.gguf", MatrixPrecision::F32, &Device::Cpu)
-            .unwrap();
+        Backbone::from_gguf_bytes(&bytes, "tiny.gguf", MatrixPrecision::F32, &Device::Cpu).unwrap();
     let adapters = lora::attach(&mut b.model, cfg, seed).unwrap();
     (Ranker::new(b, PromptConfig::default()).unwrap(), adapters)
 }
 
 /// Gives every B matrix small random values (B starts at 0, which zeroes A's gradient).
 fn randomize_b(adapters: &Adapters) {
-    for p in adapters.params.iter().filter(|p| p.name.ends_with("lora_b")) {
+    for p in adapters
+        .params
+        .iter()
+        .filter(|p| p.name.ends_with("lora_b"))
+    {
         let t = Tensor::randn(0f32, 0.02, p.var.dims(), &Device::Cpu).unwrap();
         p.var.set(&t).unwrap();
     }
@@ -84,14 +87,27 @@ fn every_lora_parameter_receives_a_gradient() {
     let cfg = TrainConfig::default().with_preset(Preset::Alro);
     let perm = [3, 1, 5, 0, 2, 4];
     let (loss, values) = example_loss(&ranker, ex, &cfg.objective, Some(&perm), |_| {}).unwrap();
-    assert!(values.sft > 0.0 && values.sll > 0.0 && values.psl > 0.0, "{values:?}");
+    assert!(
+        values.sft > 0.0 && values.sll > 0.0 && values.psl > 0.0,
+        "{values:?}"
+    );
     let grads = loss.backward().unwrap();
     for p in &adapters.params {
         let g = grads
             .get(p.var.as_tensor())
             .unwrap_or_else(|| panic!("{} has no gradient", p.name));
-        let norm = g.abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
-        assert!(norm > 0.0 && norm.is_finite(), "{}: |grad| = {norm}", p.name);
+        let norm = g
+            .abs()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(
+            norm > 0.0 && norm.is_finite(),
+            "{}: |grad| = {norm}",
+            p.name
+        );
     }
     // The frozen base receives none.
     let model = &ranker.backbone.model;
@@ -105,7 +121,10 @@ fn merged_model_equals_the_adapter_model() {
     randomize_b(&adapters);
     let model = &ranker.backbone.model;
     let ids: Vec<u32> = (40..90).collect();
-    let input = Tensor::new(ids.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+    let input = Tensor::new(ids.as_slice(), &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
     let logits = |m: &alro_core::model::Llama| {
         let h = m.forward_hidden(&input, None, Kernels::Fused).unwrap();
         m.logits(&h).unwrap()
@@ -217,11 +236,22 @@ fn each_preset_overfits_a_handful_of_examples() {
             steps = summary.steps;
             ndcg = greedy_ndcg10(&ranker, &examples);
         }
-        eprintln!("{}: NDCG@10 {before:.3} → {ndcg:.3} in {steps} steps", preset.name());
+        eprintln!(
+            "{}: NDCG@10 {before:.3} → {ndcg:.3} in {steps} steps",
+            preset.name()
+        );
         if ndcg < 1.0 {
-            eprintln!("{}", std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap());
+            eprintln!(
+                "{}",
+                std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap()
+            );
         }
-        assert_eq!(ndcg, 1.0, "{}: not overfitted in {MAX_STEPS} steps", preset.name());
+        assert_eq!(
+            ndcg,
+            1.0,
+            "{}: not overfitted in {MAX_STEPS} steps",
+            preset.name()
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
@@ -309,7 +339,10 @@ fn a_nan_stops_the_run_naming_the_step_and_keeps_the_last_checkpoint() {
     )
     .unwrap_err();
     let msg = format!("{err:#}");
-    assert!(msg.starts_with("step 1: the SFT loss is not finite"), "{msg}");
+    assert!(
+        msg.starts_with("step 1: the SFT loss is not finite"),
+        "{msg}"
+    );
     assert!(!fresh.join("last.safetensors").exists());
     // The first run's checkpoint is untouched.
     assert_eq!(std::fs::read(dir.join("last.safetensors")).unwrap(), before);
@@ -323,7 +356,10 @@ fn corrupt_and_foreign_checkpoints_are_refused() {
     let dir = tempdir("ckpt");
     let path = dir.join("c.safetensors");
     std::fs::write(&path, b"\x08\x00\x00\x00\x00\x00\x00\x00{}garbage").unwrap();
-    let err = checkpoint::load(&path, &Device::Cpu).err().unwrap().to_string();
+    let err = checkpoint::load(&path, &Device::Cpu)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("not a valid alro checkpoint"), "{err}");
 
     let (_, adapters) = tiny(&lora_all(2), 1);
@@ -343,7 +379,10 @@ fn corrupt_and_foreign_checkpoints_are_refused() {
     // Truncated anywhere: refused, never a panic.
     for cut in [0, 7, 8, bytes.len() / 2, bytes.len() - 1] {
         std::fs::write(&path, &bytes[..cut]).unwrap();
-        assert!(checkpoint::load(&path, &Device::Cpu).is_err(), "cut at {cut}");
+        assert!(
+            checkpoint::load(&path, &Device::Cpu).is_err(),
+            "cut at {cut}"
+        );
     }
     std::fs::write(&path, &bytes).unwrap();
     let loaded = checkpoint::load(&path, &Device::Cpu).unwrap();
@@ -358,68 +397,9 @@ fn corrupt_and_foreign_checkpoints_are_refused() {
     assert!(err.contains("was trained on backbone"), "{err}");
     // Adapters of another shape (rank 4 vs 2) do not load.
     let (_, wider) = tiny(&lora_all(4), 1);
-    let err = checkpoint::restore(&path, &loaded, &wider, None).unwrap_err().to_string();
+    let err = checkpoint::restore(&path, &loaded, &wider, None)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("has shape"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
-}
-
-#[test]
-#[ignore]
-fn timing_probe() {
-    let (ranker, adapters) = tiny(&lora_all(8), 1);
-    randomize_b(&adapters);
-    let ex = &tiny_ranking_examples(1, 5, 3)[0];
-    let v = alro_trainer::train::view::build(&ranker, ex, &[0, 1, 2, 3, 4]).unwrap();
-    eprintln!("tokens {}", v.tokens.len());
-    let cfg = TrainConfig::default().with_preset(Preset::Sft);
-    for _ in 0..3 {
-        let t = std::time::Instant::now();
-        let (loss, _) = example_loss(&ranker, ex, &cfg.objective, None, |_| {}).unwrap();
-        let t1 = t.elapsed();
-        let _g = loss.backward().unwrap();
-        eprintln!("fwd {:?} bwd {:?}", t1, t.elapsed() - t1);
-    }
-}
-
-#[test]
-#[ignore]
-fn timing_probe_default_model() {
-    let mut b = alro_tests::load_default(MatrixPrecision::F32);
-    let cfg = TrainConfig::default().with_preset(Preset::Sft);
-    let adapters = lora::attach(&mut b.model, &cfg.lora, 1).unwrap();
-    randomize_b(&adapters);
-    let ranker = Ranker::new(b, PromptConfig::default()).unwrap();
-    let text = std::fs::read_to_string("/tmp/ml100k-default/validation.jsonl").unwrap();
-    let ex: RankingExample = serde_json::from_str(text.lines().next().unwrap()).unwrap();
-    let v = alro_trainer::train::view::build(&ranker, &ex, &(0..20).collect::<Vec<_>>()).unwrap();
-    eprintln!("tokens {}", v.tokens.len());
-    for _ in 0..2 {
-        let t = std::time::Instant::now();
-        let input = Tensor::new(v.tokens.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap();
-        let _ = ranker.backbone.model.forward_hidden(&input, None, Kernels::Fused).unwrap();
-        let t0 = t.elapsed();
-        let out = alro_trainer::train::step::forward_view(&ranker, &v).unwrap();
-        let t1 = t.elapsed();
-        let _g = out.sft.backward().unwrap();
-        eprintln!("fused fwd {:?} train fwd {:?} bwd {:?}", t0, t1 - t0, t.elapsed() - t1);
-    }
-}
-
-#[test]
-#[ignore]
-fn timing_probe_backward_only() {
-    let mut b = alro_tests::load_default(MatrixPrecision::F32);
-    let cfg = TrainConfig::default().with_preset(Preset::Sft);
-    let adapters = lora::attach(&mut b.model, &cfg.lora, 1).unwrap();
-    randomize_b(&adapters);
-    let ranker = Ranker::new(b, PromptConfig::default()).unwrap();
-    let text = std::fs::read_to_string("/tmp/ml100k-default/validation.jsonl").unwrap();
-    let ex: RankingExample = serde_json::from_str(text.lines().next().unwrap()).unwrap();
-    let v = alro_trainer::train::view::build(&ranker, &ex, &(0..20).collect::<Vec<_>>()).unwrap();
-    let out = alro_trainer::train::step::forward_view(&ranker, &v).unwrap();
-    for _ in 0..4 {
-        let t = std::time::Instant::now();
-        let _g = out.sft.backward().unwrap();
-        eprintln!("bwd {:?}", t.elapsed());
-    }
 }

@@ -24,7 +24,9 @@ impl CustomOp1 for FrozenMatmul {
         // Re-wrap the input as an untracked tensor (a copy of its rows: cheap next to the GEMM).
         let x = match layout.contiguous_offsets() {
             Some((start, end)) => match storage {
-                CpuStorage::F32(v) => Tensor::from_slice(&v[start..end], layout.shape(), &Device::Cpu)?,
+                CpuStorage::F32(v) => {
+                    Tensor::from_slice(&v[start..end], layout.shape(), &Device::Cpu)?
+                }
                 _ => candle_core::bail!("frozen-matmul: only f32 inputs on CPU"),
             },
             None => candle_core::bail!("frozen-matmul: input must be contiguous"),
@@ -73,16 +75,33 @@ mod tests {
 
         let x = Var::from_tensor(&x0).unwrap();
         let y = frozen_matmul(x.as_tensor(), &w).unwrap();
-        let g = (y.clone() * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+        let g = (y.clone() * &probe)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
         let gx = g.get(x.as_tensor()).unwrap().clone();
 
         let x2 = Var::from_tensor(&x0).unwrap();
         let y2 = x2.as_tensor().broadcast_matmul(&w.t().unwrap()).unwrap();
-        let g2 = (y2.clone() * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+        let g2 = (y2.clone() * &probe)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
         let gx2 = g2.get(x2.as_tensor()).unwrap();
 
         let d = |a: &Tensor, b: &Tensor| {
-            (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap()
+            (a - b)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
         };
         assert!(d(&y, &y2) < 1e-5);
         assert!(d(&gx, gx2) < 1e-5);

@@ -247,7 +247,11 @@ pub fn silu(x: &Tensor) -> Result<Tensor> {
 pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor, interleaved: bool) -> Result<Tensor> {
     let (_, _, seq, d) = x.dims4()?;
     if cos.dims() != [seq, d / 2] || sin.dims() != [seq, d / 2] {
-        candle_core::bail!("rope: tables must be ({seq}, {}), got {:?}", d / 2, cos.dims());
+        candle_core::bail!(
+            "rope: tables must be ({seq}, {}), got {:?}",
+            d / 2,
+            cos.dims()
+        );
     }
     x.contiguous()?.apply_op1(Rope {
         cos: values(cos)?,
@@ -284,7 +288,12 @@ mod tests {
         let run = |f: &dyn Fn(&Tensor) -> Tensor| {
             let x = Var::from_tensor(&x0).unwrap();
             let y = f(x.as_tensor());
-            let g = (&y * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+            let g = (&y * &probe)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
             (y, g.get(x.as_tensor()).expect("gradient").clone())
         };
         let ((y1, g1), (y2, g2)) = (run(op), run(reference));
@@ -305,7 +314,13 @@ mod tests {
         // With −∞ entries, as under a causal mask.
         let mask = Tensor::from_vec(
             (0..37 * 40)
-                .map(|k| if k % 40 > k / 40 + 3 { f32::NEG_INFINITY } else { 0.0 })
+                .map(|k| {
+                    if k % 40 > k / 40 + 3 {
+                        f32::NEG_INFINITY
+                    } else {
+                        0.0
+                    }
+                })
                 .collect::<Vec<f32>>(),
             (37, 40),
             &dev,
@@ -318,11 +333,9 @@ mod tests {
         );
         assert!(y < 1e-6 && g < 1e-5, "softmax: {y} {g}");
 
-        let (y, g) = compare(
-            &[5, 300],
-            &|x| super::silu(x).unwrap(),
-            &|x| composed::silu(x).unwrap(),
-        );
+        let (y, g) = compare(&[5, 300], &|x| super::silu(x).unwrap(), &|x| {
+            composed::silu(x).unwrap()
+        });
         assert!(y < 1e-5 && g < 1e-5, "silu: {y} {g}");
 
         let angles = Tensor::randn(0f32, 3.0, (11, 8), &dev).unwrap();
@@ -333,7 +346,10 @@ mod tests {
                 &|x| super::rope(x, &cos, &sin, interleaved).unwrap(),
                 &|x| composed::rope(x, &cos, &sin, interleaved).unwrap(),
             );
-            assert!(y < 1e-5 && g < 1e-5, "rope interleaved={interleaved}: {y} {g}");
+            assert!(
+                y < 1e-5 && g < 1e-5,
+                "rope interleaved={interleaved}: {y} {g}"
+            );
         }
     }
 

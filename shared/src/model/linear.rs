@@ -39,7 +39,13 @@ impl LoraDropout {
         let mask: Vec<f32> = {
             let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
             (0..x.elem_count())
-                .map(|_| if rng.random::<f32>() < self.p { 0.0 } else { keep })
+                .map(|_| {
+                    if rng.random::<f32>() < self.p {
+                        0.0
+                    } else {
+                        keep
+                    }
+                })
                 .collect()
         };
         let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;

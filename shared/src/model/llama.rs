@@ -115,7 +115,11 @@ impl Llama {
         if let Some(c) = cache {
             c.len += s;
         }
-        let kernels = if x.track_op() { kernels } else { Kernels::Fused };
+        let kernels = if x.track_op() {
+            kernels
+        } else {
+            Kernels::Fused
+        };
         ops::rms_norm(&x, &self.norm, self.config.rms_norm_eps, kernels)
     }
 

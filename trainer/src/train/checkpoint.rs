@@ -66,8 +66,13 @@ fn f32_bytes(t: &Tensor) -> Result<(Vec<usize>, Vec<u8>)> {
 
 /// Writes `bytes` to `path` atomically (temp file in the same directory, fsync, rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().context("checkpoint path has no file name")?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .context("checkpoint path has no file name")?;
     let tmp = dir.join(format!(
         ".{}.tmp-{}",
         name.to_string_lossy(),
@@ -125,7 +130,8 @@ pub struct Loaded {
 pub fn load(path: &Path, device: &Device) -> Result<Loaded> {
     let bytes =
         std::fs::read(path).with_context(|| format!("reading checkpoint {}", path.display()))?;
-    let bad = |why: String| anyhow::anyhow!("{}: not a valid alro checkpoint: {why}", path.display());
+    let bad =
+        |why: String| anyhow::anyhow!("{}: not a valid alro checkpoint: {why}", path.display());
     let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
     let (_, meta) =
         safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
@@ -144,7 +150,10 @@ pub fn load(path: &Path, device: &Device) -> Result<Loaded> {
     let mut tensors = HashMap::new();
     for (name, view) in st.tensors() {
         if view.dtype() != Dtype::F32 {
-            return Err(bad(format!("tensor {name} is {:?}, expected F32", view.dtype())));
+            return Err(bad(format!(
+                "tensor {name} is {:?}, expected F32",
+                view.dtype()
+            )));
         }
         let values: Vec<f32> = view
             .data()
@@ -177,7 +186,12 @@ pub fn check_backbone(path: &Path, saved: &BackboneId, current: &BackboneId) -> 
 }
 
 /// Copies the checkpoint's adapter weights (and moments, when `optim` is given) into place.
-pub fn restore(path: &Path, loaded: &Loaded, adapters: &Adapters, optim: Option<&mut AdamW>) -> Result<()> {
+pub fn restore(
+    path: &Path,
+    loaded: &Loaded,
+    adapters: &Adapters,
+    optim: Option<&mut AdamW>,
+) -> Result<()> {
     let get = |name: &str, like: &Tensor| -> Result<Tensor> {
         let t = loaded
             .tensors

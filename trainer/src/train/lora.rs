@@ -44,7 +44,10 @@ impl Adapters {
 }
 
 /// The projection called `name` (PEFT module name) in a block.
-pub fn projection<'a>(block: &'a mut alro_core::model::Block, name: &str) -> Option<&'a mut Linear> {
+pub fn projection<'a>(
+    block: &'a mut alro_core::model::Block,
+    name: &str,
+) -> Option<&'a mut Linear> {
     Some(match name {
         "q_proj" => &mut block.self_attn.q_proj,
         "k_proj" => &mut block.self_attn.k_proj,

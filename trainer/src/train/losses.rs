@@ -173,7 +173,10 @@ mod tests {
     fn psl_by_hand_and_zero_for_identical_views() {
         // Rows p = [.5, .5], q = [.9, .1]: KL = .5 ln(.5/.9) + .5 ln(.5/.1) = 0.510825624.
         let lp = t64(&[0.5f64.ln(); 4], (2, 2));
-        let lq = t64(&[0.9f64.ln(), 0.1f64.ln(), 0.9f64.ln(), 0.1f64.ln()], (2, 2));
+        let lq = t64(
+            &[0.9f64.ln(), 0.1f64.ln(), 0.9f64.ln(), 0.1f64.ln()],
+            (2, 2),
+        );
         let kl = permutation_sensitive_loss(&lp, &lq, Divergence::Kl).unwrap();
         assert!((scalar(&kl) - 0.510_825_623_765_990_7).abs() < 1e-12);
         let rev = 0.9 * (0.9f64 / 0.5).ln() + 0.1 * (0.1f64 / 0.5).ln();
@@ -242,7 +245,9 @@ mod tests {
                 permutation_sensitive_loss(&a, &b, div).unwrap()
             });
         }
-        check_gradient(&logits(m, 3), (m, m), &|z| cross_entropy(z, &[2, 0, 1]).unwrap());
+        check_gradient(&logits(m, 3), (m, m), &|z| {
+            cross_entropy(z, &[2, 0, 1]).unwrap()
+        });
     }
 
     #[test]
@@ -271,7 +276,11 @@ mod tests {
                 }
                 let mut swapped = target;
                 swapped.swap(a, b);
-                assert!(best < loss(&swapped), "swap {a},{b}: {best} vs {}", loss(&swapped));
+                assert!(
+                    best < loss(&swapped),
+                    "swap {a},{b}: {best} vs {}",
+                    loss(&swapped)
+                );
             }
         }
     }

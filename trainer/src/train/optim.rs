@@ -20,8 +20,14 @@ impl AdamW {
         let zeros = |p: &&Var| p.as_tensor().zeros_like();
         Ok(AdamW {
             cfg: cfg.clone(),
-            m: params.iter().map(zeros).collect::<candle_core::Result<_>>()?,
-            v: params.iter().map(zeros).collect::<candle_core::Result<_>>()?,
+            m: params
+                .iter()
+                .map(zeros)
+                .collect::<candle_core::Result<_>>()?,
+            v: params
+                .iter()
+                .map(zeros)
+                .collect::<candle_core::Result<_>>()?,
             t: 0,
         })
     }
@@ -64,7 +70,11 @@ pub fn learning_rate(cfg: &OptimConfig, step: usize, total: usize) -> f64 {
 pub fn clip_global_norm(grads: &mut [Tensor], max_norm: f64) -> Result<f64> {
     let mut sq = 0.0f64;
     for g in grads.iter() {
-        sq += g.sqr()?.sum_all()?.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
+        sq += g
+            .sqr()?
+            .sum_all()?
+            .to_dtype(candle_core::DType::F64)?
+            .to_scalar::<f64>()?;
     }
     let norm = sq.sqrt();
     if max_norm > 0.0 && norm > max_norm && norm.is_finite() {
@@ -105,7 +115,10 @@ mod tests {
         let g = Tensor::new(&[0.5f32, -3.0], &Device::Cpu).unwrap();
         opt.step(&[&p], &[g], 0.1).unwrap();
         let v = p.as_tensor().to_vec1::<f32>().unwrap();
-        assert!((v[0] - 0.9).abs() < 1e-6 && (v[1] + 1.9).abs() < 1e-6, "{v:?}");
+        assert!(
+            (v[0] - 0.9).abs() < 1e-6 && (v[1] + 1.9).abs() < 1e-6,
+            "{v:?}"
+        );
     }
 
     #[test]

@@ -405,9 +405,10 @@ pub fn train(
             sum.sll / n,
             sum.psl / n,
             n / secs,
-            state
-                .best
-                .map_or(String::new(), |b| format!(" · best val NDCG@10 {:.4}", b.ndcg10))
+            state.best.map_or(String::new(), |b| format!(
+                " · best val NDCG@10 {:.4}",
+                b.ndcg10
+            ))
         ));
         bar.set_position(state.step as u64);
 

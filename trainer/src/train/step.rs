@@ -4,8 +4,7 @@
 
 use super::config::ObjectiveConfig;
 use super::losses::{
-    cross_entropy, log_softmax_rows, permutation_sensitive_loss, sll_pair_weights,
-    soft_lambda_loss,
+    cross_entropy, log_softmax_rows, permutation_sensitive_loss, sll_pair_weights, soft_lambda_loss,
 };
 use super::view::{self, View};
 use alro_core::data::RankingExample;
@@ -123,11 +122,8 @@ pub fn example_loss(
     }
     let mut psl_value = 0.0;
     if outputs.len() == 2 {
-        let psl = permutation_sensitive_loss(
-            &outputs[0].log_y,
-            &outputs[1].log_y,
-            cfg.psl_divergence,
-        )?;
+        let psl =
+            permutation_sensitive_loss(&outputs[0].log_y, &outputs[1].log_y, cfg.psl_divergence)?;
         psl_value = value(&psl)?;
         total = (total + (psl * cfg.psl_weight)?)?;
     }

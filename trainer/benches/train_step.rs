@@ -1,0 +1,147 @@
+//! Training throughput of our trainer on the default backbone (a benchmark, not a test).
+//!
+//!     cargo bench -p alro-trainer --bench train_step -- --data DIR [--model M] [--steps 4]
+//!         [--examples 4] [--preset sft] [--last-layers N] [--out inputs.json]
+//!
+//! DIR is an `alro data prepare` folder; the first `--examples` training examples are cycled
+//! through, one example per optimizer step (LoRA q_proj+v_proj, r 8, α 16, AdamW lr 1e-4),
+//! after one untimed warm-up step. With `--out`, writes the same sequences (prompt + target
+//! ids) in the input format of benches/peft_train.py, so PyTorch + PEFT trains on exactly the
+//! same tokens.
+
+use alro_core::data::parse_jsonl;
+use alro_core::model::MatrixPrecision;
+use alro_core::prompt::PromptConfig;
+use alro_core::rank::Ranker;
+use alro_trainer::train::config::OptimConfig;
+use alro_trainer::train::lora;
+use alro_trainer::train::optim::AdamW;
+use alro_trainer::train::step::example_loss;
+use alro_trainer::train::view;
+use alro_trainer::train::{Preset, TrainConfig};
+use candle_core::{Device, Tensor};
+use std::time::Instant;
+
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let model = flag("--model")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join(".cache/models/SmolLM2-135M-Instruct.Q4_1.gguf"));
+    let data = std::path::PathBuf::from(flag("--data").expect("--data DIR (alro data prepare)"));
+    let steps: usize = flag("--steps").map_or(4, |s| s.parse().unwrap());
+    let n_examples: usize = flag("--examples").map_or(4, |s| s.parse().unwrap());
+    let preset = match flag("--preset").as_deref() {
+        None | Some("sft") => Preset::Sft,
+        Some("alro") => Preset::Alro,
+        Some(p) => anyhow::bail!("--preset {p}: sft or alro"),
+    };
+    let mut cfg = TrainConfig::default().with_preset(preset);
+    cfg.lora.last_layers = flag("--last-layers").map(|s| s.parse().unwrap());
+    cfg.optim = OptimConfig {
+        lr: 1e-4,
+        ..OptimConfig::default()
+    };
+
+    let text = std::fs::read_to_string(data.join("train.jsonl"))?;
+    let first: String = text
+        .lines()
+        .take(n_examples)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let examples = parse_jsonl("train.jsonl", &first)?;
+
+    let t0 = Instant::now();
+    let mut backbone =
+        alro_core::model::Backbone::from_path(&model, MatrixPrecision::F32, &Device::Cpu)?;
+    let adapters = lora::attach(&mut backbone.model, &cfg.lora, 0)?;
+    let ranker = Ranker::new(backbone, PromptConfig::default())?;
+    let load_s = t0.elapsed().as_secs_f64();
+    let params = adapters.vars();
+    let mut optim = AdamW::new(&params, &cfg.optim)?;
+
+    if let Some(out) = flag("--out") {
+        let seqs: Vec<serde_json::Value> = examples
+            .iter()
+            .map(|ex| {
+                let identity: Vec<usize> = (0..ex.candidates.len()).collect();
+                let v = view::build(&ranker, ex, &identity).unwrap();
+                let mut tokens = v.tokens.clone();
+                tokens.push(*v.targets.last().unwrap());
+                serde_json::json!({"tokens": tokens, "target_start": v.prompt_len})
+            })
+            .collect();
+        let json = serde_json::json!({
+            "examples": seqs,
+            "lora": {"r": cfg.lora.rank, "alpha": cfg.lora.alpha, "dropout": 0.0,
+                     "targets": cfg.lora.targets},
+            "lr": cfg.optim.lr, "steps": steps, "accumulation": 1
+        });
+        std::fs::write(&out, serde_json::to_string(&json)?)?;
+    }
+
+    let perm: Vec<usize> = (0..examples[0].candidates.len()).rev().collect();
+    let mut step = |i: usize| -> anyhow::Result<(f64, usize, usize, f64)> {
+        let ex = &examples[i % examples.len()];
+        let t = Instant::now();
+        let (loss, values) = example_loss(&ranker, ex, &cfg.objective, Some(&perm), |_| {})?;
+        let store = loss.backward()?;
+        let grads: Vec<Tensor> = params
+            .iter()
+            .map(|p| store.get(p.as_tensor()).cloned().unwrap())
+            .collect();
+        optim.step(&params, &grads, cfg.optim.lr)?;
+        Ok((
+            t.elapsed().as_secs_f64(),
+            values.tokens,
+            values.target_tokens,
+            values.sft,
+        ))
+    };
+    step(0)?; // warm-up
+    let (mut secs, mut tokens, mut targets) = (Vec::new(), 0, 0);
+    let mut losses = Vec::new();
+    for i in 0..steps {
+        let (s, t, g, l) = step(i + 1)?;
+        secs.push(s);
+        tokens += t;
+        targets += g;
+        losses.push(l);
+    }
+    let total: f64 = secs.iter().sum();
+    println!(
+        "{}",
+        serde_json::json!({
+            "engine": "alro",
+            "preset": preset.name(),
+            "last_layers": cfg.lora.last_layers,
+            "steps": steps,
+            "examples_per_s": steps as f64 / total,
+            "tokens_per_s": tokens as f64 / total,
+            "target_tokens_per_s": targets as f64 / total,
+            "seconds_per_step": total / steps as f64,
+            "seconds_per_step_min": secs.iter().copied().fold(f64::INFINITY, f64::min),
+            "load_s": load_s,
+            "losses": losses,
+            "trainable_parameters": adapters.parameter_count(),
+            "peak_rss_mib": peak_rss_mib(),
+        })
+    );
+    Ok(())
+}
