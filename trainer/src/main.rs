@@ -33,6 +33,8 @@ enum Command {
     Eval(commands::eval::EvalArgs),
     /// Fine-tune the backbone with LoRA and the ALRO objective.
     Train(commands::train::TrainArgs),
+    /// Draw the loss and validation curves of training runs (SVG).
+    Plot(commands::plot::PlotArgs),
 }
 
 fn main() {
@@ -43,6 +45,7 @@ fn main() {
         Command::Data(cmd) => commands::data::run(cmd),
         Command::Eval(args) => commands::eval::run(args),
         Command::Train(args) => commands::train::run(args),
+        Command::Plot(args) => commands::plot::run(args),
     };
     if let Err(err) = result {
         // `{:#}` prints the whole anyhow context chain on one line: "loading X: file Y: ...".

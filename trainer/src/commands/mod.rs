@@ -3,5 +3,6 @@
 pub mod data;
 pub mod eval;
 pub mod inspect;
+pub mod plot;
 pub mod rank;
 pub mod train;

@@ -209,7 +209,7 @@ pub struct RunConfig {
     pub epochs: usize,
     /// Stop after this many optimizer steps (None = all epochs).
     pub max_steps: Option<usize>,
-    /// Use only the first `n` training examples (None = all).
+    /// Train on a seeded random subset of `n` training examples (None = all).
     pub max_train_examples: Option<usize>,
     /// Validate every this many steps, and at the end (0 = only at the end).
     pub validate_every: usize,

@@ -49,6 +49,7 @@ impl RunDir {
 const ORDER: u64 = 1;
 const PSL: u64 = 2;
 const DROPOUT: u64 = 3;
+const SUBSET: u64 = 4;
 
 /// A seed for (`seed`, `tag`, `a`, `b`) (SplitMix64 finaliser over the mixed inputs).
 pub fn derive_seed(seed: u64, tag: u64, a: u64, b: u64) -> u64 {
@@ -189,9 +190,17 @@ pub fn train(
 ) -> Result<Summary> {
     let run = RunDir(dir.to_path_buf());
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    // A limited budget takes a seeded random subset (prepared files are ordered by user).
+    let subset: Vec<RankingExample>;
     let train: &[RankingExample] = match cfg.run.max_train_examples {
-        Some(n) => &inputs.train[..n.min(inputs.train.len())],
-        None => inputs.train,
+        Some(n) if n < inputs.train.len() => {
+            let pick = permutation(inputs.train.len(), derive_seed(cfg.run.seed, SUBSET, 0, 0));
+            let mut chosen: Vec<usize> = pick[..n].to_vec();
+            chosen.sort_unstable();
+            subset = chosen.iter().map(|&i| inputs.train[i].clone()).collect();
+            &subset
+        }
+        _ => inputs.train,
     };
     if train.is_empty() {
         bail!("no training examples");

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The ALRO ablation on ML-100K within a CPU budget: prepare lists (L = 5, m = 10), train each
+# preset with configs/ml100k-cpu.toml, then score zero-shot, the four adapters and the classical
+# baselines on the same first N test lists; writes artifacts/ablation/{table.md,curves.svg}.
+#   bash scripts/ablation.sh [N_TEST_LISTS] [PRESETS...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-100}
+shift || true
+PRESETS=${*:-sft sft+sll sft+psl alro}
+OUT=artifacts/ablation
+ALRO=./target/release/alro
+PROTOCOL=(--history-len 5 --candidates 10)
+DATA=(--dataset ml-100k --path ../shared/data/ml-100k)
+bash scripts/setup.sh
+cargo build -q --release -p alro-trainer
+mkdir -p "$OUT"
+$ALRO data prepare "${DATA[@]}" "${PROTOCOL[@]}" --out "$OUT/data"
+adapters=()
+runs=()
+for p in $PRESETS; do
+  run="$OUT/runs/$p"
+  if [ -f "$run/summary.json" ]; then
+    echo "== $p: already trained ($run)"
+  elif [ -f "$run/last.safetensors" ]; then
+    /usr/bin/time -f "$p: %e s, %M KiB peak" $ALRO train --data "$OUT/data" --config configs/ml100k-cpu.toml --preset "$p" --out "$run" --resume
+  else
+    /usr/bin/time -f "$p: %e s, %M KiB peak" $ALRO train --data "$OUT/data" --config configs/ml100k-cpu.toml --preset "$p" --out "$run"
+  fi
+  adapters+=(--adapter "$p=$run/best.safetensors")
+  runs+=("$run")
+done
+$ALRO plot "${runs[@]}" --out "$OUT/curves.svg"
+$ALRO eval "${DATA[@]}" "${PROTOCOL[@]}" --limit "$N" --mode single --llm "${adapters[@]}" \
+  --baseline popularity,mf,bpr --markdown | tee "$OUT/table.md"
