@@ -3,12 +3,9 @@
 //! from a Hugging Face directory (safetensors, half-split rotary layout) give the same logits as
 //! from GGUF (interleaved layout).
 
-use alro_core::gguf::{GgufFile, GgufValue};
 use alro_core::model::tiny::{tiny_llama_gguf, TinySpec};
 use alro_core::model::{Backbone, Kernels, KvCache, MatrixPrecision};
-use alro_core::tokenizer::tokenizer_json_from_gguf;
 use candle_core::{Device, Tensor};
-use std::collections::HashMap;
 
 fn spec() -> TinySpec {
     TinySpec {
@@ -110,82 +107,13 @@ fn kv_cache_decoding_equals_full_forward() {
     );
 }
 
-/// Undo llama.cpp's Q/K row permutation (HF → GGUF: reshape(heads, 2, d/2, in).swap(1,2)).
-fn unpermute(w: &Tensor, heads: usize) -> Tensor {
-    let (out, inp) = w.dims2().unwrap();
-    let hd = out / heads;
-    w.reshape((heads, hd / 2, 2, inp))
-        .unwrap()
-        .transpose(1, 2)
-        .unwrap()
-        .contiguous()
-        .unwrap()
-        .reshape((out, inp))
-        .unwrap()
-}
-
 #[test]
 fn hugging_face_directory_matches_gguf() {
     let s = spec();
     let bytes = tiny_llama_gguf(&s).unwrap();
-    let gguf = GgufFile::parse(&bytes, "tiny.gguf").unwrap();
     let dir = std::env::temp_dir().join(format!("alro-hf-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-
-    // Weights under HF names, Q/K un-permuted to the half-split layout, split over two shards.
+    alro_tests::write_tiny_hf_dir(&s, &dir);
     let dev = Device::Cpu;
-    let mut shard_a: HashMap<String, Tensor> = HashMap::new();
-    let mut shard_b: HashMap<String, Tensor> = HashMap::new();
-    let rename = |n: &str| -> String {
-        let n = n
-            .replace("token_embd.weight", "model.embed_tokens.weight")
-            .replace("output_norm.weight", "model.norm.weight")
-            .replace("blk.", "model.layers.")
-            .replace(".attn_norm.", ".input_layernorm.")
-            .replace(".ffn_norm.", ".post_attention_layernorm.")
-            .replace(".attn_q.", ".self_attn.q_proj.")
-            .replace(".attn_k.", ".self_attn.k_proj.")
-            .replace(".attn_v.", ".self_attn.v_proj.")
-            .replace(".attn_output.", ".self_attn.o_proj.")
-            .replace(".ffn_gate.", ".mlp.gate_proj.")
-            .replace(".ffn_up.", ".mlp.up_proj.")
-            .replace(".ffn_down.", ".mlp.down_proj.");
-        n
-    };
-    for (i, t) in gguf.tensors.iter().enumerate() {
-        let mut w = gguf
-            .tensor(&bytes, &t.name, &dev)
-            .unwrap()
-            .dequantize(&dev)
-            .unwrap();
-        if t.name.ends_with("attn_q.weight") {
-            w = unpermute(&w, s.heads);
-        } else if t.name.ends_with("attn_k.weight") {
-            w = unpermute(&w, s.kv_heads);
-        }
-        let target = if i % 2 == 0 {
-            &mut shard_a
-        } else {
-            &mut shard_b
-        };
-        target.insert(rename(&t.name), w);
-    }
-    candle_core::safetensors::save(&shard_a, dir.join("model-00001-of-00002.safetensors")).unwrap();
-    candle_core::safetensors::save(&shard_b, dir.join("model-00002-of-00002.safetensors")).unwrap();
-    let u = |k: &str| gguf.get(k).and_then(GgufValue::as_u64).unwrap();
-    let config = serde_json::json!({
-        "model_type": "llama", "vocab_size": u("llama.vocab_size"), "hidden_size": s.hidden,
-        "intermediate_size": s.intermediate, "num_hidden_layers": s.layers,
-        "num_attention_heads": s.heads, "num_key_value_heads": s.kv_heads, "rope_theta": 10000.0,
-        "rms_norm_eps": 1e-5, "max_position_embeddings": s.context, "tie_word_embeddings": true,
-        "bos_token_id": u("tokenizer.ggml.bos_token_id"), "eos_token_id": u("tokenizer.ggml.eos_token_id"),
-    });
-    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
-    std::fs::write(
-        dir.join("tokenizer.json"),
-        tokenizer_json_from_gguf(&gguf).unwrap().to_string(),
-    )
-    .unwrap();
 
     let from_gguf = load(&bytes);
     let from_hf = Backbone::from_path(&dir, MatrixPrecision::AsStored, &dev).unwrap();

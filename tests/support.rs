@@ -98,3 +98,77 @@ pub fn tiny_ranking_examples(n: usize, m: usize, seed: u64) -> Vec<RankingExampl
         })
         .collect()
 }
+
+/// Undo llama.cpp's Q/K row permutation (HF → GGUF: reshape(heads, 2, d/2, in).swap(1,2)).
+fn unpermute(w: &candle_core::Tensor, heads: usize) -> candle_core::Tensor {
+    let (out, inp) = w.dims2().unwrap();
+    let hd = out / heads;
+    w.reshape((heads, hd / 2, 2, inp))
+        .unwrap()
+        .transpose(1, 2)
+        .unwrap()
+        .contiguous()
+        .unwrap()
+        .reshape((out, inp))
+        .unwrap()
+}
+
+/// Writes the tiny model of `spec` as a Hugging Face directory: HF tensor names, Q/K in the
+/// half-split rotary layout, two safetensors shards, config.json and tokenizer.json.
+pub fn write_tiny_hf_dir(spec: &alro_core::model::tiny::TinySpec, dir: &Path) {
+    use alro_core::gguf::{GgufFile, GgufValue};
+    use candle_core::Tensor;
+    use std::collections::HashMap;
+    let bytes = alro_core::model::tiny::tiny_llama_gguf(spec).unwrap();
+    let gguf = GgufFile::parse(&bytes, "tiny.gguf").unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    let dev = Device::Cpu;
+    let mut shards: [HashMap<String, Tensor>; 2] = [HashMap::new(), HashMap::new()];
+    let rename = |n: &str| -> String {
+        n.replace("token_embd.weight", "model.embed_tokens.weight")
+            .replace("output_norm.weight", "model.norm.weight")
+            .replace("blk.", "model.layers.")
+            .replace(".attn_norm.", ".input_layernorm.")
+            .replace(".ffn_norm.", ".post_attention_layernorm.")
+            .replace(".attn_q.", ".self_attn.q_proj.")
+            .replace(".attn_k.", ".self_attn.k_proj.")
+            .replace(".attn_v.", ".self_attn.v_proj.")
+            .replace(".attn_output.", ".self_attn.o_proj.")
+            .replace(".ffn_gate.", ".mlp.gate_proj.")
+            .replace(".ffn_up.", ".mlp.up_proj.")
+            .replace(".ffn_down.", ".mlp.down_proj.")
+    };
+    for (i, t) in gguf.tensors.iter().enumerate() {
+        let mut w = gguf
+            .tensor(&bytes, &t.name, &dev)
+            .unwrap()
+            .dequantize(&dev)
+            .unwrap();
+        if t.name.ends_with("attn_q.weight") {
+            w = unpermute(&w, spec.heads);
+        } else if t.name.ends_with("attn_k.weight") {
+            w = unpermute(&w, spec.kv_heads);
+        }
+        shards[i % 2].insert(rename(&t.name), w);
+    }
+    candle_core::safetensors::save(&shards[0], dir.join("model-00001-of-00002.safetensors"))
+        .unwrap();
+    candle_core::safetensors::save(&shards[1], dir.join("model-00002-of-00002.safetensors"))
+        .unwrap();
+    let u = |k: &str| gguf.get(k).and_then(GgufValue::as_u64).unwrap();
+    let config = serde_json::json!({
+        "model_type": "llama", "vocab_size": u("llama.vocab_size"), "hidden_size": spec.hidden,
+        "intermediate_size": spec.intermediate, "num_hidden_layers": spec.layers,
+        "num_attention_heads": spec.heads, "num_key_value_heads": spec.kv_heads, "rope_theta": 10000.0,
+        "rms_norm_eps": 1e-5, "max_position_embeddings": spec.context, "tie_word_embeddings": true,
+        "bos_token_id": u("tokenizer.ggml.bos_token_id"), "eos_token_id": u("tokenizer.ggml.eos_token_id"),
+    });
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    std::fs::write(
+        dir.join("tokenizer.json"),
+        alro_core::tokenizer::tokenizer_json_from_gguf(&gguf)
+            .unwrap()
+            .to_string(),
+    )
+    .unwrap();
+}

@@ -81,12 +81,24 @@ fn backbone_id() -> BackboneId {
 #[test]
 fn every_lora_parameter_receives_a_gradient() {
     let (ranker, adapters) = tiny(&lora_all(4), 1);
-    randomize_b(&adapters);
+    check_every_parameter_gets_a_gradient(&ranker, &adapters);
+    // The same from a Hugging Face directory (safetensors, half-split rotary layout).
+    let dir = std::env::temp_dir().join(format!("alro-train-hf-{}", std::process::id()));
+    alro_tests::write_tiny_hf_dir(&spec(0), &dir);
+    let mut b = Backbone::from_path(&dir, MatrixPrecision::F32, &Device::Cpu).unwrap();
+    let adapters = lora::attach(&mut b.model, &lora_all(4), 1).unwrap();
+    let ranker = Ranker::new(b, PromptConfig::default()).unwrap();
+    check_every_parameter_gets_a_gradient(&ranker, &adapters);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn check_every_parameter_gets_a_gradient(ranker: &Ranker, adapters: &Adapters) {
+    randomize_b(adapters);
     assert_eq!(adapters.params.len(), 2 * 7 * 2);
     let ex = &tiny_ranking_examples(1, 6, 3)[0];
     let cfg = TrainConfig::default().with_preset(Preset::Alro);
     let perm = [3, 1, 5, 0, 2, 4];
-    let (loss, values) = example_loss(&ranker, ex, &cfg.objective, Some(&perm), |_| {}).unwrap();
+    let (loss, values) = example_loss(ranker, ex, &cfg.objective, Some(&perm), |_| {}).unwrap();
     assert!(
         values.sft > 0.0 && values.sll > 0.0 && values.psl > 0.0,
         "{values:?}"
