@@ -231,6 +231,12 @@ pub fn train(
     };
     if opts.resume {
         let path = run.last();
+        if !path.exists() {
+            bail!(
+                "nothing to resume: {} has no checkpoint yet; drop --resume to start the run",
+                dir.display()
+            );
+        }
         let loaded = checkpoint::load(&path, &ranker.backbone.model.device)?;
         checkpoint::check_backbone(&path, &loaded.state.backbone, &backbone)?;
         if loaded.state.config != *cfg {
