@@ -95,6 +95,29 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     result.with_context(|| format!("writing {}", path.display()))
 }
 
+/// Removes temporary files that [`write_atomic`] left in `dir` when a process was killed between
+/// creating and renaming them. They never sit under a final name, so they are garbage; a run
+/// removes them when it starts or resumes so that kills do not accumulate them.
+pub fn remove_stale_temporaries(dir: &Path) -> Result<()> {
+    let ours = format!(".tmp-{}", std::process::id());
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(_) => return Ok(()),
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_temporary = name.starts_with('.')
+            && name
+                .rsplit_once(".tmp-")
+                .is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
+        if is_temporary && !name.ends_with(&ours) {
+            std::fs::remove_file(entry.path())
+                .with_context(|| format!("removing stale {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
 /// Saves adapters (+ optimizer moments when given) and `state` to `path`.
 pub fn save(path: &Path, adapters: &Adapters, optim: Option<&AdamW>, state: &State) -> Result<()> {
     let mut named: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();

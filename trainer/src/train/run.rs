@@ -266,6 +266,7 @@ pub fn train(
         }
         let _ = std::fs::remove_file(run.metrics());
     }
+    checkpoint::remove_stale_temporaries(dir)?;
     checkpoint::write_atomic(&run.config(), cfg.to_toml().as_bytes())?;
 
     let bar = if opts.progress {
