@@ -1,0 +1,1 @@
+//! alro-gpu: WebGPU compute kernels (WGSL) for ranking inference (skeleton; see issue 6).
