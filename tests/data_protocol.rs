@@ -4,35 +4,9 @@
 
 use alro_core::data::manifest::sha256_hex;
 use alro_core::data::protocol::build_all;
-use alro_core::data::{
-    movielens, Dataset, Input, LoadOptions, Protocol, ProtocolConfig, Split, Splits,
-};
+use alro_core::data::{Protocol, ProtocolConfig, Split, Splits};
+use alro_tests::ml100k;
 use std::collections::{BTreeMap, HashSet};
-use std::path::Path;
-
-fn ml100k() -> Option<Dataset> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/ml-100k");
-    if !dir.is_dir() {
-        eprintln!("notice: {} is absent; skipping", dir.display());
-        return None;
-    }
-    let data = std::fs::read(dir.join("u.data")).unwrap();
-    let items = std::fs::read(dir.join("u.item")).unwrap();
-    Some(
-        movielens::load_ml100k(
-            Input {
-                name: "u.data",
-                bytes: &data,
-            },
-            Input {
-                name: "u.item",
-                bytes: &items,
-            },
-            &LoadOptions::default(),
-        )
-        .unwrap(),
-    )
-}
 
 /// No test or validation item (positive or negative) appears anywhere in a training example of
 /// the same user, and no example's history holds an item of its own candidate list.

@@ -172,3 +172,28 @@ pub fn write_tiny_hf_dir(spec: &alro_core::model::tiny::TinySpec, dir: &Path) {
     )
     .unwrap();
 }
+
+/// MovieLens 100K from `../shared/data/ml-100k`, or `None` (with a notice) where it is absent.
+pub fn ml100k() -> Option<alro_core::data::Dataset> {
+    use alro_core::data::{movielens, Input, LoadOptions};
+    let Some(dir) = shared_data().map(|d| d.join("ml-100k")).filter(|d| d.is_dir()) else {
+        eprintln!("notice: ../shared/data/ml-100k is absent; skipping");
+        return None;
+    };
+    let data = std::fs::read(dir.join("u.data")).expect("u.data");
+    let items = std::fs::read(dir.join("u.item")).expect("u.item");
+    Some(
+        movielens::load_ml100k(
+            Input {
+                name: "u.data",
+                bytes: &data,
+            },
+            Input {
+                name: "u.item",
+                bytes: &items,
+            },
+            &LoadOptions::default(),
+        )
+        .expect("ML-100K loads"),
+    )
+}

@@ -4,6 +4,7 @@
 //! - [`gguf`]: a bounds-checked GGUF reader (never trusts a header).
 //! - [`tokenizer`]: the backbone's tokenizer, from GGUF metadata or `tokenizer.json`.
 //! - [`model`]: Llama-family backbones (config, weights from GGUF or safetensors, forward).
+//! - [`model_card`]: the `alro.*` GGUF keys of an exported ranker (how to prompt it).
 //! - [`prompt`] and [`identifiers`]: the versioned ranking prompt and candidate identifiers.
 //! - [`rank`]: listwise ranking inference (greedy, single pass, bootstrap), batched.
 //! - [`request`]: the public request/response contract.
@@ -15,6 +16,7 @@ pub mod gguf;
 pub mod identifiers;
 pub mod metrics;
 pub mod model;
+pub mod model_card;
 pub mod prompt;
 pub mod rank;
 pub mod request;

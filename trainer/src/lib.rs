@@ -1,4 +1,5 @@
-//! Library side of the `alro` binary: the LoRA + ALRO trainer (`train`), usable from tests and
-//! benchmarks. The command-line front lives in `main.rs` and `commands/`.
+//! Library side of the `alro` binary: the LoRA + ALRO trainer (`train`) and the GGUF exporter
+//! (`export`), usable from tests and benchmarks. The command-line front lives in `main.rs` and `commands/`.
 
+pub mod export;
 pub mod train;

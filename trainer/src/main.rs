@@ -33,6 +33,8 @@ enum Command {
     Eval(commands::eval::EvalArgs),
     /// Fine-tune the backbone with LoRA and the ALRO objective.
     Train(commands::train::TrainArgs),
+    /// Merge a trained checkpoint into its backbone and write quantized GGUF files.
+    Export(commands::export::ExportArgs),
     /// Draw the loss and validation curves of training runs (SVG).
     Plot(commands::plot::PlotArgs),
 }
@@ -46,6 +48,7 @@ fn main() {
         Command::Eval(args) => commands::eval::run(args),
         Command::Train(args) => commands::train::run(args),
         Command::Plot(args) => commands::plot::run(args),
+        Command::Export(args) => commands::export::run(args),
     };
     if let Err(err) = result {
         // `{:#}` prints the whole anyhow context chain on one line: "loading X: file Y: ...".

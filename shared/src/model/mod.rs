@@ -34,6 +34,8 @@ pub struct ModelInfo {
     pub quantization: String,
     pub parameters: usize,
     pub context_length: usize,
+    /// How an exported ranker was trained (its `alro.*` keys); `None` for a plain backbone.
+    pub card: Option<crate::model_card::ModelCard>,
     /// The GGUF metadata, for the `alro.*` keys export writes (empty for safetensors).
     #[serde(skip)]
     pub gguf_metadata: std::collections::BTreeMap<String, crate::gguf::GgufValue>,
@@ -47,6 +49,14 @@ pub struct Backbone {
 }
 
 impl Backbone {
+    /// The prompt this model expects: its card's (an exported ranker) or the defaults.
+    pub fn prompt_config(&self) -> crate::prompt::PromptConfig {
+        self.info
+            .card
+            .as_ref()
+            .map_or_else(Default::default, |c| c.prompt_config())
+    }
+
     /// From the bytes of a GGUF file. `source_name` is what errors call it (its path).
     pub fn from_gguf_bytes(
         bytes: &[u8],
@@ -55,6 +65,7 @@ impl Backbone {
         device: &Device,
     ) -> Result<Self> {
         let file = GgufFile::parse(bytes, source_name)?;
+        let card = crate::model_card::ModelCard::from_gguf(&file)?;
         let config = LlamaConfig::from_gguf(&file)?;
         let tokenizer = Tokenizer::from_gguf(&file)?;
         check_vocab(&config, &tokenizer, source_name)?;
@@ -87,6 +98,7 @@ impl Backbone {
             quantization,
             parameters,
             context_length: model.config.max_position_embeddings,
+            card,
             gguf_metadata: file.metadata.clone(),
         };
         Ok(Backbone {
@@ -123,6 +135,7 @@ impl Backbone {
             quantization: "F32".into(),
             parameters,
             context_length: model.config.max_position_embeddings,
+            card: None,
             gguf_metadata: Default::default(),
         };
         Ok(Backbone {

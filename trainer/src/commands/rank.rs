@@ -45,9 +45,10 @@ pub struct RankArgs {
     /// `jsonl`: one JSON response per line; `text`: a readable ranking of titles
     #[arg(long, value_enum, default_value = "jsonl")]
     format: Format,
-    /// History entries shown to the model (most recent kept)
-    #[arg(long, default_value_t = PromptConfig::default().max_history)]
-    history: usize,
+    /// History entries shown to the model, most recent kept [default: the exported model's
+    /// `alro.L`, else 10]
+    #[arg(long)]
+    history: Option<usize>,
 }
 
 /// Reads and validates every line before any model work, so a bad line 9,000 is reported at
@@ -98,9 +99,10 @@ pub fn run(args: RankArgs) -> anyhow::Result<()> {
         MatrixPrecision::AsStored,
         &device,
     )?;
+    let trained = backbone.prompt_config();
     let prompt = PromptConfig {
-        max_history: args.history,
-        ..PromptConfig::default()
+        max_history: args.history.unwrap_or(trained.max_history),
+        ..trained
     };
     let ranker = Ranker::new(backbone, prompt)?;
     let name = args.input.display().to_string();

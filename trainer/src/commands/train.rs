@@ -119,36 +119,6 @@ fn read_examples(path: &Path, hash: &mut Sha256) -> Result<Vec<RankingExample>> 
     Ok(parse_jsonl(&path.display().to_string(), text)?)
 }
 
-/// Identity of the backbone file(s), for refusing checkpoints of another model.
-pub fn backbone_id(path: &Path, ranker: &Ranker) -> Result<BackboneId> {
-    let mut h = Sha256::new();
-    if path.is_dir() {
-        let mut names: Vec<PathBuf> = std::fs::read_dir(path)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.extension()
-                    .is_some_and(|x| x == "safetensors" || x == "json")
-            })
-            .collect();
-        names.sort();
-        for p in names {
-            h.update(std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?);
-        }
-    } else {
-        let mut f =
-            std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
-        std::io::copy(&mut f, &mut h)?;
-    }
-    let c = &ranker.backbone.model.config;
-    Ok(BackboneId {
-        name: ranker.backbone.info.name.clone(),
-        sha256: format!("{:x}", h.finalize()),
-        layers: c.num_layers,
-        hidden: c.hidden_size,
-        vocab: c.vocab_size,
-    })
-}
-
 /// The compute device: the first CUDA GPU in a `--features cuda` build, else the CPU.
 pub fn device() -> Result<Device> {
     #[cfg(feature = "cuda")]
@@ -174,7 +144,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let mut backbone = model_path::load(&model_path, MatrixPrecision::F32, &device)?;
     let adapters = lora::attach(&mut backbone.model, &cfg.lora, cfg.run.seed)?;
     let ranker = Ranker::new(backbone, PromptConfig::default())?;
-    let id = backbone_id(&model_path, &ranker)?;
+    let id = BackboneId::of(&model_path, &ranker.backbone)?;
     if !args.quiet {
         eprintln!(
             "training {} ({} params) with {} LoRA parameters on {} examples ({} for validation), \

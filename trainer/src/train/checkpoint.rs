@@ -28,6 +28,40 @@ pub struct BackboneId {
     pub vocab: usize,
 }
 
+impl BackboneId {
+    /// The identity of the backbone at `path` (a GGUF file or a Hugging Face directory), loaded
+    /// as `backbone`.
+    pub fn of(path: &Path, backbone: &alro_core::model::Backbone) -> Result<BackboneId> {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        if path.is_dir() {
+            let mut names: Vec<std::path::PathBuf> = std::fs::read_dir(path)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.extension()
+                        .is_some_and(|x| x == "safetensors" || x == "json")
+                })
+                .collect();
+            names.sort();
+            for p in names {
+                h.update(std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?);
+            }
+        } else {
+            let mut f =
+                std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+            std::io::copy(&mut f, &mut h)?;
+        }
+        let c = &backbone.model.config;
+        Ok(BackboneId {
+            name: backbone.info.name.clone(),
+            sha256: format!("{:x}", h.finalize()),
+            layers: c.num_layers,
+            hidden: c.hidden_size,
+            vocab: c.vocab_size,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Best {
     pub step: usize,
@@ -241,4 +275,20 @@ pub fn restore(
         o.t = loaded.state.step as u64;
     }
     Ok(())
+}
+
+/// Attaches the adapters saved in the checkpoint at `path` to `backbone` (loaded from
+/// `backbone_path`), after checking that the checkpoint was trained on this very backbone.
+/// Returns the checkpoint's state (configuration, step, data hash).
+pub fn attach_trained(
+    path: &Path,
+    backbone: &mut alro_core::model::Backbone,
+    backbone_path: &Path,
+) -> Result<State> {
+    let loaded = load(path, &backbone.model.device)?;
+    check_backbone(path, &loaded.state.backbone, &BackboneId::of(backbone_path, backbone)?)?;
+    let adapters = super::lora::attach(&mut backbone.model, &loaded.state.config.lora, 0)
+        .with_context(|| format!("attaching the adapters of {}", path.display()))?;
+    restore(path, &loaded, &adapters, None)?;
+    Ok(loaded.state)
 }

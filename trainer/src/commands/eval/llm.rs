@@ -3,14 +3,12 @@
 
 use super::ranker::ListScorer;
 use crate::commands::data::bar;
-use crate::commands::train::backbone_id;
 use crate::model_path;
 use alro_core::data::RankingExample;
 use alro_core::model::MatrixPrecision;
-use alro_core::prompt::PromptConfig;
 use alro_core::rank::{RankMode, Ranker};
-use alro_trainer::train::{checkpoint, lora};
-use anyhow::{Context, Result};
+use alro_trainer::train::checkpoint;
+use anyhow::Result;
 use candle_core::Device;
 use std::path::Path;
 
@@ -26,18 +24,11 @@ pub fn load(name: &str, model: &Path, adapter: Option<&Path>, mode: RankMode) ->
     // Adapters work on the stored (quantized) weights: each product dequantizes the block
     // exactly as training did, then adds the low-rank term.
     let mut backbone = model_path::load(model, MatrixPrecision::AsStored, &Device::Cpu)?;
-    let mut loaded = None;
     if let Some(path) = adapter {
-        let ckpt = checkpoint::load(path, &Device::Cpu)?;
-        let adapters = lora::attach(&mut backbone.model, &ckpt.state.config.lora, 0)
-            .with_context(|| format!("attaching the adapters of {}", path.display()))?;
-        checkpoint::restore(path, &ckpt, &adapters, None)?;
-        loaded = Some((path, ckpt.state));
+        checkpoint::attach_trained(path, &mut backbone, model)?;
     }
-    let ranker = Ranker::new(backbone, PromptConfig::default())?;
-    if let Some((path, state)) = loaded {
-        checkpoint::check_backbone(path, &state.backbone, &backbone_id(model, &ranker)?)?;
-    }
+    let prompt = backbone.prompt_config();
+    let ranker = Ranker::new(backbone, prompt)?;
     Ok(LlmLists {
         name: name.to_string(),
         ranker,

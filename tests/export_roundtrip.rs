@@ -1,0 +1,393 @@
+//! `alro export` round trips: a checkpoint merged and quantized into one GGUF, loaded back by our
+//! ranker (the same rankings as the unmerged adapter model, within each scheme's precision) and by
+//! llama.cpp (fixture made by fixtures/llamacpp/make_export_fixture.py on the very same file).
+
+use alro_core::data::protocol::build_all;
+use alro_core::data::{ProtocolConfig, RankingExample, Split, Splits};
+use alro_core::gguf::{GgufFile, GgufValue};
+use alro_core::model::tiny::{tiny_llama_gguf, TinySpec};
+use alro_core::model::{Backbone, Kernels, MatrixPrecision};
+use alro_core::model_card::{default_identifiers, ModelCard};
+use alro_core::prompt::TEMPLATE_VERSION;
+use alro_core::rank::Ranker;
+use alro_tests::{default_model_path, ml100k, read_json, tiny_ranking_examples};
+use alro_trainer::export::quality::{score_lists, ListScores};
+use alro_trainer::export::{export_gguf, Role, Scheme};
+use alro_trainer::train::checkpoint::{self, attach_trained, BackboneId, State};
+use alro_trainer::train::config::LoraConfig;
+use alro_trainer::train::{lora, TrainConfig};
+use candle_core::{Device, Tensor};
+use rand::{Rng, SeedableRng};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn workdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("alro-export-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn lora_cfg(targets: &[&str]) -> LoraConfig {
+    LoraConfig {
+        rank: 8,
+        alpha: 16.0,
+        targets: targets.iter().map(|s| s.to_string()).collect(),
+        ..LoraConfig::default()
+    }
+}
+
+/// A checkpoint as training writes it, for the backbone at `model`, with seeded non-zero `B`
+/// (uniform in ±`b_bound`) so that merging matters. Deterministic: same inputs, same file.
+fn write_checkpoint(model: &Path, cfg: &LoraConfig, b_bound: f32, out: &Path) {
+    let mut backbone = Backbone::from_path(model, MatrixPrecision::F32, &Device::Cpu).unwrap();
+    let adapters = lora::attach(&mut backbone.model, cfg, 7).unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    for p in adapters.params.iter().filter(|p| p.name.ends_with("lora_b")) {
+        let v: Vec<f32> = (0..p.var.elem_count())
+            .map(|_| rng.random_range(-b_bound..b_bound))
+            .collect();
+        p.var
+            .set(&Tensor::from_vec(v, p.var.dims(), &Device::Cpu).unwrap())
+            .unwrap();
+    }
+    let state = State {
+        format: checkpoint::FORMAT,
+        step: 7,
+        total_steps: 7,
+        backbone: BackboneId::of(model, &backbone).unwrap(),
+        config: TrainConfig {
+            lora: cfg.clone(),
+            ..TrainConfig::default()
+        },
+        data_sha256: "fixture".into(),
+        best: None,
+        rng: "derived".into(),
+        seconds: 0.0,
+    };
+    checkpoint::save(out, &adapters, None, &state).unwrap();
+}
+
+fn card() -> ModelCard {
+    ModelCard {
+        template_version: TEMPLATE_VERSION.into(),
+        identifiers: default_identifiers(),
+        candidates: 10,
+        history_len: 5,
+        rating_max: 5.0,
+        item_noun: "movies".into(),
+        run_id: "fixture@step7".into(),
+        dataset_sha256: "fixture".into(),
+        base_sha256: "fixture".into(),
+        lora: "r=8 alpha=16".into(),
+        quantization: String::new(),
+    }
+}
+
+/// The merged, quantized file's bytes (the library path `alro export` takes).
+fn export(model: &Path, ckpt: &Path, scheme: Scheme) -> (GgufFile, Vec<u8>) {
+    let bytes = std::fs::read(model).unwrap();
+    let file = GgufFile::parse(&bytes, "backbone").unwrap();
+    let mut b = Backbone::from_gguf_bytes(&bytes, "backbone", MatrixPrecision::F32, &Device::Cpu)
+        .unwrap();
+    attach_trained(ckpt, &mut b, model).unwrap();
+    let out = export_gguf(&file, &bytes, &mut b.model, &card(), scheme).unwrap();
+    (file, out.bytes)
+}
+
+/// The unmerged adapter model on the stored base weights, as `alro eval --adapter` runs it.
+fn adapter_ranker(model: &Path, ckpt: &Path) -> Ranker {
+    let mut b = Backbone::from_path(model, MatrixPrecision::AsStored, &Device::Cpu).unwrap();
+    attach_trained(ckpt, &mut b, model).unwrap();
+    let prompt = card().prompt_config();
+    Ranker::new(b, prompt).unwrap()
+}
+
+fn exported_ranker(bytes: &[u8]) -> Ranker {
+    let b =
+        Backbone::from_gguf_bytes(bytes, "export", MatrixPrecision::AsStored, &Device::Cpu).unwrap();
+    let prompt = b.prompt_config();
+    Ranker::new(b, prompt).unwrap()
+}
+
+fn argsort_desc(s: &[f32]) -> Vec<usize> {
+    let mut o: Vec<usize> = (0..s.len()).collect();
+    o.sort_by(|&a, &b| s[b].total_cmp(&s[a]).then(a.cmp(&b)));
+    o
+}
+
+/// Every list's order agrees with the reference wherever the reference separates two candidates
+/// by more than `tie` (closer pairs are ties at the file's precision).
+fn same_order_beyond_ties(a: &ListScores, reference: &ListScores, tie: f32) -> bool {
+    a.scores.iter().zip(&reference.scores).all(|(x, r)| {
+        (0..r.len()).all(|i| (0..r.len()).all(|j| r[i] - r[j] <= tie || x[i] > x[j]))
+    })
+}
+
+fn tiny_spec(seed: u64) -> TinySpec {
+    // 256-wide rows so every scheme's block type (Q4_K included) applies without fallback.
+    TinySpec {
+        hidden: 256,
+        intermediate: 512,
+        heads: 4,
+        kv_heads: 2,
+        seed,
+        ..TinySpec::default()
+    }
+}
+
+/// The file is a standard Llama GGUF (the backbone's metadata and tokenizer unchanged), with the
+/// card and the scheme's tensor types; F16 ranks like the unmerged model within f16 rounding;
+/// export is deterministic.
+#[test]
+fn tiny_export_keeps_metadata_types_and_rankings() {
+    let dir = workdir("tiny");
+    let model = dir.join("tiny.gguf");
+    std::fs::write(&model, tiny_llama_gguf(&tiny_spec(0)).unwrap()).unwrap();
+    let ckpt = dir.join("ckpt.safetensors");
+    let all = [
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    ];
+    write_checkpoint(&model, &lora_cfg(&all), 0.05, &ckpt);
+    let examples = tiny_ranking_examples(12, 6, 5);
+    let reference = score_lists(&adapter_ranker(&model, &ckpt), &examples, || {}).unwrap();
+    for scheme in Scheme::ALL {
+        let (backbone, bytes) = export(&model, &ckpt, scheme);
+        let file = GgufFile::parse(&bytes, "export").unwrap();
+        for (key, value) in &backbone.metadata {
+            if key != "general.file_type" {
+                assert_eq!(file.metadata.get(key), Some(value), "{scheme}: {key} changed");
+            }
+        }
+        assert_eq!(
+            file.metadata.get("general.file_type"),
+            Some(&GgufValue::U32(scheme.file_type()))
+        );
+        let read = ModelCard::from_gguf(&file).unwrap().expect("a card");
+        assert_eq!(read.quantization, scheme.to_string());
+        assert_eq!(read.identifiers, card().identifiers);
+        assert_eq!(file.tensors.len(), backbone.tensors.len());
+        for t in &file.tensors {
+            let role = if t.shape.len() < 2 {
+                Role::Vector
+            } else if t.name == "token_embd.weight" || t.name == "output.weight" {
+                Role::Embedding
+            } else {
+                Role::Projection
+            };
+            let want = scheme.tensor_type(role, *t.shape.last().unwrap());
+            assert_eq!(t.dtype, want, "{scheme}: {}", t.name);
+        }
+        let scores = score_lists(&exported_ranker(&bytes), &examples, || {}).unwrap();
+        let diff = scores.max_abs_diff(&reference);
+        let scale = reference
+            .scores
+            .iter()
+            .flatten()
+            .fold(0f32, |m, v| m.max(v.abs()));
+        println!("tiny {scheme}: max |Δ log p| = {diff:.5} (largest |log p| {scale:.2})");
+        if scheme == Scheme::F16 {
+            // f16 weights carry 11 significant bits (relative error ≤ 2⁻¹¹ ≈ 4.9e-4 per weight);
+            // the random tiny model's log-probabilities span ±20, so the bound is relative to
+            // that scale (measured: 3.7e-4 of it).
+            assert!(diff < 1e-3 * scale, "F16 differs by {diff} at scale {scale}");
+            assert!(same_order_beyond_ties(&scores, &reference, 2.0 * diff));
+            let (_, again) = export(&model, &ckpt, scheme);
+            assert!(again == bytes, "export is not deterministic");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Another backbone's checkpoint and a corrupted checkpoint are refused with the reason, and a
+/// refused export leaves no file under the output name.
+#[test]
+fn foreign_or_corrupt_checkpoints_are_refused_and_nothing_is_written() {
+    let dir = workdir("refuse");
+    let model = dir.join("tiny.gguf");
+    let other = dir.join("other.gguf");
+    std::fs::write(&model, tiny_llama_gguf(&tiny_spec(0)).unwrap()).unwrap();
+    std::fs::write(&other, tiny_llama_gguf(&tiny_spec(1)).unwrap()).unwrap();
+    let ckpt = dir.join("ckpt.safetensors");
+    write_checkpoint(&model, &lora_cfg(&["q_proj", "v_proj"]), 0.05, &ckpt);
+    let corrupt = dir.join("corrupt.safetensors");
+    let bytes = std::fs::read(&ckpt).unwrap();
+    std::fs::write(&corrupt, &bytes[..bytes.len() / 2]).unwrap();
+
+    let run = |model: &Path, ckpt: &Path| {
+        let out = dir.join("ranker.gguf");
+        let o = Command::new(env!("CARGO_BIN_EXE_alro"))
+            .args(["export", "--quant", "q8_0", "--lists", "0"])
+            .arg("--model")
+            .arg(model)
+            .arg("--checkpoint")
+            .arg(ckpt)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        (o.status.success(), err, out.exists())
+    };
+    let (ok, err, written) = run(&other, &ckpt);
+    assert!(!ok && !written, "{err}");
+    assert!(err.contains("was trained on backbone"), "{err}");
+    let (ok, err, written) = run(&model, &corrupt);
+    assert!(!ok && !written, "{err}");
+    assert!(err.contains("not a valid alro checkpoint"), "{err}");
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // The good pair exports, and the file loads as a ranker.
+    let (ok, err, written) = run(&model, &ckpt);
+    assert!(ok && written, "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// ML-100K validation lists (L = 5, m = 10, as in the CPU ablation).
+fn validation_lists(n: usize) -> Option<Vec<RankingExample>> {
+    let ds = ml100k()?;
+    let cfg = ProtocolConfig {
+        history_len: 5,
+        candidates: 10,
+        ..ProtocolConfig::default()
+    };
+    let (mut ex, _) = build_all(&ds, &cfg, Splits::only(Split::Validation)).unwrap();
+    ex.truncate(n);
+    Some(ex)
+}
+
+/// The default backbone with an adapter on q/v of every block: each scheme against the
+/// unmerged model on real lists, and the Q8_0 file against llama.cpp.
+#[test]
+fn default_backbone_exports_rank_like_the_adapter_model_and_load_in_llama_cpp() {
+    let Some(examples) = validation_lists(LISTS) else {
+        return;
+    };
+    let model = default_model_path();
+    let dir = workdir("default");
+    let ckpt = dir.join("ckpt.safetensors");
+    write_checkpoint(&model, &lora_cfg(&["q_proj", "v_proj"]), 0.02, &ckpt);
+    let reference = score_lists(&adapter_ranker(&model, &ckpt), &examples, || {}).unwrap();
+    let ref_ndcg = reference.ndcg10(&examples);
+    for scheme in [Scheme::F16, Scheme::Q8_0, Scheme::Q4K] {
+        let (_, bytes) = export(&model, &ckpt, scheme);
+        let scores = score_lists(&exported_ranker(&bytes), &examples, || {}).unwrap();
+        let (diff, top1, ndcg) = (
+            scores.max_abs_diff(&reference),
+            scores.top1_agreement(&reference),
+            scores.ndcg10(&examples),
+        );
+        println!(
+            "{scheme}: {:.1} MB, max |Δ log p| {diff:.4}, top-1 agreement {:.1}%, NDCG@10 {ndcg:.4} \
+             (adapter {ref_ndcg:.4})",
+            bytes.len() as f64 / 1e6,
+            top1 * 100.0
+        );
+        let (max_diff, min_top1, max_ndcg_gap) = match scheme {
+            Scheme::F16 => (F16_MAX_DIFF, 1.0, 1e-3),
+            Scheme::Q8_0 => (Q8_MAX_DIFF, 0.99, 0.005),
+            _ => (Q4K_MAX_DIFF, Q4K_MIN_TOP1, Q4K_MAX_NDCG_GAP),
+        };
+        assert!(diff < max_diff, "{scheme}: max |Δ log p| {diff} ≥ {max_diff}");
+        assert!(top1 >= min_top1, "{scheme}: top-1 agreement {top1} < {min_top1}");
+        assert!(
+            (ndcg - ref_ndcg).abs() <= max_ndcg_gap,
+            "{scheme}: NDCG@10 {ndcg} vs {ref_ndcg}"
+        );
+        if scheme == Scheme::Q8_0 {
+            if let Some(keep) = std::env::var_os("ALRO_KEEP_EXPORT") {
+                std::fs::write(&keep, &bytes).unwrap();
+            }
+            matches_llama_cpp(&bytes);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Lists scored per scheme (one prefill each, ≈ 250 tokens).
+const LISTS: usize = 60;
+/// Measured on these 60 lists (BENCHMARKS.md, "Export"): F16 0.006, Q8_0 0.09, Q4_K 0.5 max
+/// |Δ log p|. The bounds leave about 2x.
+const F16_MAX_DIFF: f32 = 0.02;
+const Q8_MAX_DIFF: f32 = 0.2;
+const Q4K_MAX_DIFF: f32 = 1.0;
+/// Q4_K (4.5 bits, with Q5_0 where rows are 576 wide) flips near-ties of the first position;
+/// the bar is that the list quality does not move by more than 0.02 NDCG@10 and most top-1s stay.
+const Q4K_MIN_TOP1: f64 = 0.8;
+const Q4K_MAX_NDCG_GAP: f64 = 0.02;
+
+/// llama.cpp (llama-cpp-python) on the exported Q8_0 file, from the fixture: the same file (by
+/// SHA-256), and our next-token logits agree with its top 10 (the tolerances of
+/// `model_llamacpp.rs`, which explains them).
+fn matches_llama_cpp(bytes: &[u8]) {
+    use alro_core::data::manifest::sha256_hex;
+    let fixture = read_json("llamacpp/export_logits.json");
+    assert_eq!(
+        sha256_hex(bytes),
+        fixture["meta"]["model_sha256"].as_str().unwrap(),
+        "the exported file changed since the llama.cpp fixture was made; regenerate it with \
+         tests/fixtures/llamacpp/make_export_fixture.py (instructions inside)"
+    );
+    let backbone =
+        Backbone::from_gguf_bytes(bytes, "export", MatrixPrecision::AsStored, &Device::Cpu)
+            .unwrap();
+    let mut worst = 0f32;
+    for case in fixture["cases"].as_array().unwrap() {
+        let ids: Vec<u32> = case["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u32)
+            .collect();
+        let text = case["text"].as_str().unwrap();
+        assert_eq!(backbone.tokenizer.encode_with_bos(text).unwrap(), ids);
+        let input = Tensor::new(ids.as_slice(), &Device::Cpu)
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap();
+        let hidden = backbone
+            .model
+            .forward_hidden(&input, None, Kernels::Fused)
+            .unwrap();
+        let last = hidden.narrow(1, ids.len() - 1, 1).unwrap();
+        let logits: Vec<f32> = backbone
+            .model
+            .logits(&last)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let top: Vec<(usize, f32)> = case["top"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["id"].as_u64().unwrap() as usize,
+                    t["logit"].as_f64().unwrap() as f32,
+                )
+            })
+            .collect();
+        let mut ours10 = argsort_desc(&logits)[..10].to_vec();
+        let mut theirs10: Vec<usize> = top.iter().take(10).map(|t| t.0).collect();
+        ours10.sort_unstable();
+        theirs10.sort_unstable();
+        assert_eq!(ours10, theirs10, "top-10 next-token sets differ for {text:?}");
+        for &(id, l) in &top {
+            worst = worst.max((logits[id] - l).abs());
+        }
+    }
+    println!("exported Q8_0 vs llama.cpp: max |Δ logit| over the top-50 = {worst:.4}");
+    assert!(worst < 0.75, "max abs logit difference {worst}");
+}

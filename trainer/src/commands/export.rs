@@ -1,0 +1,248 @@
+//! `alro export`: a trained checkpoint → merged, quantized GGUF files, with a size/quality table.
+
+use crate::commands::data::bar;
+use crate::model_path;
+use alro_core::data::{parse_jsonl, Manifest, RankingExample};
+use alro_core::gguf::GgufFile;
+use alro_core::model::{Backbone, MatrixPrecision};
+use alro_core::model_card::{default_identifiers, ModelCard};
+use alro_core::prompt::{PromptConfig, TEMPLATE_VERSION};
+use alro_core::rank::Ranker;
+use alro_trainer::export::quality::{score_lists, ListScores};
+use alro_trainer::export::{export_gguf, lora_summary, Scheme};
+use alro_trainer::train::checkpoint::{self, write_atomic};
+use alro_trainer::train::run::RunDir;
+use anyhow::{bail, Context, Result};
+use candle_core::Device;
+use clap::Args;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Args)]
+pub struct ExportArgs {
+    /// A checkpoint file, or a run directory (its best.safetensors, else last.safetensors)
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// The GGUF backbone it was trained on [default: $ALRO_MODEL or the setup's backbone]
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Quantization schemes to write (repeat or comma-separate) [default: all four]
+    #[arg(long, value_enum, value_delimiter = ',')]
+    quant: Vec<Scheme>,
+    /// Folder for `ranker.<quant>.gguf` files [default: the run directory]
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
+    /// Exact output file (only with a single --quant)
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Prepared data directory (`alro data prepare`): its validation lists fill the table's
+    /// NDCG column, and its manifest gives `alro.m` and `alro.L`
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Validation lists scored per file for the table (0: sizes only)
+    #[arg(long, default_value_t = 50)]
+    lists: usize,
+}
+
+/// One row of the size/quality table (also written as JSON next to the files).
+#[derive(Serialize)]
+struct Row {
+    variant: String,
+    file: Option<String>,
+    bytes: u64,
+    tokens_per_s: Option<f64>,
+    ndcg10: Option<f64>,
+    top1_agreement: Option<f64>,
+    max_abs_logprob_diff: Option<f32>,
+}
+
+fn checkpoint_file(path: &Path) -> Result<PathBuf> {
+    if !path.is_dir() {
+        return Ok(path.to_path_buf());
+    }
+    let run = RunDir(path.to_path_buf());
+    for p in [run.best(), run.last()] {
+        if p.exists() {
+            return Ok(p);
+        }
+    }
+    bail!(
+        "{} holds no checkpoint (best.safetensors or last.safetensors); train first with `alro train --out {}`",
+        path.display(),
+        path.display()
+    )
+}
+
+fn read_validation(dir: &Path, limit: usize) -> Result<(Vec<RankingExample>, Option<Manifest>)> {
+    let path = dir.join("validation.jsonl");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading {} (write it with `alro data prepare`)", path.display()))?;
+    let mut examples = parse_jsonl(&path.display().to_string(), &text)?;
+    examples.truncate(limit);
+    let manifest_path = dir.join("manifest.json");
+    let manifest = match std::fs::read(&manifest_path) {
+        Ok(b) => Some(
+            serde_json::from_slice(&b)
+                .with_context(|| format!("{}: not a manifest", manifest_path.display()))?,
+        ),
+        Err(_) => None,
+    };
+    Ok((examples, manifest))
+}
+
+fn scores_with_bar(ranker: &Ranker, examples: &[RankingExample], what: &str) -> Result<ListScores> {
+    let pb = bar(examples.len() as u64, what);
+    let s = score_lists(ranker, examples, || pb.inc(1))?;
+    pb.finish_and_clear();
+    Ok(s)
+}
+
+pub fn run(args: ExportArgs) -> Result<()> {
+    let schemes = if args.quant.is_empty() {
+        Scheme::ALL.to_vec()
+    } else {
+        args.quant.clone()
+    };
+    if args.out.is_some() && schemes.len() != 1 {
+        bail!("--out names one file; with several --quant use --out-dir");
+    }
+    let ckpt_path = checkpoint_file(&args.checkpoint)?;
+    let model_path = model_path::resolve(args.model.clone());
+    if model_path.is_dir() {
+        bail!(
+            "{}: export needs a GGUF backbone (it carries the tokenizer and metadata over to the \
+             exported file); convert the Hugging Face directory with llama.cpp's \
+             convert_hf_to_gguf.py and train on that file",
+            model_path.display()
+        );
+    }
+    let bytes = std::fs::read(&model_path).with_context(|| {
+        format!(
+            "reading backbone {} (run `bash scripts/setup.sh` for the default one)",
+            model_path.display()
+        )
+    })?;
+    let name = model_path.display().to_string();
+    let file = GgufFile::parse(&bytes, &name)?;
+    // Merging happens in f32 on the dequantized base, exactly the weights training saw.
+    let mut backbone = Backbone::from_gguf_bytes(&bytes, &name, MatrixPrecision::F32, &Device::Cpu)?;
+    let state = checkpoint::attach_trained(&ckpt_path, &mut backbone, &model_path)?;
+
+    let (examples, manifest) = match &args.data {
+        Some(dir) if args.lists > 0 => read_validation(dir, args.lists)?,
+        Some(dir) => (Vec::new(), read_validation(dir, 0)?.1),
+        None => (Vec::new(), None),
+    };
+    if let Some(dir) = &args.data {
+        eprintln!("validation lists for the table: {} from {}", examples.len(), dir.display());
+    }
+    let defaults = PromptConfig::default();
+    let protocol = manifest.as_ref().map(|m| &m.protocol);
+    let run_name = ckpt_path
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "run".into());
+    let card = ModelCard {
+        template_version: TEMPLATE_VERSION.into(),
+        identifiers: default_identifiers(),
+        candidates: protocol.map_or(20, |p| p.candidates),
+        history_len: protocol.map_or(defaults.max_history, |p| {
+            p.history_len.min(defaults.max_history)
+        }),
+        rating_max: defaults.rating_max,
+        item_noun: defaults.item_noun.clone(),
+        run_id: format!("{run_name}@step{}", state.step),
+        dataset_sha256: state.data_sha256.clone(),
+        base_sha256: state.backbone.sha256.clone(),
+        lora: lora_summary(&state.config.lora),
+        quantization: String::new(),
+    };
+
+    let mut rows = Vec::new();
+    let reference = if examples.is_empty() {
+        None
+    } else {
+        // The unmerged adapter model on the stored base weights: what `alro eval --adapter` runs.
+        let mut plain = Backbone::from_gguf_bytes(&bytes, &name, MatrixPrecision::AsStored, &Device::Cpu)?;
+        checkpoint::attach_trained(&ckpt_path, &mut plain, &model_path)?;
+        let prompt = card.prompt_config();
+        let ranker = Ranker::new(plain, prompt)?;
+        let s = scores_with_bar(&ranker, &examples, "adapter")?;
+        rows.push(Row {
+            variant: "adapter (unmerged)".into(),
+            file: None,
+            bytes: bytes.len() as u64,
+            tokens_per_s: Some(s.tokens_per_s()),
+            ndcg10: Some(s.ndcg10(&examples)),
+            top1_agreement: Some(1.0),
+            max_abs_logprob_diff: Some(0.0),
+        });
+        Some(s)
+    };
+
+    let out_dir = args
+        .out_dir
+        .clone()
+        .unwrap_or_else(|| ckpt_path.parent().unwrap_or(Path::new(".")).to_path_buf());
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("creating {}", out_dir.display()))?;
+    for scheme in &schemes {
+        let out = args
+            .out
+            .clone()
+            .unwrap_or_else(|| out_dir.join(format!("ranker.{}.gguf", scheme.slug())));
+        let exported = export_gguf(&file, &bytes, &mut backbone.model, &card, *scheme)?;
+        write_atomic(&out, &exported.bytes)?;
+        eprintln!("wrote {} ({:.1} MB)", out.display(), exported.bytes.len() as f64 / 1e6);
+        let mut row = Row {
+            variant: scheme.to_string(),
+            file: Some(out.display().to_string()),
+            bytes: exported.bytes.len() as u64,
+            tokens_per_s: None,
+            ndcg10: None,
+            top1_agreement: None,
+            max_abs_logprob_diff: None,
+        };
+        if let Some(reference) = &reference {
+            let loaded = Backbone::from_gguf_bytes(
+                &exported.bytes,
+                &out.display().to_string(),
+                MatrixPrecision::AsStored,
+                &Device::Cpu,
+            )?;
+            let prompt = loaded.prompt_config();
+            let ranker = Ranker::new(loaded, prompt)?;
+            let s = scores_with_bar(&ranker, &examples, scheme.slug())?;
+            row.tokens_per_s = Some(s.tokens_per_s());
+            row.ndcg10 = Some(s.ndcg10(&examples));
+            row.top1_agreement = Some(s.top1_agreement(reference));
+            row.max_abs_logprob_diff = Some(s.max_abs_diff(reference));
+        }
+        rows.push(row);
+    }
+    print_table(&rows, examples.len());
+    let report = out_dir.join("export-report.json");
+    write_atomic(&report, serde_json::to_string_pretty(&rows)?.as_bytes())?;
+    eprintln!("table as JSON: {}", report.display());
+    Ok(())
+}
+
+fn print_table(rows: &[Row], lists: usize) {
+    let opt = |v: Option<f64>, digits: usize| v.map_or("—".to_string(), |x| format!("{x:.digits$}"));
+    println!(
+        "| variant | file size (MB) | prefill tokens/s | NDCG@10 ({lists} validation lists) | top-1 = adapter | max |Δ log p| |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    for r in rows {
+        println!(
+            "| {} | {:.1} | {} | {} | {} | {} |",
+            r.variant,
+            r.bytes as f64 / 1e6,
+            opt(r.tokens_per_s, 0),
+            opt(r.ndcg10, 4),
+            r.top1_agreement.map_or("—".into(), |a| format!("{:.0}%", a * 100.0)),
+            opt(r.max_abs_logprob_diff.map(f64::from), 4),
+        );
+    }
+}

@@ -1,0 +1,170 @@
+//! Export: a trained checkpoint merged into its backbone and written as one quantized GGUF file
+//! that our ranker (CLI and browser) and llama.cpp both load.
+//!
+//! Map:
+//! - [`quality`]: scores of the exported file against the unmerged adapter model (the table).
+//! - [`scheme`]: the tensor type rule of each `--quant` scheme (llama.cpp's choices).
+//! - this module: merge (`W + (α/r)·B·A` in f32, [`crate::train::lora::merged_weight`]),
+//!   quantize, and assemble the file: the backbone's own metadata and tokenizer unchanged (so
+//!   llama.cpp sees a standard Llama), `general.file_type` set to the scheme, plus the `alro.*`
+//!   keys of [`alro_core::model_card`].
+//!
+//! Only GGUF backbones are exported: the file's tokenizer and Llama metadata are carried over
+//! verbatim. (A Hugging Face directory would need its tokenizer converted to GGUF's form, which
+//! llama.cpp's `convert_hf_to_gguf.py` does; convert the backbone first, then train on the GGUF.)
+
+pub mod quality;
+pub mod scheme;
+
+pub use scheme::{Role, Scheme};
+
+use crate::train::lora::{self, merged_weight};
+use alro_core::gguf::{GgufFile, GgufValue, GgufWriter};
+use alro_core::model::Llama;
+use alro_core::model_card::ModelCard;
+use anyhow::{bail, Context, Result};
+use candle_core::quantized::QTensor;
+use candle_core::{DType, Tensor};
+
+/// A tensor name of a block projection, e.g. `blk.3.attn_v.weight` → (3, "v_proj").
+fn projection_of(name: &str) -> Option<(usize, &'static str)> {
+    let rest = name.strip_prefix("blk.")?;
+    let (layer, rest) = rest.split_once('.')?;
+    let module = match rest {
+        "attn_q.weight" => "q_proj",
+        "attn_k.weight" => "k_proj",
+        "attn_v.weight" => "v_proj",
+        "attn_output.weight" => "o_proj",
+        "ffn_gate.weight" => "gate_proj",
+        "ffn_up.weight" => "up_proj",
+        "ffn_down.weight" => "down_proj",
+        _ => return None,
+    };
+    Some((layer.parse().ok()?, module))
+}
+
+/// The f32 value of tensor `name` in the exported model: a projection comes from `model` with
+/// its adapter merged in; everything else (embedding, norms, …) is the backbone's own tensor.
+fn exported_value(file: &GgufFile, bytes: &[u8], model: &mut Llama, name: &str) -> Result<Tensor> {
+    if let Some((layer, module)) = projection_of(name) {
+        let block = model
+            .layers
+            .get_mut(layer)
+            .with_context(|| format!("{name}: the model has no layer {layer}"))?;
+        let linear = lora::projection(block, module).expect("known module names");
+        return merged_weight(linear);
+    }
+    let q = file.tensor(bytes, name, &model.device)?;
+    Ok(q.dequantize(&model.device)?.to_dtype(DType::F32)?)
+}
+
+fn role_of(name: &str, dims: &[usize]) -> Role {
+    if dims.len() < 2 {
+        Role::Vector
+    } else if name == "token_embd.weight" || name == "output.weight" {
+        Role::Embedding
+    } else {
+        Role::Projection
+    }
+}
+
+/// One exported tensor, for reports.
+#[derive(Debug, Clone)]
+pub struct TensorChoice {
+    pub name: String,
+    pub dims: Vec<usize>,
+    pub dtype: candle_core::quantized::GgmlDType,
+}
+
+/// The exported file's bytes and what each tensor became.
+pub struct Exported {
+    pub bytes: Vec<u8>,
+    pub tensors: Vec<TensorChoice>,
+}
+
+/// Builds the GGUF of `model` (the backbone of `file`/`bytes`, with trained adapters attached)
+/// under `scheme`. Deterministic: the same inputs give the same bytes.
+pub fn export_gguf(
+    file: &GgufFile,
+    bytes: &[u8],
+    model: &mut Llama,
+    card: &ModelCard,
+    scheme: Scheme,
+) -> Result<Exported> {
+    if file.get_str("general.architecture").ok() != Some("llama") {
+        bail!(
+            "{}: export writes Llama GGUF files; this backbone's general.architecture is {:?}",
+            file.source_name,
+            file.get_str("general.architecture").unwrap_or("(missing)")
+        );
+    }
+    let mut w = GgufWriter::new();
+    // The backbone's metadata (architecture, hyper-parameters, tokenizer) unchanged, except
+    // what describes the tensor data we rewrite. The writer aligns to 32 bytes, so a custom
+    // alignment key would lie.
+    for (key, value) in &file.metadata {
+        let rewritten = key.starts_with("alro.")
+            || key == "general.alignment"
+            || key == "general.file_type"
+            || key == "general.quantization_version";
+        if !rewritten {
+            w.set(key.clone(), value.clone());
+        }
+    }
+    w.set("general.file_type", GgufValue::U32(scheme.file_type()));
+    w.set("general.quantization_version", GgufValue::U32(2));
+    let card = ModelCard {
+        quantization: scheme.to_string(),
+        ..card.clone()
+    };
+    for (key, value) in card.to_gguf_entries() {
+        w.set(key, value);
+    }
+    let mut tensors = Vec::with_capacity(file.tensors.len());
+    for info in &file.tensors {
+        let value = exported_value(file, bytes, model, &info.name)?;
+        let dims = value.dims().to_vec();
+        let cols = *dims.last().unwrap_or(&1);
+        let dtype = scheme.tensor_type(role_of(&info.name, &dims), cols);
+        let q = QTensor::quantize(&value, dtype)
+            .with_context(|| format!("quantizing {} ({dims:?}) to {dtype:?}", info.name))?;
+        w.add_qtensor(info.name.clone(), &q)?;
+        tensors.push(TensorChoice {
+            name: info.name.clone(),
+            dims,
+            dtype,
+        });
+    }
+    Ok(Exported {
+        bytes: w.to_bytes(),
+        tensors,
+    })
+}
+
+/// "r=8 alpha=16 q_proj,v_proj (last 8 blocks)" — the adapter summary of `alro.lora`.
+pub fn lora_summary(cfg: &crate::train::config::LoraConfig) -> String {
+    let mut s = format!(
+        "r={} alpha={} {}",
+        cfg.rank,
+        cfg.alpha,
+        cfg.targets.join(",")
+    );
+    if let Some(n) = cfg.last_layers {
+        s.push_str(&format!(" (last {n} blocks)"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn projection_names_map_to_modules() {
+        assert_eq!(projection_of("blk.0.attn_q.weight"), Some((0, "q_proj")));
+        assert_eq!(projection_of("blk.29.ffn_down.weight"), Some((29, "down_proj")));
+        assert_eq!(projection_of("blk.3.attn_norm.weight"), None);
+        assert_eq!(projection_of("token_embd.weight"), None);
+        assert_eq!(projection_of("blk.x.attn_q.weight"), None);
+    }
+}
