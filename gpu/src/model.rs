@@ -1,0 +1,397 @@
+//! A Llama-family model on the GPU: the same block stack as `alro_core::model::Llama`, with
+//! every step a WGSL kernel, and an LM head restricted to the rows the caller ranks with.
+
+use crate::context::GpuContext;
+use crate::error::{GpuError, Result};
+use crate::kernels::{Batch, MAX_HEAD_DIM};
+use crate::weights::{GpuWeight, HostMatrix};
+use alro_core::gguf::GgufFile;
+use alro_core::model::{LlamaConfig, WeightName};
+use candle_core::Device;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Largest number of prompt tokens run in one pass; longer prompts go through several passes
+/// (same result: the KV cache carries the earlier ones). Bounds activation memory.
+pub const MAX_TOKENS_PER_PASS: usize = 512;
+
+struct Layer {
+    attn_norm: wgpu::Buffer,
+    q: GpuWeight,
+    k: GpuWeight,
+    v: GpuWeight,
+    o: GpuWeight,
+    ffn_norm: wgpu::Buffer,
+    gate: GpuWeight,
+    up: GpuWeight,
+    down: GpuWeight,
+}
+
+/// A model uploaded to the GPU. Weights are uploaded once; sessions hold the per-sequence state.
+pub struct GpuModel {
+    ctx: GpuContext,
+    id: u64,
+    pub config: LlamaConfig,
+    embed: GpuWeight,
+    layers: Vec<Layer>,
+    final_norm: wgpu::Buffer,
+    /// LM-head rows of `output_rows`, in that order.
+    head: GpuWeight,
+    output_rows: Vec<u32>,
+    /// (head_dim/2) inverse rotary frequencies, with `rope_freqs` divisors applied.
+    inv_freqs: Vec<f32>,
+    weight_bytes: u64,
+}
+
+/// One sequence's KV cache: per layer, keys and values (capacity, kv_heads, head_dim), grown by
+/// doubling as the sequence gets longer.
+pub struct GpuSession {
+    model_id: u64,
+    len: usize,
+    capacity: usize,
+    k: Vec<wgpu::Buffer>,
+    v: Vec<wgpu::Buffer>,
+}
+
+impl GpuSession {
+    /// Number of positions processed so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+static NEXT_MODEL_ID: AtomicU64 = AtomicU64::new(1);
+
+/// cos and sin (n, head_dim/2) of the angles `pos · inv_freq[i]` for positions start..start+n,
+/// computed in f32 exactly as alro-core computes its rotary tables.
+pub fn rope_tables(inv_freqs: &[f32], start: usize, n: usize) -> (Vec<f32>, Vec<f32>) {
+    let mut cos = Vec::with_capacity(n * inv_freqs.len());
+    let mut sin = Vec::with_capacity(n * inv_freqs.len());
+    for p in start..start + n {
+        for &f in inv_freqs {
+            let a = p as f32 * f;
+            cos.push(a.cos());
+            sin.push(a.sin());
+        }
+    }
+    (cos, sin)
+}
+
+fn dense_vector(file: &GgufFile, bytes: &[u8], name: WeightName, n: usize) -> Result<Vec<f32>> {
+    let t = file.tensor(bytes, &name.gguf(), &Device::Cpu)?;
+    let v: Vec<f32> = t.dequantize(&Device::Cpu)?.flatten_all()?.to_vec1()?;
+    if v.len() != n || t.shape().dims().len() != 1 {
+        return Err(alro_core::Error::model(
+            &file.source_name,
+            format!(
+                "tensor `{}` has shape {:?}, expected [{n}]",
+                name.gguf(),
+                t.shape().dims()
+            ),
+        )
+        .into());
+    }
+    Ok(v)
+}
+
+impl GpuModel {
+    /// Uploads a GGUF Llama. `output_rows` are the token ids whose logits [`GpuModel::forward`]
+    /// returns (the ranking identifiers), in that order; only those rows of the LM head are
+    /// uploaded and multiplied. Tensor names and shape checks follow alro-core's loader.
+    pub async fn from_gguf(
+        ctx: &GpuContext,
+        file: &GgufFile,
+        bytes: &[u8],
+        output_rows: &[u32],
+    ) -> Result<GpuModel> {
+        let config = LlamaConfig::from_gguf(file)?;
+        let c = &config;
+        if c.head_dim > MAX_HEAD_DIM {
+            return Err(GpuError::Unsupported(format!(
+                "head dimension {} (the attention kernel supports up to {MAX_HEAD_DIM})",
+                c.head_dim
+            )));
+        }
+        if output_rows.is_empty() {
+            return Err(GpuError::Input("output_rows is empty: nothing to score".into()));
+        }
+        let scope = ctx.device().push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let (h, hd) = (c.hidden_size, c.head_dim);
+        let matrix = |name: WeightName, rows: usize, k: usize| -> Result<GpuWeight> {
+            let m = HostMatrix::from_gguf(file, bytes, &name.gguf())?;
+            if (m.rows, m.k) != (rows, k) {
+                return Err(alro_core::Error::model(
+                    &file.source_name,
+                    format!(
+                        "tensor `{}` has shape {:?}, expected {:?}",
+                        name.gguf(),
+                        [m.rows, m.k],
+                        [rows, k]
+                    ),
+                )
+                .into());
+            }
+            m.upload(ctx, &name.gguf())
+        };
+        let vector = |name: WeightName, n: usize| -> Result<wgpu::Buffer> {
+            ctx.storage_f32(&name.gguf(), &dense_vector(file, bytes, name, n)?)
+        };
+        let mut layers = Vec::with_capacity(c.num_layers);
+        for i in 0..c.num_layers {
+            layers.push(Layer {
+                attn_norm: vector(WeightName::AttnNorm(i), h)?,
+                q: matrix(WeightName::Q(i), c.num_heads * hd, h)?,
+                k: matrix(WeightName::K(i), c.num_kv_heads * hd, h)?,
+                v: matrix(WeightName::V(i), c.num_kv_heads * hd, h)?,
+                o: matrix(WeightName::O(i), h, c.num_heads * hd)?,
+                ffn_norm: vector(WeightName::FfnNorm(i), h)?,
+                gate: matrix(WeightName::Gate(i), c.intermediate_size, h)?,
+                up: matrix(WeightName::Up(i), c.intermediate_size, h)?,
+                down: matrix(WeightName::Down(i), h, c.intermediate_size)?,
+            });
+        }
+        let embed_host = HostMatrix::from_gguf(file, bytes, &WeightName::Embed.gguf())?;
+        if (embed_host.rows, embed_host.k) != (c.vocab_size, h) {
+            return Err(alro_core::Error::model(
+                &file.source_name,
+                format!(
+                    "tensor `token_embd.weight` has shape {:?}, expected {:?}",
+                    [embed_host.rows, embed_host.k],
+                    [c.vocab_size, h]
+                ),
+            )
+            .into());
+        }
+        let embed = embed_host.upload(ctx, "token_embd.weight")?;
+        let head_name = if file.tensor_info(&WeightName::LmHead.gguf()).is_some()
+            && !c.tie_word_embeddings
+        {
+            WeightName::LmHead
+        } else {
+            WeightName::Embed
+        };
+        let head_host = if head_name == WeightName::Embed {
+            embed_host
+        } else {
+            HostMatrix::from_gguf(file, bytes, &head_name.gguf())?
+        };
+        if (head_host.rows, head_host.k) != (c.vocab_size, h) {
+            return Err(alro_core::Error::model(
+                &file.source_name,
+                format!("LM head `{}` is not ({}, {h})", head_name.gguf(), c.vocab_size),
+            )
+            .into());
+        }
+        let head = head_host.select_rows(output_rows)?.upload(ctx, "lm_head rows")?;
+        let mut inv_freqs = c.inv_freqs();
+        if file.tensor_info(&WeightName::RopeFreqs.gguf()).is_some() {
+            // llama.cpp's form of Llama 3.1 scaling: per-frequency divisors (as alro-core).
+            let d = dense_vector(file, bytes, WeightName::RopeFreqs, hd / 2)?;
+            for (f, d) in inv_freqs.iter_mut().zip(d) {
+                *f /= d;
+            }
+        }
+        let final_norm = vector(WeightName::FinalNorm, h)?;
+        if let Some(e) = scope.pop().await {
+            return Err(GpuError::OutOfMemory(format!("uploading the model: {e}")));
+        }
+        ctx.check()?;
+        let weight_bytes = embed.bytes()
+            + head.bytes()
+            + layers
+                .iter()
+                .map(|l| {
+                    [&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down]
+                        .iter()
+                        .map(|w| w.bytes())
+                        .sum::<u64>()
+                })
+                .sum::<u64>();
+        Ok(GpuModel {
+            ctx: ctx.clone(),
+            id: NEXT_MODEL_ID.fetch_add(1, Ordering::Relaxed),
+            embed,
+            layers,
+            final_norm,
+            head,
+            output_rows: output_rows.to_vec(),
+            inv_freqs,
+            weight_bytes,
+            config,
+        })
+    }
+
+    /// The token ids whose logits `forward` returns, in order.
+    pub fn output_rows(&self) -> &[u32] {
+        &self.output_rows
+    }
+
+    /// Bytes of matrix weights on the GPU.
+    pub fn weight_bytes(&self) -> u64 {
+        self.weight_bytes
+    }
+
+    /// An empty KV cache for one sequence (no GPU memory until the first forward).
+    pub fn new_session(&self) -> GpuSession {
+        GpuSession {
+            model_id: self.id,
+            len: 0,
+            capacity: 0,
+            k: Vec::new(),
+            v: Vec::new(),
+        }
+    }
+
+    /// Runs `tokens` after the positions already in `session` (a whole prompt, or one decode
+    /// token), appends them to its cache, and returns the logits of `output_rows` for the next
+    /// token after the last one.
+    pub async fn forward(&self, session: &mut GpuSession, tokens: &[u32]) -> Result<Vec<f32>> {
+        let c = &self.config;
+        if session.model_id != self.id {
+            return Err(GpuError::Input(
+                "this session belongs to another model; create it with this model's new_session()"
+                    .into(),
+            ));
+        }
+        if tokens.is_empty() {
+            return Err(GpuError::Input("no tokens to run".into()));
+        }
+        if let Some(&t) = tokens.iter().find(|&&t| t as usize >= c.vocab_size) {
+            return Err(GpuError::Input(format!(
+                "token id {t} is outside the vocabulary of {} tokens",
+                c.vocab_size
+            )));
+        }
+        let end = session.len + tokens.len();
+        if end > c.max_position_embeddings {
+            return Err(GpuError::Input(format!(
+                "sequence of {end} tokens exceeds the model's context of {}",
+                c.max_position_embeddings
+            )));
+        }
+        self.ctx.check()?;
+        self.reserve(session, end).await?;
+        // The widest activation row decides how many tokens fit one pass within the limit.
+        let widest = [
+            c.hidden_size,
+            c.intermediate_size,
+            c.num_heads * c.head_dim,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(1) as u64
+            * 4;
+        let fit = (self.ctx.info().buffer_limit / widest).max(1) as usize;
+        let per_pass = fit.min(MAX_TOKENS_PER_PASS);
+        let mut logits = None;
+        for (i, part) in tokens.chunks(per_pass).enumerate() {
+            let last = (i + 1) * per_pass >= tokens.len();
+            logits = self.pass(session, part, last)?;
+        }
+        let logits = logits.ok_or_else(|| GpuError::Gpu("no pass produced logits".into()))?;
+        self.ctx.read_f32(&logits, self.head.rows).await
+    }
+
+    /// Grows the session's caches to hold `needed` positions (doubling, at least 64, at most the
+    /// context), copying what they hold.
+    async fn reserve(&self, s: &mut GpuSession, needed: usize) -> Result<()> {
+        if needed <= s.capacity {
+            return Ok(());
+        }
+        let c = &self.config;
+        let cap = needed
+            .next_power_of_two()
+            .max(64)
+            .min(c.max_position_embeddings)
+            .max(needed);
+        let row = c.num_kv_heads * c.head_dim;
+        let scope = self.ctx.device().push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let mut batch = Batch::new(&self.ctx);
+        let mut k = Vec::with_capacity(c.num_layers);
+        let mut v = Vec::with_capacity(c.num_layers);
+        for l in 0..c.num_layers {
+            let what = format!("the KV cache of {cap} positions (one layer)");
+            let nk = self.ctx.storage_zeros(&what, cap * row)?;
+            let nv = self.ctx.storage_zeros(&what, cap * row)?;
+            if s.len > 0 {
+                batch.copy(&s.k[l], 0, &nk, 0, s.len * row)?;
+                batch.copy(&s.v[l], 0, &nv, 0, s.len * row)?;
+            }
+            k.push(nk);
+            v.push(nv);
+        }
+        batch.submit()?;
+        if let Some(e) = scope.pop().await {
+            return Err(GpuError::OutOfMemory(format!("growing the KV cache: {e}")));
+        }
+        s.k = k;
+        s.v = v;
+        s.capacity = cap;
+        Ok(())
+    }
+
+    /// Records and submits one pass over `tokens` (≤ MAX_TOKENS_PER_PASS); returns the buffer
+    /// with the output-row logits when `last`.
+    fn pass(&self, s: &mut GpuSession, tokens: &[u32], last: bool) -> Result<Option<wgpu::Buffer>> {
+        let c = &self.config;
+        let ctx = &self.ctx;
+        let n = tokens.len();
+        let start = s.len;
+        let (h, f, hd) = (c.hidden_size, c.intermediate_size, c.head_dim);
+        let (nh, nkv) = (c.num_heads, c.num_kv_heads);
+        let eps = c.rms_norm_eps as f32;
+        let (cos, sin) = rope_tables(&self.inv_freqs, start, n);
+        let ids = ctx.storage_u32("token ids", tokens)?;
+        let cos = ctx.storage_f32("rope cos", &cos)?;
+        let sin = ctx.storage_f32("rope sin", &sin)?;
+        let x = ctx.storage_zeros("hidden", n * h)?;
+        let normed = ctx.storage_zeros("normed", n * h)?;
+        let q = ctx.storage_zeros("queries", n * nh * hd)?;
+        let k = ctx.storage_zeros("keys", n * nkv * hd)?;
+        let v = ctx.storage_zeros("values", n * nkv * hd)?;
+        let att = ctx.storage_zeros("attention", n * nh * hd)?;
+        let proj = ctx.storage_zeros("projection", n * h)?;
+        let gate = ctx.storage_zeros("gate", n * f)?;
+        let up = ctx.storage_zeros("up", n * f)?;
+        let mut b = Batch::new(ctx);
+        b.embedding(&self.embed, &ids, n, &x)?;
+        for (l, layer) in self.layers.iter().enumerate() {
+            b.rms_norm(&x, &layer.attn_norm, &normed, n, h, eps)?;
+            b.matmul(&layer.q, &normed, n, &q)?;
+            b.matmul(&layer.k, &normed, n, &k)?;
+            b.matmul(&layer.v, &normed, n, &v)?;
+            b.rope(&q, &cos, &sin, n, nh, hd, c.rope_layout)?;
+            b.rope(&k, &cos, &sin, n, nkv, hd, c.rope_layout)?;
+            // Append this pass's keys/values: (n, kv_heads, head_dim) rows are contiguous.
+            b.copy(&k, 0, &s.k[l], start * nkv * hd, n * nkv * hd)?;
+            b.copy(&v, 0, &s.v[l], start * nkv * hd, n * nkv * hd)?;
+            b.attention(&q, &s.k[l], &s.v[l], &att, n, start, nh, nkv, hd)?;
+            b.matmul(&layer.o, &att, n, &proj)?;
+            b.add(&x, &proj, n * h)?;
+            b.rms_norm(&x, &layer.ffn_norm, &normed, n, h, eps)?;
+            b.matmul(&layer.gate, &normed, n, &gate)?;
+            b.matmul(&layer.up, &normed, n, &up)?;
+            b.silu_mul(&gate, &up, n * f)?;
+            b.matmul(&layer.down, &gate, n, &proj)?;
+            b.add(&x, &proj, n * h)?;
+        }
+        let logits = if last {
+            // Only the last position's next-token logits matter.
+            let row = ctx.storage_zeros("last hidden", h)?;
+            let row_normed = ctx.storage_zeros("last hidden normed", h)?;
+            let logits = ctx.storage_zeros("logits", self.head.rows)?;
+            b.copy(&x, (n - 1) * h, &row, 0, h)?;
+            b.rms_norm(&row, &self.final_norm, &row_normed, 1, h, eps)?;
+            b.matmul(&self.head, &row_normed, 1, &logits)?;
+            Some(logits)
+        } else {
+            None
+        };
+        b.submit()?;
+        s.len += n;
+        Ok(logits)
+    }
+}
+

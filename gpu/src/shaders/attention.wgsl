@@ -1,0 +1,111 @@
+// Causal grouped-query attention over a KV cache, softmax inside.
+// q (n, heads, head_dim) holds the queries of absolute positions start .. start+n; the caches
+// (capacity, kv_heads, head_dim) hold keys/values of positions 0 .. start+n (the new ones already
+// written). Query head h reads kv head h / (heads / kv_heads), as alro-core groups them.
+// One 64-thread workgroup per (query, head) walks the visible keys in chunks of 64 with an
+// online softmax (running max and sum, rescaling the accumulator), so no score matrix is ever
+// stored and any context length fits in workgroup memory. Each thread owns output dims
+// t, t+64, t+128, t+192 (head_dim ≤ 256).
+
+struct Params {
+    n: u32,
+    heads: u32,
+    kv_heads: u32,
+    head_dim: u32,
+    start: u32,
+    scale: f32,    // 1 / sqrt(head_dim)
+    groups_x: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> q: array<f32>;
+@group(0) @binding(2) var<storage, read> kc: array<f32>;
+@group(0) @binding(3) var<storage, read> vc: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+
+var<workgroup> qs: array<f32, 256>;
+var<workgroup> probs: array<f32, 64>;
+var<workgroup> red: array<f32, 64>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+    let flat = wid.x + wid.y * p.groups_x;
+    if (flat >= p.n * p.heads) {
+        return;
+    }
+    let i = flat / p.heads;
+    let h = flat % p.heads;
+    let kvh = h / (p.heads / p.kv_heads);
+    let hd = p.head_dim;
+    let qbase = (i * p.heads + h) * hd;
+    for (var d = t; d < hd; d += 64u) {
+        qs[d] = q[qbase + d];
+    }
+    workgroupBarrier();
+
+    let visible = p.start + i + 1u; // causal: keys 0 ..= start + i
+    let kv_stride = p.kv_heads * hd;
+    // -1e30 instead of -inf: exp(m_old - m_new) must be 0, not NaN, on the first chunk.
+    var m = -1e30;
+    var l = 0.0;
+    var acc = vec4<f32>(0.0);
+    for (var j0 = 0u; j0 < visible; j0 += 64u) {
+        let j = j0 + t;
+        var s = -1e30;
+        if (j < visible) {
+            let kb = j * kv_stride + kvh * hd;
+            var dot = 0.0;
+            for (var d = 0u; d < hd; d++) {
+                dot = fma(qs[d], kc[kb + d], dot);
+            }
+            s = dot * p.scale;
+        }
+        red[t] = s;
+        workgroupBarrier();
+        for (var w = 32u; w > 0u; w >>= 1u) {
+            if (t < w) {
+                red[t] = max(red[t], red[t + w]);
+            }
+            workgroupBarrier();
+        }
+        let m_new = max(m, red[0]);
+        workgroupBarrier();
+        var pj = 0.0;
+        if (j < visible) {
+            pj = exp(s - m_new);
+        }
+        probs[t] = pj;
+        red[t] = pj;
+        workgroupBarrier();
+        for (var w = 32u; w > 0u; w >>= 1u) {
+            if (t < w) {
+                red[t] += red[t + w];
+            }
+            workgroupBarrier();
+        }
+        let alpha = exp(m - m_new);
+        l = l * alpha + red[0];
+        m = m_new;
+        acc *= alpha;
+        let count = min(64u, visible - j0);
+        for (var jj = 0u; jj < count; jj++) {
+            let vb = (j0 + jj) * kv_stride + kvh * hd;
+            let pr = probs[jj];
+            for (var c = 0u; c < 4u; c++) {
+                let d = t + 64u * c;
+                if (d < hd) {
+                    acc[c] = fma(pr, vc[vb + d], acc[c]);
+                }
+            }
+        }
+        // Everyone has read probs and red[0] before the next chunk overwrites them.
+        workgroupBarrier();
+    }
+    let obase = (i * p.heads + h) * hd;
+    for (var c = 0u; c < 4u; c++) {
+        let d = t + 64u * c;
+        if (d < hd) {
+            out[obase + d] = acc[c] / l;
+        }
+    }
+}
