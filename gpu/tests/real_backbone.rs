@@ -1,6 +1,16 @@
 //! The default backbone (SmolLM2-135M-Instruct, Q4_1) on the GPU against alro-core's CPU path,
 //! on a real ranking prompt. Skipped with a message when the model file is absent (run
 //! scripts/setup.sh); needs a GPU adapter like the other tests.
+//!
+//! Runtime: on lavapipe (2 shared CPU cores) a prefill costs ~2 s per token, so by default the
+//! test runs the first 32 tokens of the 177-token prompt and one decode step (~45 s);
+//! `ALRO_GPU_REAL_TOKENS=all` runs the whole prompt and two decode steps (~3-7 min there; on a
+//! real GPU it is instant either way).
+//!
+//! The CPU reference loads the weights dequantized to f32 (`MatrixPrecision::F32`): prompts are
+//! multiplied that way by the default path too, and for decode steps it is the same arithmetic
+//! as the GPU's (the default CPU decode goes through Q8_0 copies with 8-bit activations, which
+//! differ from exact by ~0.2 on these O(15) logits — measured, not a bug).
 
 mod common;
 
@@ -60,14 +70,20 @@ fn default_backbone_gpu_matches_cpu() {
         return;
     };
     let backbone =
-        Backbone::from_gguf_bytes(&bytes, MODEL, MatrixPrecision::AsStored, &Device::Cpu).unwrap();
+        Backbone::from_gguf_bytes(&bytes, MODEL, MatrixPrecision::F32, &Device::Cpu).unwrap();
     let ranker = Ranker::new(backbone, PromptConfig::default()).unwrap();
     let prepared = ranker.prepare(&request()).unwrap();
-    let tokens = &prepared.tokens;
     let m = prepared.candidates;
     let ids = ranker.identifiers.token_ids.clone();
-    eprintln!("prompt: {} tokens, {m} candidates", tokens.len());
-    assert!((60..200).contains(&tokens.len()));
+    assert!((60..200).contains(&prepared.tokens.len()));
+    let full = std::env::var("ALRO_GPU_REAL_TOKENS").is_ok_and(|v| v == "all");
+    let tokens = if full {
+        &prepared.tokens[..]
+    } else {
+        &prepared.tokens[..32]
+    };
+    let decode_steps = if full { 2 } else { 1 };
+    eprintln!("prompt: {} of {} tokens, {m} candidates", tokens.len(), prepared.tokens.len());
 
     let file = GgufFile::parse(&bytes, MODEL).unwrap();
     let t0 = Instant::now();
@@ -86,11 +102,11 @@ fn default_backbone_gpu_matches_cpu() {
         let all: Vec<f32> = model.logits(&last).unwrap().squeeze(0).unwrap().to_vec1().unwrap();
         ids.iter().map(|&i| all[i as usize]).collect()
     };
-    let input = Tensor::new(tokens.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+    let input = Tensor::new(tokens, &Device::Cpu).unwrap().unsqueeze(0).unwrap();
     let c = cpu_logits(&model.forward_hidden(&input, Some(&mut cache), Kernels::Fused).unwrap());
 
-    // Prefill: the CPU multiplies prompts with the dequantized weights too, so the only
-    // difference is f32 summation order through 30 layers.
+    // Same arithmetic: the only difference is f32 summation order through 30 layers. Measured
+    // on the full prompt: 2.1e-5.
     let argmax = |v: &[f32]| (0..m).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap();
     let d = max_abs_diff(&g[..m], &c[..m]);
     eprintln!(
@@ -101,10 +117,8 @@ fn default_backbone_gpu_matches_cpu() {
     assert_eq!(argmax(&g), argmax(&c), "top identifier differs");
     assert!(d <= 2e-2, "prefill max diff {d}");
 
-    // Two decode steps: the CPU decodes through Q8_0 copies of the Q4_1 weights with 8-bit
-    // activations, so the bound here is that quantization noise (logits are O(10)).
     let mut next = ids[argmax(&g)];
-    for step in 0..2 {
+    for step in 0..decode_steps {
         let t0 = Instant::now();
         let g = pollster::block_on(gpu.forward(&mut session, &[next])).unwrap();
         let t = t0.elapsed();
@@ -112,7 +126,8 @@ fn default_backbone_gpu_matches_cpu() {
         let c = cpu_logits(&model.forward_hidden(&input, Some(&mut cache), Kernels::Fused).unwrap());
         let d = max_abs_diff(&g[..m], &c[..m]);
         eprintln!("decode step {step}: {t:.2?}, max diff {d:.2e}");
-        assert!(d <= 0.25, "decode step {step}: max diff {d}");
+        assert!(d <= 2e-2, "decode step {step}: max diff {d}");
+        assert_eq!(argmax(&g), argmax(&c), "decode step {step}: top identifier differs");
         next = ids[argmax(&g)];
     }
 }

@@ -48,17 +48,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     // -1e30 instead of -inf: exp(m_old - m_new) must be 0, not NaN, on the first chunk.
     var m = -1e30;
     var l = 0.0;
-    var acc = vec4<f32>(0.0);
+    // Output dims t, t+64, t+128, t+192, as four scalars (not an indexed vector: see matmul).
+    var acc0 = 0.0;
+    var acc1 = 0.0;
+    var acc2 = 0.0;
+    var acc3 = 0.0;
     for (var j0 = 0u; j0 < visible; j0 += 64u) {
         let j = j0 + t;
         var s = -1e30;
         if (j < visible) {
             let kb = j * kv_stride + kvh * hd;
-            var dot = 0.0;
-            for (var d = 0u; d < hd; d++) {
-                dot = fma(qs[d], kc[kb + d], dot);
+            var acc = 0.0;
+            var d = 0u;
+            for (; d + 4u <= hd; d += 4u) {
+                let qv = vec4<f32>(qs[d], qs[d + 1u], qs[d + 2u], qs[d + 3u]);
+                let kv = vec4<f32>(kc[kb + d], kc[kb + d + 1u], kc[kb + d + 2u], kc[kb + d + 3u]);
+                acc += dot(qv, kv);
             }
-            s = dot * p.scale;
+            for (; d < hd; d++) {
+                acc = fma(qs[d], kc[kb + d], acc);
+            }
+            s = acc * p.scale;
         }
         red[t] = s;
         workgroupBarrier();
@@ -86,26 +96,42 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let alpha = exp(m - m_new);
         l = l * alpha + red[0];
         m = m_new;
-        acc *= alpha;
+        acc0 *= alpha;
+        acc1 *= alpha;
+        acc2 *= alpha;
+        acc3 *= alpha;
         let count = min(64u, visible - j0);
         for (var jj = 0u; jj < count; jj++) {
-            let vb = (j0 + jj) * kv_stride + kvh * hd;
+            let vb = (j0 + jj) * kv_stride + kvh * hd + t;
             let pr = probs[jj];
-            for (var c = 0u; c < 4u; c++) {
-                let d = t + 64u * c;
-                if (d < hd) {
-                    acc[c] = fma(pr, vc[vb + d], acc[c]);
-                }
+            if (t < hd) {
+                acc0 = fma(pr, vc[vb], acc0);
+            }
+            if (t + 64u < hd) {
+                acc1 = fma(pr, vc[vb + 64u], acc1);
+            }
+            if (t + 128u < hd) {
+                acc2 = fma(pr, vc[vb + 128u], acc2);
+            }
+            if (t + 192u < hd) {
+                acc3 = fma(pr, vc[vb + 192u], acc3);
             }
         }
         // Everyone has read probs and red[0] before the next chunk overwrites them.
         workgroupBarrier();
     }
     let obase = (i * p.heads + h) * hd;
-    for (var c = 0u; c < 4u; c++) {
-        let d = t + 64u * c;
-        if (d < hd) {
-            out[obase + d] = acc[c] / l;
-        }
+    let r = 1.0 / l;
+    if (t < hd) {
+        out[obase + t] = acc0 * r;
+    }
+    if (t + 64u < hd) {
+        out[obase + t + 64u] = acc1 * r;
+    }
+    if (t + 128u < hd) {
+        out[obase + t + 128u] = acc2 * r;
+    }
+    if (t + 192u < hd) {
+        out[obase + t + 192u] = acc3 * r;
     }
 }

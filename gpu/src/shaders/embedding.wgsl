@@ -27,9 +27,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     for (var g = t * 8u; g < p.k; g += 512u) {
         let v = load_w8(id - p.row0, g, p.k);
-        for (var q = 0u; q < 8u; q++) {
+        for (var q = 0u; q < 4u; q++) {
             if (g + q < p.k) {
-                out[i * p.k + g + q] = v[q];
+                out[i * p.k + g + q] = v.lo[q];
+            }
+            if (g + 4u + q < p.k) {
+                out[i * p.k + g + 4u + q] = v.hi[q];
             }
         }
     }

@@ -18,8 +18,29 @@ struct Params {
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
-var<workgroup> xs: array<f32, 1024>; // [32 rows of x][32 k]
-var<workgroup> ws: array<f32, 1024>; // [32 rows of W][32 k]
+// vec4 along k everywhere, and no private arrays indexed in loops: software rasterizers
+// (lavapipe) spill dynamically indexed private arrays to memory, which made this kernel 50x
+// slower than the explicit form below.
+var<workgroup> xs: array<vec4<f32>, 256>; // [32 rows of x][8 vec4 of k]
+var<workgroup> ws: array<vec4<f32>, 256>; // [32 rows of W][8 vec4 of k]
+
+// x[r, c .. c+4], zero past the edges.
+fn x4(r: u32, c: u32) -> vec4<f32> {
+    if (r >= p.n) {
+        return vec4<f32>(0.0);
+    }
+    let b = r * p.k;
+    if (c + 4u <= p.k) {
+        return vec4<f32>(x[b + c], x[b + c + 1u], x[b + c + 2u], x[b + c + 3u]);
+    }
+    var v = vec4<f32>(0.0);
+    for (var i = 0u; i < 4u; i++) {
+        if (c + i < p.k) {
+            v[i] = x[b + c + i];
+        }
+    }
+    return v;
+}
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
@@ -32,55 +53,60 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (m0 >= p.n) {
         return;
     }
-    let ty = t / 8u; // micro-tile row block: x rows m0 + 4ty .. +4
-    let tx = t % 8u; // micro-tile column block: W rows o0 + 4tx .. +4
-    var acc: array<f32, 16>;
+    let ty = t / 8u; // x rows m0 + 4ty .. +4
+    let tx = t % 8u; // W rows o0 + 4tx .. +4
+    // acc_i[j] = y[m0 + 4ty + i, o0 + 4tx + j]
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
     for (var kb = 0u; kb < p.k; kb += 32u) {
-        for (var i = 0u; i < 16u; i++) {
-            let e = t + 64u * i;
-            let r = m0 + e / 32u;
-            let c = kb + e % 32u;
-            var v = 0.0;
-            if (r < p.n && c < p.k) {
-                v = x[r * p.k + c];
-            }
-            xs[e] = v;
+        for (var i = 0u; i < 4u; i++) {
+            let e = t + 64u * i; // 256 vec4 of x
+            xs[e] = x4(m0 + e / 8u, kb + (e % 8u) * 4u);
         }
         for (var i = 0u; i < 2u; i++) {
-            let g = t + 64u * i;     // 128 groups of 8 weights
+            let g = t + 64u * i; // 128 groups of 8 weights
             let r = g / 4u;
-            let c8 = (g % 4u) * 8u;
-            var v: array<f32, 8>;
+            let c = (g % 4u) * 2u;
+            var v = W8(vec4<f32>(0.0), vec4<f32>(0.0));
             if (o0 + r < p.rows) {
-                v = load_w8(o0 + r, kb + c8, p.k);
+                v = load_w8(o0 + r, kb + c * 4u, p.k);
             }
-            for (var q = 0u; q < 8u; q++) {
-                ws[r * 32u + c8 + q] = v[q];
-            }
+            ws[r * 8u + c] = v.lo;
+            ws[r * 8u + c + 1u] = v.hi;
         }
         workgroupBarrier();
-        for (var kk = 0u; kk < 32u; kk++) {
-            var a: array<f32, 4>;
-            var b: array<f32, 4>;
-            for (var i = 0u; i < 4u; i++) {
-                a[i] = xs[(4u * ty + i) * 32u + kk];
-                b[i] = ws[(4u * tx + i) * 32u + kk];
-            }
-            for (var i = 0u; i < 4u; i++) {
-                for (var j = 0u; j < 4u; j++) {
-                    acc[i * 4u + j] = fma(a[i], b[j], acc[i * 4u + j]);
-                }
-            }
+        for (var kk = 0u; kk < 8u; kk++) {
+            let a0 = xs[(4u * ty) * 8u + kk];
+            let a1 = xs[(4u * ty + 1u) * 8u + kk];
+            let a2 = xs[(4u * ty + 2u) * 8u + kk];
+            let a3 = xs[(4u * ty + 3u) * 8u + kk];
+            let b0 = ws[(4u * tx) * 8u + kk];
+            let b1 = ws[(4u * tx + 1u) * 8u + kk];
+            let b2 = ws[(4u * tx + 2u) * 8u + kk];
+            let b3 = ws[(4u * tx + 3u) * 8u + kk];
+            acc0 += vec4<f32>(dot(a0, b0), dot(a0, b1), dot(a0, b2), dot(a0, b3));
+            acc1 += vec4<f32>(dot(a1, b0), dot(a1, b1), dot(a1, b2), dot(a1, b3));
+            acc2 += vec4<f32>(dot(a2, b0), dot(a2, b1), dot(a2, b2), dot(a2, b3));
+            acc3 += vec4<f32>(dot(a3, b0), dot(a3, b1), dot(a3, b2), dot(a3, b3));
         }
         workgroupBarrier();
     }
-    for (var i = 0u; i < 4u; i++) {
-        let r = m0 + 4u * ty + i;
-        for (var j = 0u; j < 4u; j++) {
-            let o = o0 + 4u * tx + j;
-            if (r < p.n && o < p.rows) {
-                y[r * p.y_stride + p.y_col0 + o] = acc[i * 4u + j];
-            }
+    store4(m0 + 4u * ty, o0 + 4u * tx, acc0);
+    store4(m0 + 4u * ty + 1u, o0 + 4u * tx, acc1);
+    store4(m0 + 4u * ty + 2u, o0 + 4u * tx, acc2);
+    store4(m0 + 4u * ty + 3u, o0 + 4u * tx, acc3);
+}
+
+fn store4(r: u32, o: u32, v: vec4<f32>) {
+    if (r >= p.n) {
+        return;
+    }
+    let b = r * p.y_stride + p.y_col0;
+    for (var j = 0u; j < 4u; j++) {
+        if (o + j < p.rows) {
+            y[b + o + j] = v[j];
         }
     }
 }

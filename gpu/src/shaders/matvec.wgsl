@@ -18,27 +18,55 @@ struct Params {
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+// Each thread's 8 running sums live in its own slots of workgroup memory: a private array
+// indexed by the runtime row count would be spilled by software rasterizers anyway.
 var<workgroup> partial: array<f32, 512>; // [64 threads][8 input rows]
+
+// x[m, c .. c+8] as two vec4, zero past k.
+fn x8(m: u32, c: u32) -> W8 {
+    let b = m * p.k + c;
+    if (c + 8u <= p.k) {
+        return W8(vec4<f32>(x[b], x[b + 1u], x[b + 2u], x[b + 3u]),
+                  vec4<f32>(x[b + 4u], x[b + 5u], x[b + 6u], x[b + 7u]));
+    }
+    var v = W8(vec4<f32>(0.0), vec4<f32>(0.0));
+    for (var i = 0u; i < 4u; i++) {
+        if (c + i < p.k) {
+            v.lo[i] = x[b + i];
+        }
+        if (c + 4u + i < p.k) {
+            v.hi[i] = x[b + 4u + i];
+        }
+    }
+    return v;
+}
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
     let o = (wid.x + wid.y * p.groups_x) * 8u + t / 8u;
     let lane = t % 8u;
-    var acc: array<f32, 8>;
+    for (var m = 0u; m < 8u; m++) {
+        partial[t * 8u + m] = 0.0;
+    }
     if (o < p.rows) {
-        for (var g = lane * 8u; g < p.k; g += 64u) {
-            let v = load_w8(o, g, p.k);
-            for (var m = 0u; m < p.n; m++) {
-                for (var q = 0u; q < 8u; q++) {
-                    if (g + q < p.k) {
-                        acc[m] = fma(v[q], x[m * p.k + g + q], acc[m]);
-                    }
+        if (p.n == 1u) {
+            // Decode: one input row, a register accumulator.
+            var acc = 0.0;
+            for (var g = lane * 8u; g < p.k; g += 64u) {
+                let v = load_w8(o, g, p.k);
+                let xv = x8(0u, g);
+                acc += dot(v.lo, xv.lo) + dot(v.hi, xv.hi);
+            }
+            partial[t * 8u] = acc;
+        } else {
+            for (var g = lane * 8u; g < p.k; g += 64u) {
+                let v = load_w8(o, g, p.k);
+                for (var m = 0u; m < p.n; m++) {
+                    let xv = x8(m, g);
+                    partial[t * 8u + m] += dot(v.lo, xv.lo) + dot(v.hi, xv.hi);
                 }
             }
         }
-    }
-    for (var m = 0u; m < 8u; m++) {
-        partial[t * 8u + m] = acc[m];
     }
     workgroupBarrier();
     if (lane == 0u && o < p.rows) {

@@ -4,13 +4,22 @@
 // high nibbles (sub-block 2g+1); weight = d*scale[s]*nibble - dmin*min[s]. `k0` is a multiple of
 // 8 and `k` a multiple of 256; blocks are 4-byte aligned.
 
+struct W8 {
+    lo: vec4<f32>,
+    hi: vec4<f32>,
+}
+
+fn nib4(q: u32) -> vec4<f32> {
+    return vec4<f32>(vec4<u32>(q, q >> 8u, q >> 16u, q >> 24u) & vec4<u32>(15u));
+}
+
 // Byte `i` of the block starting at byte offset `off`.
 fn q4k_byte(off: u32, i: u32) -> u32 {
     let o = off + i;
     return (w[o >> 2u] >> ((o & 3u) * 8u)) & 255u;
 }
 
-fn load_w8(row: u32, k0: u32, k: u32) -> array<f32, 8> {
+fn load_w8(row: u32, k0: u32, k: u32) -> W8 {
     let blk = row * (k / 256u) + k0 / 256u;
     let off = blk * 144u;
     let dm = unpack2x16float(w[off >> 2u]);
@@ -34,10 +43,5 @@ fn load_w8(row: u32, k0: u32, k: u32) -> array<f32, 8> {
     let qoff = off + 16u + 32u * g + (e % 32u);
     let a = w[qoff >> 2u] >> shift;
     let b = w[(qoff + 4u) >> 2u] >> shift;
-    var o: array<f32, 8>;
-    for (var i = 0u; i < 4u; i++) {
-        o[i] = d * f32((a >> (8u * i)) & 15u) - m;
-        o[i + 4u] = d * f32((b >> (8u * i)) & 15u) - m;
-    }
-    return o;
+    return W8(d * nib4(a) - m, d * nib4(b) - m);
 }
