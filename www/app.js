@@ -68,7 +68,8 @@ function renderResults() {
 
 function updateRankButton() {
   $('rank-button').disabled = !modelInfo || ratings.length === 0;
-  $('rank-status').textContent = modelInfo && ratings.length === 0 ? 'Rate at least one movie first.' : '';
+  // Only the hint is set here: the status of the last ranking must stay visible.
+  if (modelInfo && ratings.length === 0) $('rank-status').textContent = 'Rate at least one movie first.';
 }
 
 /** The request the page sends: the ratings as history, the most popular unrated movies as candidates. */

@@ -1,14 +1,17 @@
 //! The ranking engine: prompt → tokens → constrained decoding over identifier tokens.
 
 use super::borda::{borda, order_by_score};
+use super::greedy::{GreedyDecoder, GreedyStep};
 use super::RankMode;
 use crate::identifiers::Identifiers;
 use crate::model::{Backbone, Kernels, KvCache};
+use crate::model_card::ModelCard;
 use crate::prompt::{self, PromptConfig};
 use crate::request::{RankRequest, RankResponse};
+use crate::tokenizer::Tokenizer;
 use crate::{Error, Result};
 use candle_core::quantized::QMatMul;
-use candle_core::{Tensor, D};
+use candle_core::Tensor;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
@@ -25,17 +28,16 @@ pub struct Ranker {
     pub backbone: Backbone,
     pub identifiers: Identifiers,
     pub prompt: PromptConfig,
-    specials: Vec<String>,
-    chat_frame: bool,
     /// LM-head rows of the identifier tokens (n_identifiers, hidden): at every decoding step only
     /// these logits matter, so the full vocabulary projection is never computed.
     identifier_head: Tensor,
 }
 
 impl Ranker {
-    /// A ranker with the default identifiers (A–Z) — fails if they are not single tokens.
+    /// A ranker with the identifiers of the model's card (an exported ranker) or the default ones
+    /// (A–Z) — fails if they are not single tokens.
     pub fn new(backbone: Backbone, prompt: PromptConfig) -> Result<Self> {
-        let identifiers = Identifiers::default_for(&backbone.tokenizer)?;
+        let identifiers = identifiers_for(backbone.info.card.as_ref(), &backbone.tokenizer)?;
         Self::with_identifiers(backbone, prompt, identifiers)
     }
 
@@ -50,46 +52,23 @@ impl Ranker {
             QMatMul::Tensor(t) | QMatMul::TensorF16(t) => t.to_dtype(candle_core::DType::F32)?,
         };
         let identifier_head = head.index_select(&ids, 0)?.t()?.contiguous()?; // (hidden, n_ids)
-        let specials = backbone.tokenizer.special_strings();
-        let chat_frame = backbone.tokenizer.is_special("<|im_start|>")
-            && backbone.tokenizer.is_special("<|im_end|>");
         Ok(Ranker {
             backbone,
             identifiers,
             prompt,
-            specials,
-            chat_frame,
             identifier_head,
         })
     }
 
     /// Validates, renders and tokenizes a request (candidates in the request's order).
     pub fn prepare(&self, req: &RankRequest) -> Result<PreparedPrompt> {
-        prompt::validate(req, &self.prompt, self.identifiers.len())?;
-        let rendered = prompt::render(
-            &req.history,
-            &req.candidates,
-            &self.identifiers.labels,
+        prepare(
+            &self.backbone.tokenizer,
+            self.backbone.model.config.max_position_embeddings,
+            &self.identifiers,
             &self.prompt,
-            &self.specials,
-            self.chat_frame,
-        );
-        let tokens = self.backbone.tokenizer.encode_with_bos(&rendered.text)?;
-        let needed = tokens.len() + req.candidates.len();
-        let context = self.backbone.model.config.max_position_embeddings;
-        if needed > context {
-            return Err(Error::Request(format!(
-                "prompt of {} tokens plus {} answer tokens exceeds the model's context of {context}; \
-                 shorten the history or the titles",
-                tokens.len(),
-                req.candidates.len()
-            )));
-        }
-        Ok(PreparedPrompt {
-            text: rendered.text,
-            tokens,
-            candidates: req.candidates.len(),
-        })
+            req,
+        )
     }
 
     /// Identifier logits (1, n_identifiers) after the last of `hidden` (1, s, h).
@@ -102,59 +81,41 @@ impl Ranker {
             .to_vec1::<f32>()?)
     }
 
-    /// Greedy constrained decoding: presentation indices, best first.
+    /// Greedy constrained decoding: presentation indices, best first. The rule lives in
+    /// [`GreedyDecoder`]; this loop only runs the CPU model it asks for.
     fn greedy_order(&self, p: &PreparedPrompt) -> Result<Vec<usize>> {
         let model = &self.backbone.model;
         let mut cache = KvCache::new(model.config.num_layers);
         let input = Tensor::new(p.tokens.as_slice(), &model.device)?.unsqueeze(0)?;
         let mut hidden = model.forward_hidden(&input, Some(&mut cache), Kernels::Fused)?;
-        let m = p.candidates;
-        let mut remaining: Vec<bool> = vec![true; m];
-        let mut order = Vec::with_capacity(m);
-        for step in 0..m {
-            let logits = self.identifier_logits(&hidden)?;
-            let best = (0..m)
-                .filter(|&i| remaining[i])
-                .max_by(|&a, &b| logits[a].total_cmp(&logits[b]).then(b.cmp(&a)))
-                .expect("a candidate remains at every step");
-            remaining[best] = false;
-            order.push(best);
-            if step + 1 < m - 1 {
-                let next = Tensor::new(&[self.identifiers.token_ids[best]], &model.device)?
-                    .unsqueeze(0)?;
-                hidden = model.forward_hidden(&next, Some(&mut cache), Kernels::Fused)?;
-            } else if step + 1 == m - 1 {
-                // One candidate left: it is last, no forward pass needed.
-                let last = (0..m).find(|&i| remaining[i]).expect("one remains");
-                order.push(last);
-                break;
-            }
+        let mut decoder = GreedyDecoder::new(p.candidates)?;
+        while let GreedyStep::Feed(i) = decoder.choose(&self.identifier_logits(&hidden)?)? {
+            let next =
+                Tensor::new(&[self.identifiers.token_ids[i]], &model.device)?.unsqueeze(0)?;
+            hidden = model.forward_hidden(&next, Some(&mut cache), Kernels::Fused)?;
         }
-        Ok(order)
+        Ok(decoder.into_order())
     }
 
     /// log y₁: log-softmax of the first-position identifier logits over the `m` candidates.
     pub fn first_position_logprobs(&self, p: &PreparedPrompt) -> Result<Vec<f32>> {
-        let model = &self.backbone.model;
-        let input = Tensor::new(p.tokens.as_slice(), &model.device)?.unsqueeze(0)?;
-        let hidden = model.forward_hidden(&input, None, Kernels::Fused)?;
-        let logits = self.identifier_logits(&hidden)?;
-        let l = Tensor::new(&logits[..p.candidates], &model.device)?;
-        Ok(candle_nn::ops::log_softmax(&l, D::Minus1)?.to_vec1::<f32>()?)
+        let logits = self.identifier_logits_after(p)?;
+        Ok(log_softmax(&logits[..p.candidates]))
+    }
+
+    /// The identifier tokens in presentation order: the rows of the LM head a ranking backend
+    /// needs (candidate `i` of a prepared prompt is answered with `identifier_token_ids()[i]`).
+    pub fn identifier_token_ids(&self) -> &[u32] {
+        &self.identifiers.token_ids
     }
 
     /// Ranks one request.
     pub fn rank(&self, req: &RankRequest, mode: RankMode) -> Result<RankResponse> {
         let m = req.candidates.len();
         let (order, scores): (Vec<usize>, Vec<f32>) = match mode {
-            RankMode::Greedy => {
-                let order = self.greedy_order(&self.prepare(req)?)?;
-                let scores = borda(std::slice::from_ref(&order), m);
-                (order, scores)
-            }
+            RankMode::Greedy => greedy_scores(self.greedy_order(&self.prepare(req)?)?),
             RankMode::Single => {
-                let lp = self.first_position_logprobs(&self.prepare(req)?)?;
-                (order_by_score(&lp), lp)
+                single_scores(&self.identifier_logits_after(&self.prepare(req)?)?, m)?
             }
             RankMode::Bootstrap { orders, seed } => {
                 if orders == 0 {
@@ -181,18 +142,15 @@ impl Ranker {
                 (order_by_score(&scores), scores)
             }
         };
-        Ok(RankResponse {
-            ranking: order
-                .iter()
-                .map(|&i| req.candidates[i].id.clone())
-                .collect(),
-            scores: req
-                .candidates
-                .iter()
-                .zip(&scores)
-                .map(|(c, &s)| (c.id.clone(), s))
-                .collect(),
-        })
+        response(req, &order, &scores)
+    }
+
+    /// Identifier logits after the whole prompt (one forward pass, no cache).
+    fn identifier_logits_after(&self, p: &PreparedPrompt) -> Result<Vec<f32>> {
+        let model = &self.backbone.model;
+        let input = Tensor::new(p.tokens.as_slice(), &model.device)?.unsqueeze(0)?;
+        let hidden = model.forward_hidden(&input, None, Kernels::Fused)?;
+        self.identifier_logits(&hidden)
     }
 
     /// Ranks many users' lists in one call; one result per request, in order, so one bad request
@@ -201,4 +159,111 @@ impl Ranker {
     pub fn rank_batch(&self, reqs: &[RankRequest], mode: RankMode) -> Vec<Result<RankResponse>> {
         reqs.iter().map(|r| self.rank(r, mode)).collect()
     }
+}
+
+/// The identifiers a model is ranked with, as [`Ranker::new`] picks them: its card's labels (an
+/// exported ranker) or A–Z for a plain backbone; each checked to be one token of `tokenizer`.
+pub fn identifiers_for(card: Option<&ModelCard>, tokenizer: &Tokenizer) -> Result<Identifiers> {
+    match card {
+        Some(c) => Identifiers::new(&c.identifiers, tokenizer),
+        None => Identifiers::default_for(tokenizer),
+    }
+}
+
+/// Validates, renders and tokenizes `req` for a model with this tokenizer, context length and
+/// identifiers. [`Ranker::prepare`] is this with the ranker's own parts; a backend that holds the
+/// weights elsewhere (the browser's WebGPU driver) calls it directly.
+pub fn prepare(
+    tokenizer: &Tokenizer,
+    context: usize,
+    identifiers: &Identifiers,
+    prompt_config: &PromptConfig,
+    req: &RankRequest,
+) -> Result<PreparedPrompt> {
+    prompt::validate(req, prompt_config, identifiers.len())?;
+    // The chat frame is used when the vocabulary has both turn markers as special tokens.
+    let chat_frame = tokenizer.is_special("<|im_start|>") && tokenizer.is_special("<|im_end|>");
+    let rendered = prompt::render(
+        &req.history,
+        &req.candidates,
+        &identifiers.labels,
+        prompt_config,
+        &tokenizer.special_strings(),
+        chat_frame,
+    );
+    let tokens = tokenizer.encode_with_bos(&rendered.text)?;
+    let needed = tokens.len() + req.candidates.len();
+    if needed > context {
+        return Err(Error::Request(format!(
+            "prompt of {} tokens plus {} answer tokens exceeds the model's context of {context}; \
+             shorten the history or the titles",
+            tokens.len(),
+            req.candidates.len()
+        )));
+    }
+    Ok(PreparedPrompt {
+        text: rendered.text,
+        tokens,
+        candidates: req.candidates.len(),
+    })
+}
+
+// The pure steps between "identifier logits" and a [`RankResponse`], public so that a backend
+// which runs the model elsewhere (the browser's WebGPU driver) ranks exactly like [`Ranker`].
+
+/// Greedy mode: the decoded order and its Borda points `m − 1 − position`.
+pub fn greedy_scores(order: Vec<usize>) -> (Vec<usize>, Vec<f32>) {
+    let scores = borda(std::slice::from_ref(&order), order.len());
+    (order, scores)
+}
+
+/// Single mode: the order by first-position log-probability (ties: lower index first) and the
+/// log-probabilities over the first `m` identifiers.
+pub fn single_scores(identifier_logits: &[f32], m: usize) -> Result<(Vec<usize>, Vec<f32>)> {
+    if identifier_logits.len() < m {
+        return Err(Error::Invalid(format!(
+            "{} identifier logits for {m} candidates",
+            identifier_logits.len()
+        )));
+    }
+    let lp = log_softmax(&identifier_logits[..m]);
+    Ok((order_by_score(&lp), lp))
+}
+
+/// `x − max − ln Σ exp(x − max)`, in the same f32 steps as candle's `log_softmax` on CPU.
+pub fn log_softmax(x: &[f32]) -> Vec<f32> {
+    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f32 = x.iter().map(|v| (v - max).exp()).sum();
+    let log_sum = sum.ln();
+    x.iter().map(|v| (v - max) - log_sum).collect()
+}
+
+/// The response for an order of presentation indices and per-candidate scores (both aligned
+/// with `req.candidates`). Fails unless `order` is a permutation of the candidates.
+pub fn response(req: &RankRequest, order: &[usize], scores: &[f32]) -> Result<RankResponse> {
+    let m = req.candidates.len();
+    let mut seen = vec![false; m];
+    let is_permutation = order.len() == m
+        && scores.len() == m
+        && order
+            .iter()
+            .all(|&i| i < m && !std::mem::replace(&mut seen[i], true));
+    if !is_permutation {
+        return Err(Error::Invalid(format!(
+            "internal: order {order:?} with {} scores is not a ranking of {m} candidates",
+            scores.len()
+        )));
+    }
+    Ok(RankResponse {
+        ranking: order
+            .iter()
+            .map(|&i| req.candidates[i].id.clone())
+            .collect(),
+        scores: req
+            .candidates
+            .iter()
+            .zip(scores)
+            .map(|(c, &s)| (c.id.clone(), s))
+            .collect(),
+    })
 }

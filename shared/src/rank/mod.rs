@@ -11,9 +11,14 @@
 
 mod borda;
 mod engine;
+mod greedy;
 
-pub use borda::borda;
-pub use engine::{PreparedPrompt, Ranker};
+pub use borda::{borda, order_by_score};
+pub use engine::{
+    greedy_scores, identifiers_for, log_softmax, prepare, response, single_scores, PreparedPrompt,
+    Ranker,
+};
+pub use greedy::{GreedyDecoder, GreedyStep};
 
 use serde::{Deserialize, Serialize};
 

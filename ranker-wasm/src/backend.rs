@@ -1,0 +1,265 @@
+//! Backend selection and dispatch.
+//!
+//! - CPU: `alro_core::rank::Ranker` itself (candle; SIMD128 from `.cargo/config.toml`).
+//! - WebGPU: `alro_gpu::GpuModel` runs the forward passes; the request is prepared and the
+//!   decoding decided by the same `alro_core::rank` functions the CPU ranker uses
+//!   (`prepare`, `GreedyDecoder`, `single_scores`, `response`), so both backends rank by one rule.
+
+use crate::input::{BackendChoice, Mode};
+use crate::{alro_metadata, js, Info, Progress};
+use alro_core::gguf::{GgufFile, GgufValue};
+use alro_core::identifiers::Identifiers;
+use alro_core::model::{Backbone, LlamaConfig, MatrixPrecision};
+use alro_core::model_card::ModelCard;
+use alro_core::prompt::PromptConfig;
+use alro_core::rank::{self, GreedyDecoder, GreedyStep, RankMode, Ranker};
+use alro_core::request::{RankRequest, RankResponse};
+use alro_core::tokenizer::Tokenizer;
+use alro_gpu::{GpuContext, GpuModel, GpuOptions};
+use std::collections::BTreeMap;
+use wasm_bindgen::{JsError, JsValue};
+
+/// What errors call the model (the page loads bytes, not a path).
+pub const SOURCE_NAME: &str = "model.gguf";
+
+pub enum Engine {
+    Cpu(Box<Ranker>),
+    Gpu(Box<GpuRanker>),
+}
+
+/// Loads the model on the chosen backend. `auto` tries WebGPU first and, if that fails for any
+/// reason, loads on the CPU and returns the reason (shown by `info().fallbackReason`).
+pub async fn load(
+    bytes: &[u8],
+    choice: BackendChoice,
+    progress: &Progress,
+) -> Result<(Engine, Option<String>), JsError> {
+    match choice {
+        BackendChoice::Cpu => Ok((load_cpu(bytes, progress).await?, None)),
+        BackendChoice::Webgpu => match load_gpu(bytes, progress).await {
+            Ok(engine) => Ok((engine, None)),
+            Err(e) => Err(JsError::new(&format!(
+                "WebGPU backend: {e}. Load with backend 'auto' to fall back to the CPU, or 'cpu'."
+            ))),
+        },
+        BackendChoice::Auto => match load_gpu(bytes, progress).await {
+            Ok(engine) => Ok((engine, None)),
+            Err(reason) => Ok((load_cpu(bytes, progress).await?, Some(reason))),
+        },
+    }
+}
+
+async fn load_cpu(bytes: &[u8], progress: &Progress) -> Result<Engine, JsError> {
+    progress.report("weights", 0.05);
+    // Let the page paint the progress before the synchronous load blocks the thread.
+    js::yield_to_event_loop().await;
+    let device = candle_core::Device::Cpu;
+    let backbone =
+        Backbone::from_gguf_bytes(bytes, SOURCE_NAME, MatrixPrecision::AsStored, &device)
+            .map_err(|e| JsError::new(&e.to_string()))?;
+    progress.report("weights", 0.9);
+    js::yield_to_event_loop().await;
+    // The prompt the model was trained with (its alro.* card), exactly as `alro rank` builds it.
+    let prompt = backbone.prompt_config();
+    let ranker = Ranker::new(backbone, prompt).map_err(|e| JsError::new(&e.to_string()))?;
+    Ok(Engine::Cpu(Box::new(ranker)))
+}
+
+/// The WebGPU ranker: weights on the GPU, tokenizer and prompt settings here.
+pub struct GpuRanker {
+    ctx: GpuContext,
+    model: GpuModel,
+    tokenizer: Tokenizer,
+    identifiers: Identifiers,
+    prompt: PromptConfig,
+    config: LlamaConfig,
+    name: String,
+    quantization: String,
+    parameters: usize,
+    metadata: BTreeMap<String, GgufValue>,
+}
+
+/// `Err` carries the reason in words (for `fallbackReason` or the error).
+async fn load_gpu(bytes: &[u8], progress: &Progress) -> Result<Engine, String> {
+    if !has_navigator_gpu() {
+        return Err("this browser has no WebGPU (navigator.gpu is missing)".into());
+    }
+    progress.report("adapter", 0.05);
+    let ctx = GpuContext::new(GpuOptions::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    let file = GgufFile::parse(bytes, SOURCE_NAME).map_err(|e| e.to_string())?;
+    // The same settings the CPU path takes from Backbone + Ranker::new.
+    let card = ModelCard::from_gguf(&file).map_err(|e| e.to_string())?;
+    let tokenizer = Tokenizer::from_gguf(&file).map_err(|e| e.to_string())?;
+    let config = LlamaConfig::from_gguf(&file).map_err(|e| e.to_string())?;
+    let identifiers =
+        rank::identifiers_for(card.as_ref(), &tokenizer).map_err(|e| e.to_string())?;
+    let prompt = card
+        .as_ref()
+        .map_or_else(PromptConfig::default, |c| c.prompt_config());
+    progress.report("upload", 0.2);
+    js::yield_to_event_loop().await;
+    let model = GpuModel::from_gguf(&ctx, &file, bytes, &identifiers.token_ids)
+        .await
+        .map_err(|e| e.to_string())?;
+    progress.report("upload", 0.9);
+    let (quantization, parameters) = tensor_summary(&file);
+    Ok(Engine::Gpu(Box::new(GpuRanker {
+        name: file
+            .get_str("general.name")
+            .unwrap_or(SOURCE_NAME)
+            .to_string(),
+        quantization,
+        parameters,
+        metadata: file.metadata.clone(),
+        ctx,
+        model,
+        tokenizer,
+        identifiers,
+        prompt,
+        config,
+    })))
+}
+
+fn has_navigator_gpu() -> bool {
+    let global = js_sys::global();
+    js_sys::Reflect::get(&global, &JsValue::from_str("navigator"))
+        .ok()
+        .filter(|n| !n.is_undefined())
+        .and_then(|n| js_sys::Reflect::get(&n, &JsValue::from_str("gpu")).ok())
+        .is_some_and(|g| !g.is_undefined() && !g.is_null())
+}
+
+/// Parameter count and the dominant matrix type, as `alro_core::model::ModelInfo` reports them.
+fn tensor_summary(file: &GgufFile) -> (String, usize) {
+    let mut counts = BTreeMap::<String, usize>::new();
+    let mut parameters = 0usize;
+    for t in &file.tensors {
+        let n: usize = t.shape.iter().product();
+        parameters += n;
+        if t.shape.len() == 2 {
+            *counts.entry(format!("{:?}", t.dtype)).or_default() += n;
+        }
+    }
+    let quantization = counts
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .map(|(k, _)| k)
+        .unwrap_or_default();
+    (quantization, parameters)
+}
+
+impl GpuRanker {
+    async fn rank(&self, req: &RankRequest, mode: Mode) -> Result<RankResponse, String> {
+        let p = rank::prepare(
+            &self.tokenizer,
+            self.config.max_position_embeddings,
+            &self.identifiers,
+            &self.prompt,
+            req,
+        )
+        .map_err(|e| e.to_string())?;
+        let m = p.candidates;
+        let mut session = self.model.new_session();
+        let gpu = |e: alro_gpu::GpuError| e.to_string();
+        // Identifier logits after the prompt (prefill).
+        let mut logits = self
+            .model
+            .forward(&mut session, &p.tokens)
+            .await
+            .map_err(gpu)?;
+        let (order, scores) = match mode {
+            Mode::Single => rank::single_scores(&logits, m).map_err(|e| e.to_string())?,
+            Mode::Greedy => {
+                let mut decoder = GreedyDecoder::new(m).map_err(|e| e.to_string())?;
+                while let GreedyStep::Feed(i) =
+                    decoder.choose(&logits).map_err(|e| e.to_string())?
+                {
+                    let token = self.identifiers.token_ids[i];
+                    logits = self
+                        .model
+                        .forward(&mut session, &[token])
+                        .await
+                        .map_err(gpu)?;
+                }
+                rank::greedy_scores(decoder.into_order())
+            }
+        };
+        rank::response(req, &order, &scores).map_err(|e| e.to_string())
+    }
+}
+
+impl Engine {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Engine::Cpu(_) => "cpu",
+            Engine::Gpu(_) => "webgpu",
+        }
+    }
+
+    pub fn info(&self, fallback_reason: Option<String>) -> Info {
+        match self {
+            Engine::Cpu(r) => {
+                let i = &r.backbone.info;
+                Info {
+                    name: i.name.clone(),
+                    format: i.format.clone(),
+                    quantization: i.quantization.clone(),
+                    parameters: i.parameters,
+                    context_length: i.context_length,
+                    backend: self.name(),
+                    adapter: None,
+                    fallback_reason,
+                    max_candidates: r.identifiers.len(),
+                    identifiers: r.identifiers.labels.clone(),
+                    max_history: r.prompt.max_history,
+                    rating_max: r.prompt.rating_max,
+                    template_version: alro_core::prompt::TEMPLATE_VERSION,
+                    metadata: alro_metadata(&i.gguf_metadata),
+                }
+            }
+            Engine::Gpu(g) => {
+                let a = g.ctx.info();
+                Info {
+                    name: g.name.clone(),
+                    format: "gguf".into(),
+                    quantization: g.quantization.clone(),
+                    parameters: g.parameters,
+                    context_length: g.config.max_position_embeddings,
+                    backend: self.name(),
+                    adapter: Some(format!(
+                        "{} ({}{})",
+                        a.adapter_name,
+                        a.backend,
+                        if a.is_fallback {
+                            ", software fallback"
+                        } else {
+                            ""
+                        }
+                    )),
+                    fallback_reason,
+                    max_candidates: g.identifiers.len(),
+                    identifiers: g.identifiers.labels.clone(),
+                    max_history: g.prompt.max_history,
+                    rating_max: g.prompt.rating_max,
+                    template_version: alro_core::prompt::TEMPLATE_VERSION,
+                    metadata: alro_metadata(&g.metadata),
+                }
+            }
+        }
+    }
+
+    pub async fn rank(&self, req: &RankRequest, mode: Mode) -> Result<RankResponse, String> {
+        match self {
+            Engine::Cpu(r) => {
+                let mode = match mode {
+                    Mode::Greedy => RankMode::Greedy,
+                    Mode::Single => RankMode::Single,
+                };
+                r.rank(req, mode).map_err(|e| e.to_string())
+            }
+            Engine::Gpu(g) => g.rank(req, mode).await,
+        }
+    }
+}

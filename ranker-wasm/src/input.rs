@@ -1,0 +1,118 @@
+//! Typed inputs from JavaScript values. Every failure is an error message that names the field
+//! and says what shape was expected, because the caller is a page author reading the console.
+
+use alro_core::request::RankRequest;
+use serde::Deserialize;
+use wasm_bindgen::prelude::*;
+
+pub const REQUEST_SHAPE: &str = "{history: [{title: string, rating: number}, ...], \
+                                 candidates: [{id: string, title: string}, ...]}";
+
+/// Deserialises `value` as `T`; on failure the message starts with the path of the bad field
+/// (`candidates[2].id: invalid type: ...`).
+fn from_js<T: for<'de> Deserialize<'de>>(
+    value: JsValue,
+    what: &str,
+    shape: &str,
+) -> Result<T, String> {
+    if value.is_undefined() || value.is_null() {
+        return Err(format!("{what} is missing: pass {shape}"));
+    }
+    let de = serde_wasm_bindgen::Deserializer::from(value);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            format!("{what}: {inner}; expected {shape}")
+        } else {
+            format!("{what}.{path}: {inner}; expected {shape}")
+        }
+    })
+}
+
+pub fn request(value: JsValue) -> Result<RankRequest, String> {
+    from_js(value, "request", REQUEST_SHAPE)
+}
+
+/// `rank`'s second argument.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RankOptions {
+    #[serde(default)]
+    pub mode: Mode,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Constrained greedy decoding of the whole list.
+    #[default]
+    Greedy,
+    /// Order by the first-position distribution (one forward pass).
+    Single,
+}
+
+pub fn rank_options(value: JsValue) -> Result<RankOptions, String> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(RankOptions::default());
+    }
+    from_js(value, "options", "{mode: 'greedy' | 'single'}")
+}
+
+/// Which backend `Ranker.load` uses.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendChoice {
+    /// WebGPU when the browser has an adapter and the model fits it, else the CPU.
+    #[default]
+    Auto,
+    Webgpu,
+    Cpu,
+}
+
+/// `Ranker.load`'s options. `onProgress` is a function, which serde cannot carry, so the object
+/// is read key by key; unknown keys are refused so a typo (`backed: 'cpu'`) is not ignored.
+pub struct LoadOptions {
+    pub backend: BackendChoice,
+    pub on_progress: Option<js_sys::Function>,
+}
+
+pub fn load_options(value: JsValue) -> Result<LoadOptions, String> {
+    const SHAPE: &str = "{backend?: 'auto' | 'webgpu' | 'cpu', onProgress?: (p) => void}";
+    let mut out = LoadOptions {
+        backend: BackendChoice::Auto,
+        on_progress: None,
+    };
+    if value.is_undefined() || value.is_null() {
+        return Ok(out);
+    }
+    if !value.is_object() {
+        return Err(format!("options must be an object {SHAPE}"));
+    }
+    let obj: js_sys::Object = value.unchecked_into();
+    for key in js_sys::Object::keys(&obj).iter() {
+        let name = key.as_string().unwrap_or_default();
+        let v = js_sys::Reflect::get(&obj, &key).unwrap_or(JsValue::UNDEFINED);
+        match name.as_str() {
+            "backend" if v.is_undefined() => {}
+            "backend" => {
+                out.backend = serde_wasm_bindgen::from_value(v).map_err(|e| {
+                    format!("options.backend: {e}; expected 'auto', 'webgpu' or 'cpu'")
+                })?
+            }
+            "onProgress" if v.is_undefined() || v.is_null() => {}
+            "onProgress" => {
+                out.on_progress = Some(
+                    v.dyn_into()
+                        .map_err(|_| "options.onProgress must be a function".to_string())?,
+                )
+            }
+            other => {
+                return Err(format!(
+                    "options.{other} is not an option; expected {SHAPE}"
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
