@@ -21,7 +21,9 @@ fn from_js<T: for<'de> Deserialize<'de>>(
     let de = serde_wasm_bindgen::Deserializer::from(value);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
-        let inner = e.into_inner();
+        // serde-wasm-bindgen's errors are JS `Error`s whose text starts with "Error: ".
+        let inner = e.into_inner().to_string();
+        let inner = inner.strip_prefix("Error: ").unwrap_or(&inner);
         if path == "." {
             format!("{what}: {inner}; expected {shape}")
         } else {
@@ -97,6 +99,8 @@ pub fn load_options(value: JsValue) -> Result<LoadOptions, String> {
             "backend" if v.is_undefined() => {}
             "backend" => {
                 out.backend = serde_wasm_bindgen::from_value(v).map_err(|e| {
+                    let e = e.to_string();
+                    let e = e.strip_prefix("Error: ").unwrap_or(&e);
                     format!("options.backend: {e}; expected 'auto', 'webgpu' or 'cpu'")
                 })?
             }
