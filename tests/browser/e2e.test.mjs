@@ -84,14 +84,10 @@ async function rankAndCheck(name, { page, requests, consoleErrors }, expectBacke
   const greedy = await page.evaluate((r) => window.alroDemo.rank(r, { mode: 'greedy' }), FIXTURE);
   const single = await page.evaluate((r) => window.alroDemo.rank(r, { mode: 'single' }), FIXTURE);
   assert.equal(greedy.backend, expectBackend);
-  // The prefill is the same computation on both sides (single-mode log-probabilities agree to
-  // ~1e-5, checked below), so the first greedy pick must agree. Later picks come from decode steps,
-  // where the wasm and native builds differ (seen: the fixture's third pick, two close
-  // candidates; cause not yet established, see the report in BENCHMARKS/issue), so the rest is only
-  // required to be a permutation and its agreement is recorded.
-  assert.deepEqual([...greedy.ranking].sort(), [...NATIVE.greedy.ranking].sort(), `${name}: greedy ranking is not a permutation of the candidates`);
-  assert.equal(greedy.ranking[0], NATIVE.greedy.ranking[0], `${name}: first greedy pick differs from alro rank`);
-  const agreeing = greedy.ranking.filter((id, i) => NATIVE.greedy.ranking[i] === id).length;
+  // Both sides multiply f32 activations with the same decoded weights (prefill: dequantized GEMM;
+  // decode steps: alro-core's fixed-order matvec, or the WGSL kernels), so logits differ only in
+  // the last bits and the greedy order must be the native one.
+  assert.deepEqual(greedy.ranking, NATIVE.greedy.ranking, `${name}: greedy ranking differs from alro rank`);
   assert.deepEqual(single.ranking, NATIVE.single.ranking, `${name}: single ranking differs from alro rank`);
   assertClose(single.scores, NATIVE.single.scores, LOGPROB_TOLERANCE, `${name} single`);
 
@@ -111,7 +107,7 @@ async function rankAndCheck(name, { page, requests, consoleErrors }, expectBacke
   assert.deepEqual(serverLog.slice(serverMark), [], `${name}: the server saw requests after the model loaded`);
   assert.ok(requests.every((r) => r.url.startsWith(base)), `${name}: request to another origin: ${requests.map((r) => r.url)}`);
   assert.deepEqual(consoleErrors, [], `${name}: console errors`);
-  results[name] = { greedyMillis: greedy.millis, singleMillis: single.millis, uiStatus: status, greedy: greedy.ranking, nativeGreedy: NATIVE.greedy.ranking, greedyPositionsAgreeing: agreeing };
+  results[name] = { greedyMillis: greedy.millis, singleMillis: single.millis, uiStatus: status, greedy: greedy.ranking };
 }
 
 test('CPU backend (WebGPU disabled): same ranking as the native CLI, no request after load, model cached', { timeout: 600_000 }, async () => {

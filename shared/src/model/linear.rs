@@ -2,6 +2,7 @@
 //! optional LoRA adapter in the PEFT convention `W·x + (α/r)·B·A·x`.
 
 use super::frozen::frozen_matmul;
+use super::matvec::quantized_matvec;
 use candle_core::quantized::QMatMul;
 use candle_core::{Module, Result, Tensor};
 use rand::Rng;
@@ -57,9 +58,6 @@ impl LoraDropout {
 pub struct Linear {
     /// (out, in) — quantized, or a dense tensor wrapped as `QMatMul::Tensor`.
     pub weight: QMatMul,
-    /// A faster-to-multiply re-encoding of `weight` for single rows (decode steps), when the
-    /// stored block type has no SIMD kernel in candle (Q4_1 → Q8_0).
-    pub decode: Option<QMatMul>,
     pub lora: Option<Lora>,
 }
 
@@ -67,7 +65,6 @@ impl Linear {
     pub fn new(weight: QMatMul) -> Self {
         Linear {
             weight,
-            decode: None,
             lora: None,
         }
     }
@@ -78,11 +75,18 @@ impl Linear {
         // A prompt (many rows) is compute-bound: dequantizing the block-quantized weight for
         // one f32 GEMM is several times faster than candle's row-by-row quantized dot products,
         // and exact (no 8-bit rounding of activations). Weights stay quantized in memory; a
-        // single decode row takes the quantized path.
-        if rows >= DEQUANTIZE_MIN_ROWS {
-            self.forward_dequantized(x)
-        } else {
-            self.add_lora(x, self.decode.as_ref().unwrap_or(&self.weight).forward(x)?)
+        // single decode row decodes them row by row (`matvec`), also without rounding `x`.
+        match &self.weight {
+            QMatMul::QTensor(q) if rows == 1 && x.device().is_cpu() => {
+                let flat = x.flatten_all()?.to_dtype(candle_core::DType::F32)?.to_vec1()?;
+                let y = quantized_matvec(q, &flat)?;
+                let mut shape = x.dims().to_vec();
+                *shape.last_mut().expect("x has a last dimension") = y.len();
+                let y = Tensor::from_vec(y, shape, x.device())?.to_dtype(x.dtype())?;
+                self.add_lora(x, y)
+            }
+            _ if rows >= DEQUANTIZE_MIN_ROWS => self.forward_dequantized(x),
+            _ => self.add_lora(x, self.weight.forward(x)?),
         }
     }
 

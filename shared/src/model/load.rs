@@ -6,7 +6,7 @@ use super::linear::Linear;
 use super::llama::{Attention, Block, Llama, Mlp};
 use crate::gguf::GgufFile;
 use crate::{Error, Result};
-use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+use candle_core::quantized::QMatMul;
 use candle_core::{DType, Device, Tensor};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -122,19 +122,7 @@ impl Llama {
             if dims != [out, inp] {
                 return Err(shape_err(&name, &dims, &[out, inp]));
             }
-            // Single-row (decode) products of slow block types go through a Q8_0 copy; prompts
-            // still multiply with the exact dequantized original (see `Linear::forward`).
-            let decode = match &m {
-                QMatMul::QTensor(q) if needs_decode_copy(q.dtype()) => Some(QMatMul::from_arc(
-                    Arc::new(QTensor::quantize(&q.dequantize(device)?, GgmlDType::Q8_0)?),
-                )?),
-                _ => None,
-            };
-            Ok(Linear {
-                weight: m,
-                decode,
-                lora: None,
-            })
+            Ok(Linear::new(m))
         };
         let vector = |name: WeightName, n: usize| -> Result<Tensor> {
             let t = src.dense(&name)?;
@@ -194,12 +182,6 @@ impl Llama {
             config,
         })
     }
-}
-
-/// Block types candle multiplies with scalar code only: candle has SIMD dot products for Q4_0,
-/// Q8_0 and the K-quants, but decoding through Q4_1/Q5_0/Q5_1 is ~10x slower.
-fn needs_decode_copy(dtype: GgmlDType) -> bool {
-    matches!(dtype, GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1)
 }
 
 /// GGUF tensors, read from the file's bytes on demand.

@@ -6,6 +6,7 @@ mod frozen;
 mod grad_ops;
 mod linear;
 mod llama;
+mod matvec;
 mod load;
 pub mod ops;
 pub mod tiny;

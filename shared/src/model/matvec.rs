@@ -1,0 +1,198 @@
+//! One row times a block-quantized weight, `y = W·x`, with the activation kept in f32.
+//!
+//! Why not candle's `QMatMul` for decode steps: it quantizes the activation to 8 bits before the
+//! integer dot product (as llama.cpp does), so a decode step rounds differently from the prompt
+//! pass (which multiplies with the dequantized weight in f32), from the WebGPU kernels (f32
+//! activations) and between x86 and wasm (the rounding lands differently after tiny float
+//! differences upstream). Greedy ranking decides on logit gaps that are sometimes ~0.01, and
+//! those 8-bit roundings moved a browser ranking away from the native one.
+//!
+//! Here each weight row is decoded block by block with candle's own `GgmlType::to_float` and
+//! multiplied with `x` in a fixed summation order (eight partial sums, combined pairwise; Rust
+//! never reassociates or fuses float operations), so the same weight and `x` give the same bits
+//! on every platform and thread count. Rows are independent, so native builds split them over
+//! rayon's threads; wasm runs them on its one thread.
+
+use candle_core::quantized::k_quants::{
+    BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ5_1, BlockQ6K,
+    BlockQ8K, BlockQ8_0, BlockQ8_1,
+};
+use candle_core::quantized::{GgmlDType, GgmlType, QTensor};
+use candle_core::{bail, Result};
+use half::{bf16, f16};
+
+/// `weight` (out, in) · `x` (in) → (out), exactly as described in the module docs.
+pub fn quantized_matvec(weight: &QTensor, x: &[f32]) -> Result<Vec<f32>> {
+    let (rows, cols) = weight.shape().dims2()?;
+    if x.len() != cols {
+        bail!("matvec: input has {} values, weight has {cols} columns", x.len());
+    }
+    let bytes = weight.data()?;
+    macro_rules! typed {
+        ($t:ty) => {
+            rows_times::<$t>(blocks_of::<$t>(&bytes)?, rows, cols, x)
+        };
+    }
+    match weight.dtype() {
+        GgmlDType::F32 => typed!(f32),
+        GgmlDType::F16 => typed!(f16),
+        GgmlDType::BF16 => typed!(bf16),
+        GgmlDType::Q4_0 => typed!(BlockQ4_0),
+        GgmlDType::Q4_1 => typed!(BlockQ4_1),
+        GgmlDType::Q5_0 => typed!(BlockQ5_0),
+        GgmlDType::Q5_1 => typed!(BlockQ5_1),
+        GgmlDType::Q8_0 => typed!(BlockQ8_0),
+        GgmlDType::Q8_1 => typed!(BlockQ8_1),
+        GgmlDType::Q2K => typed!(BlockQ2K),
+        GgmlDType::Q3K => typed!(BlockQ3K),
+        GgmlDType::Q4K => typed!(BlockQ4K),
+        GgmlDType::Q5K => typed!(BlockQ5K),
+        GgmlDType::Q6K => typed!(BlockQ6K),
+        GgmlDType::Q8K => typed!(BlockQ8K),
+        #[allow(unreachable_patterns)]
+        other => bail!("matvec: no decoder for {other:?} weights"),
+    }
+}
+
+/// The storage bytes of a CPU `QTensor` as its blocks. candle keeps them in a `Vec<T>`, so the
+/// alignment holds; it is checked anyway rather than assumed.
+fn blocks_of<T: GgmlType>(bytes: &[u8]) -> Result<&[T]> {
+    let size = std::mem::size_of::<T>();
+    if bytes.len() % size != 0 || bytes.as_ptr().align_offset(std::mem::align_of::<T>()) != 0 {
+        bail!("matvec: {:?} storage is not a whole number of aligned blocks", T::DTYPE);
+    }
+    // SAFETY: length and alignment checked above; every block type is plain data (f16 scales and
+    // byte arrays) for which any bit pattern is a valid value.
+    Ok(unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), bytes.len() / size) })
+}
+
+fn rows_times<T: GgmlType>(blocks: &[T], rows: usize, cols: usize, x: &[f32]) -> Result<Vec<f32>> {
+    if cols % T::BLCK_SIZE != 0 || blocks.len() != rows * cols / T::BLCK_SIZE {
+        bail!(
+            "matvec: {:?} weight of {rows}x{cols} does not match its {} blocks",
+            T::DTYPE,
+            blocks.len()
+        );
+    }
+    let per_row = cols / T::BLCK_SIZE;
+    let mut out = vec![0f32; rows];
+    let row_dot = |r: usize, scratch: &mut Vec<f32>| {
+        T::to_float(&blocks[r * per_row..(r + 1) * per_row], scratch);
+        dot(scratch, x)
+    };
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use rayon::prelude::*;
+        // Chunks of rows big enough that scheduling is negligible next to decoding them.
+        out.par_chunks_mut(64)
+            .enumerate()
+            .for_each_init(
+                || vec![0f32; cols],
+                |scratch, (c, chunk)| {
+                    for (i, y) in chunk.iter_mut().enumerate() {
+                        *y = row_dot(c * 64 + i, scratch);
+                    }
+                },
+            );
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        let mut scratch = vec![0f32; cols];
+        for (r, y) in out.iter_mut().enumerate() {
+            *y = row_dot(r, &mut scratch);
+        }
+    }
+    Ok(out)
+}
+
+/// Σ aᵢ·bᵢ in a fixed order: eight running sums (lanes the compiler maps onto SIMD registers),
+/// combined pairwise, then the tail. The result depends only on the inputs.
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let split = a.len() - a.len() % 8;
+    for (ca, cb) in a[..split].chunks_exact(8).zip(b[..split].chunks_exact(8)) {
+        for i in 0..8 {
+            acc[i] += ca[i] * cb[i];
+        }
+    }
+    let mut tail = 0f32;
+    for (x, y) in a[split..].iter().zip(&b[split..]) {
+        tail += x * y;
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Tensor};
+
+    fn reference(w: &Tensor, x: &[f32]) -> Vec<f32> {
+        let xt = Tensor::new(x, &Device::Cpu).unwrap().unsqueeze(1).unwrap();
+        w.matmul(&xt).unwrap().squeeze(1).unwrap().to_vec1().unwrap()
+    }
+
+    /// Against candle's dequantize + f32 matmul, for every block type a GGUF backbone uses.
+    #[test]
+    fn matches_dequantized_matmul_for_each_type() {
+        let dev = Device::Cpu;
+        let (rows, cols) = (70, 512); // 70 rows: one full rayon chunk and a partial one
+        let w = Tensor::randn(0f32, 0.5, (rows, cols), &dev).unwrap();
+        let x: Vec<f32> = Tensor::randn(0f32, 1.0, cols, &dev).unwrap().to_vec1().unwrap();
+        for dtype in [
+            GgmlDType::F32,
+            GgmlDType::F16,
+            GgmlDType::Q4_0,
+            GgmlDType::Q4_1,
+            GgmlDType::Q5_0,
+            GgmlDType::Q5_1,
+            GgmlDType::Q8_0,
+            GgmlDType::Q2K,
+            GgmlDType::Q3K,
+            GgmlDType::Q4K,
+            GgmlDType::Q5K,
+            GgmlDType::Q6K,
+        ] {
+            let q = QTensor::quantize(&w, dtype).unwrap();
+            let want = reference(&q.dequantize(&dev).unwrap(), &x);
+            let got = quantized_matvec(&q, &x).unwrap();
+            assert_eq!(got.len(), rows);
+            for (r, (g, e)) in got.iter().zip(&want).enumerate() {
+                assert!((g - e).abs() <= 1e-4 * (1.0 + e.abs()), "{dtype:?} row {r}: {g} vs {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn is_bit_identical_across_thread_counts() {
+        let dev = Device::Cpu;
+        let w = Tensor::randn(0f32, 0.5, (300, 256), &dev).unwrap();
+        let q = QTensor::quantize(&w, GgmlDType::Q4_1).unwrap();
+        let x: Vec<f32> = (0..256).map(|i| ((i * 37 % 101) as f32 - 50.0) / 17.0).collect();
+        let many = quantized_matvec(&q, &x).unwrap();
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+            .install(|| quantized_matvec(&q, &x).unwrap());
+        assert_eq!(
+            many.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            one.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn dot_handles_tails_and_rejects_nothing() {
+        let a: Vec<f32> = (1..=11).map(|v| v as f32).collect();
+        let b = vec![1f32; 11];
+        assert_eq!(dot(&a, &b), 66.0);
+        assert_eq!(dot(&[], &[]), 0.0);
+    }
+
+    #[test]
+    fn wrong_input_length_is_an_error() {
+        let w = Tensor::zeros((4, 32), candle_core::DType::F32, &Device::Cpu).unwrap();
+        let q = QTensor::quantize(&w, GgmlDType::Q8_0).unwrap();
+        assert!(quantized_matvec(&q, &[0.0; 31]).is_err());
+    }
+}
