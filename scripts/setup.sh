@@ -63,6 +63,20 @@ PY
   say "default backbone ready: $MODELS/$GGUF_NAME"
 fi
 
+# --- fuzzing (scripts/fuzz.sh): cargo-fuzz builds libFuzzer targets with the nightly toolchain ---
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  say "nightly toolchain (for cargo fuzz): present"
+else
+  say "installing the nightly toolchain (cargo fuzz needs it)"
+  rustup toolchain install nightly --profile minimal
+fi
+if cargo fuzz --version >/dev/null 2>&1; then
+  say "cargo-fuzz: present ($(cargo fuzz --version))"
+else
+  say "installing cargo-fuzz with cargo install (about 2 minutes)"
+  cargo install cargo-fuzz --locked
+fi
+
 # --- browser package and tests (scripts/build-wasm.sh, scripts/test-browser.sh) ---
 # wasm-bindgen's CLI must equal the crate version pinned in ranker-wasm/Cargo.toml. It installs
 # without --locked only (with it, a locked dependency is missing from the registry); ~12 minutes.

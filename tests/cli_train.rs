@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 const STEPS: usize = 24;
 
-fn workdir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("alro-cli-train-{}", std::process::id()));
+fn workdir(test: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("alro-cli-train-{test}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(d.join("data")).unwrap();
     d
@@ -97,7 +97,7 @@ fn tensors(path: &Path) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn a_killed_run_resumes_to_the_same_result() {
-    let dir = workdir();
+    let dir = workdir("kill");
     write_inputs(&dir);
 
     let status = train(&dir, "full", "tiny.gguf", false).status().unwrap();
@@ -185,6 +185,94 @@ fn a_killed_run_resumes_to_the_same_result() {
             let name = e.unwrap().file_name().to_string_lossy().into_owned();
             assert!(!name.contains(".tmp"), "leftover {name}");
         }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every file a run has under its final name is whole: checkpoints parse as safetensors with
+/// their metadata, metrics are complete JSON lines, the config parses.
+fn assert_whole_files(run: &Path, trial: usize) {
+    for name in ["last.safetensors", "best.safetensors"] {
+        let p = run.join(name);
+        if p.exists() {
+            let bytes = std::fs::read(&p).unwrap();
+            safetensors::SafeTensors::deserialize(&bytes)
+                .unwrap_or_else(|e| panic!("trial {trial}: {name} is not whole: {e}"));
+        }
+    }
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap_or_default();
+    assert!(
+        metrics.is_empty() || metrics.ends_with('\n'),
+        "trial {trial}: metrics.jsonl ends mid-line"
+    );
+    for l in metrics.lines() {
+        serde_json::from_str::<serde_json::Value>(l)
+            .unwrap_or_else(|e| panic!("trial {trial}: bad metrics line {l:?}: {e}"));
+    }
+}
+
+/// Issue 7's crash-safety loop: 20 SIGKILLs at seeded random moments (start-up included), each
+/// followed by `--resume`, end with exactly the uninterrupted run's adapters and optimizer state.
+#[test]
+fn twenty_random_kills_then_resume_give_the_uninterrupted_result() {
+    const KILLS: usize = 20;
+    let dir = workdir("loop");
+    write_inputs(&dir);
+
+    let started = Instant::now();
+    assert!(train(&dir, "full", "tiny.gguf", false).status().unwrap().success());
+    let full_ms = started.elapsed().as_millis() as u64;
+
+    // Delays up to a tenth of a whole run: most kills land mid-training, some during start-up,
+    // and the run cannot finish before all 20 have happened (each attempt also pays start-up).
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next_delay = || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        Duration::from_millis((state >> 33) % (full_ms / 10).max(20))
+    };
+    let run = dir.join("looped");
+    let mut kills = 0;
+    let mut attempts = 0;
+    let mut steps_seen = Vec::new();
+    while kills < KILLS {
+        attempts += 1;
+        assert!(attempts < 200, "run kept finishing before it could be killed");
+        let mut child = train(&dir, "looped", "tiny.gguf", true)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(next_delay());
+        if child.try_wait().unwrap().is_some() {
+            // Finished before the kill: start the loop's run over (keeps 20 real kills).
+            let _ = std::fs::remove_dir_all(&run);
+            continue;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        kills += 1;
+        assert_whole_files(&run, kills);
+        steps_seen.push(train_lines(&run).iter().filter(|l| l["kind"] == "train").count());
+    }
+    let out = train(&dir, "looped", "tiny.gguf", true).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    eprintln!("{KILLS} kills ({attempts} attempts); train steps on disk after each: {steps_seen:?}");
+    assert!(
+        steps_seen.iter().any(|&s| s > 0),
+        "no kill landed after a training step: the loop tested start-up only"
+    );
+
+    let full = dir.join("full");
+    for name in ["last.safetensors", "best.safetensors"] {
+        assert_eq!(
+            tensors(&run.join(name)),
+            tensors(&full.join(name)),
+            "{name} after {KILLS} kills differs from the uninterrupted run"
+        );
+    }
+    for e in std::fs::read_dir(&run).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.contains(".tmp"), "leftover {name}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

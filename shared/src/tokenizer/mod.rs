@@ -8,6 +8,22 @@ pub use from_gguf::tokenizer_json_from_gguf;
 
 use crate::{Error, Result};
 
+/// `tokenizers::Tokenizer` from a parsed document. Natively a panic inside `tokenizers` (it
+/// has a few `expect`s on hostile field values) becomes an error; wasm builds abort on panic, and
+/// the browser only builds tokenizers from GGUF metadata, whose JSON we write ourselves.
+fn build_guarded(value: serde_json::Value) -> std::result::Result<tokenizers::Tokenizer, String> {
+    let build = move || serde_json::from_value::<tokenizers::Tokenizer>(value).map_err(|e| e.to_string());
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(build))
+            .unwrap_or_else(|_| Err("the tokenizers crate rejected it (it panicked)".into()))
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        build()
+    }
+}
+
 /// A tokenizer plus the special-token facts inference needs.
 #[derive(Clone)]
 pub struct Tokenizer {
@@ -27,7 +43,12 @@ impl Tokenizer {
         bos_id: Option<u32>,
         eos_id: Option<u32>,
     ) -> Result<Self> {
-        let inner = tokenizers::Tokenizer::from_bytes(json)
+        // Syntax first: `tokenizers` panics (an `expect` in its decoder deserializer) on some
+        // malformed JSON instead of returning an error (found by fuzz/hf_checkpoint). From a
+        // parsed `Value` its deserializers only see well-formed JSON.
+        let value: serde_json::Value = serde_json::from_slice(json)
+            .map_err(|e| Error::Tokenizer(format!("cannot read tokenizer.json: {e}")))?;
+        let inner = build_guarded(value)
             .map_err(|e| Error::Tokenizer(format!("cannot read tokenizer.json: {e}")))?;
         Ok(Tokenizer {
             inner,
@@ -97,5 +118,33 @@ impl Tokenizer {
     pub fn single_token(&self, text: &str) -> Result<Option<u32>> {
         let ids = self.encode(text)?;
         Ok(if ids.len() == 1 { Some(ids[0]) } else { None })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],
+        "normalizer":null,"pre_tokenizer":null,"post_processor":null,"decoder":DECODER,
+        "model":{"type":"BPE","dropout":null,"unk_token":null,"continuing_subword_prefix":null,
+        "end_of_word_suffix":null,"fuse_unk":false,"byte_fallback":false,"vocab":{"a":0},"merges":[]}}"#;
+
+    #[test]
+    fn a_well_formed_tokenizer_json_loads() {
+        let json = MINIMAL.replace("DECODER", "null");
+        let t = Tokenizer::from_json_bytes(json.as_bytes(), false, None, None).unwrap();
+        assert_eq!(t.encode("a").unwrap(), vec![0]);
+    }
+
+    /// Regression (fuzz/regressions/hf_checkpoint): a syntax error inside `decoder` made the
+    /// tokenizers crate panic; it is an error naming tokenizer.json.
+    #[test]
+    fn malformed_json_inside_the_decoder_is_an_error_not_a_panic() {
+        let json = MINIMAL.replace("DECODER", r#"{"type":"ByteLevel","trim_offsets":tru}"#);
+        let err = Tokenizer::from_json_bytes(json.as_bytes(), false, None, None)
+            .err()
+            .expect("malformed JSON must be refused");
+        assert!(err.to_string().contains("tokenizer.json"), "{err}");
     }
 }
