@@ -335,19 +335,21 @@ fn default_backbone_exports_rank_like_the_adapter_model_and_load_in_llama_cpp() 
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// llama.cpp's 10th and 11th next-token logits closer than this are a tie for the top-10 check.
+const BOUNDARY_TIE: f32 = 0.1;
+
 /// Lists scored per scheme (one prefill each, ≈ 250 tokens).
 const LISTS: usize = 40;
-/// Measured on these 40 lists (2026-11-26): F16 max |Δ log p| 0.0074, top-1 100%, NDCG@10
-/// +0.0012; Q8_0 0.117, 95% (2 near-ties flipped; all 16 decided ones kept), +0.0029; Q4_K
-/// 0.746, 75% (81% of the decided ones), +0.0153. Bounds leave about 2x.
+/// Measured on these 40 lists (2026-11-26, after untouched tensors are copied block for block
+/// instead of re-quantized, docs/EXPORT.md): F16 max |Δ log p| 0.0019, top-1 100%, NDCG@10
+/// +0.0000; Q8_0 0.1005, 100%, +0.0027; Q4_K 0.699, 80% (87.5% of the decided ones), +0.0197.
+/// (Before the copy rule Q8_0 flipped 2 near-ties of 40: 95%.) Bounds leave about 2x.
 const F16_MAX_DIFF: f32 = 0.02;
 const Q8_MAX_DIFF: f32 = 0.25;
-/// The issue asks ≥ 99% identical top-1 for Q8_0. With this adapter (and with the 30-step
-/// ablation adapter, BENCHMARKS.md) many lists are near-ties at the first position, and Q8_0's
-/// weight rounding (≈ 0.1 nats here) flips 2 of 40. What holds, and is asserted: every top-1
-/// the adapter decides by at least `DECIDED_MARGIN` (about twice Q8_0's largest error) is kept;
-/// overall agreement must stay ≥ 90%.
-const Q8_MIN_TOP1: f64 = 0.9;
+/// The issue's bar: ≥ 99% identical top-1 for Q8_0 (with 40 lists: all of them). Also checked:
+/// every top-1 the adapter decides by at least `DECIDED_MARGIN` (about twice Q8_0's largest
+/// error) is kept.
+const Q8_MIN_TOP1: f64 = 0.99;
 const DECIDED_MARGIN: f32 = 0.25;
 /// Q4_K (4.5 bits, Q5_0 where rows are 576 wide) flips more near-ties; the bar is that the list
 /// quality moves by at most 0.03 NDCG@10 and at least half the top-1s stay.
@@ -371,7 +373,9 @@ fn top1_agreement_beyond(a: &ListScores, reference: &ListScores, margin: f32) ->
 
 /// llama.cpp (llama-cpp-python) on the exported Q8_0 file, from the fixture: the same file (by
 /// SHA-256), and our next-token logits agree with its top 10 (the tolerances of
-/// `model_llamacpp.rs`, which explains them).
+/// `model_llamacpp.rs`, which explains them). Measured 2026-11-26: max |Δ logit| 0.65 over the
+/// top-50 (0.33 when every projection was Q8_0; the copied Q4_1 tensors go through llama.cpp's
+/// 8-bit activations); the first text's 10th/11th tokens are a 0.029 tie in llama.cpp.
 fn matches_llama_cpp(bytes: &[u8]) {
     use alro_core::data::manifest::sha256_hex;
     let fixture = read_json("llamacpp/export_logits.json");
@@ -426,7 +430,32 @@ fn matches_llama_cpp(bytes: &[u8]) {
         let mut theirs10: Vec<usize> = top.iter().take(10).map(|t| t.0).collect();
         ours10.sort_unstable();
         theirs10.sort_unstable();
-        assert_eq!(ours10, theirs10, "top-10 next-token sets differ for {text:?}");
+        if ours10 != theirs10 {
+            // The one tolerated difference: llama.cpp's 10th and 11th tokens swapped, when
+            // llama.cpp itself puts them within BOUNDARY_TIE (its 8-bit activations and f16 KV
+            // cache move logits by ~0.3, so its order of such a pair is not information).
+            let (tenth, eleventh) = (top[9], top[10]);
+            let swapped: Vec<usize> = theirs10
+                .iter()
+                .map(|&t| if t == tenth.0 { eleventh.0 } else { t })
+                .collect();
+            let mut swapped = swapped;
+            swapped.sort_unstable();
+            assert!(
+                ours10 == swapped && tenth.1 - eleventh.1 < BOUNDARY_TIE,
+                "top-10 next-token sets differ for {text:?}: ours {ours10:?}, llama.cpp \
+                 {theirs10:?} (its 10th/11th: {tenth:?} / {eleventh:?})"
+            );
+            println!(
+                "llama.cpp's 10th/11th tokens {} / {} are {:.3} apart there; ours has them the \
+                 other way round (ours {:.3} / {:.3})",
+                tenth.0,
+                eleventh.0,
+                tenth.1 - eleventh.1,
+                logits[tenth.0],
+                logits[eleventh.0]
+            );
+        }
         for &(id, l) in &top {
             worst = worst.max((logits[id] - l).abs());
         }

@@ -64,9 +64,9 @@
 //! - Whole model, tiny random Llamas (F32/Q8_0/Q4_0/Q4_1/Q4_K, prefill + 5 decode steps):
 //!   ≤ 2e-3 · max(1, |logit|) against alro-core's CPU `forward_hidden` with the weights
 //!   dequantized to f32 (`MatrixPrecision::F32`: the same arithmetic); measured ≤ 3.1e-5.
-//!   Against the CPU's default path the difference is its decode quantization noise (candle
-//!   multiplies single rows with 8-bit-quantized activations, Q4_1 through a Q8_0 copy):
-//!   measured ≤ 0.12 on logits of O(10), bound 0.5. Types converted to Q8_0 at load: ≤ 0.1.
+//!   Against the CPU's default path (which since 2026-11-26 also keeps decode activations in
+//!   f32, `alro_core::model::matvec`) the bound stays 0.5 (measured ≤ 0.12 when the CPU still
+//!   rounded decode activations to 8 bits). Types converted to Q8_0 at load: ≤ 0.1.
 //! - Default backbone (SmolLM2-135M Q4_1, real ranking prompt): top identifier equal and logits
 //!   within 2e-2 of the f32-weight CPU path, prefill and decode; measured 2.1e-5 on the full
 //!   177-token prompt.

@@ -7,8 +7,11 @@
 //   - memory: performance.measureUserAgentSpecificMemory() (page + worker; the server makes the
 //     page cross-origin isolated) and the peak resident set (VmHWM) of Chromium's renderer and GPU
 //     processes from /proc.
+//   - native: the same request through `alro rank` (ALRO_BIN, default target/debug/alro, whose
+//     dependencies and alro-core are built at opt-level 3) on the same model, so the ratio wasm
+//     CPU / native CPU comes from one run on one machine.
 // Usage (after scripts/build-wasm.sh):  node tests/browser/bench.mjs [--runs 3] [--backends cpu,webgpu]
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -50,6 +53,24 @@ function processPeaks(browserPid) {
     } catch {}
   }
   return peaks; // MiB per process type
+}
+
+/** `alro rank` on the same request: per-request elapsed_ms (excludes model load), per mode. */
+function native(runs) {
+  const bin = process.env.ALRO_BIN || path.join(ROOT, 'target/debug/alro');
+  const model = fs.realpathSync(path.join(ROOT, 'www/models/ranker.gguf'));
+  const input = path.join(ROOT, 'artifacts/browser/bench-request.jsonl');
+  fs.mkdirSync(path.dirname(input), { recursive: true });
+  fs.writeFileSync(input, Array(runs + 1).fill(JSON.stringify(REQUEST)).join('\n') + '\n');
+  const out = {};
+  for (const mode of ['greedy', 'single']) {
+    const r = spawnSync(bin, ['rank', '--model', model, '--input', input, '--mode', mode], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${bin} rank failed: ${r.stderr}`);
+    const ms = r.stdout.trim().split('\n').map((l) => JSON.parse(l).elapsed_ms).slice(1); // first = warm-up
+    out[`${mode}Millis`] = { median: Math.round(median(ms)), runs: ms.map(Math.round) };
+    if (mode === 'greedy') out.ranking = JSON.parse(r.stdout.trim().split('\n')[0]).ranking;
+  }
+  return out;
 }
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
@@ -104,9 +125,14 @@ try {
   });
   const chromiumVersion = (await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ARGS }).then(async (b) => { const v = b.version(); await b.close(); return v; }));
   const results = { date: new Date().toISOString(), chromium: chromiumVersion, request: '10-item history, 20 candidates', runs: RUNS, backends: [] };
+  console.error('[bench] native alro rank…');
+  results.native = native(RUNS);
   for (const b of BACKENDS) {
     console.error(`[bench] ${b}…`);
     results.backends.push(await bench(base, b));
+  }
+  for (const b of results.backends) {
+    b.vsNative = { greedy: +(b.greedyMillis.median / results.native.greedyMillis.median).toFixed(2), single: +(b.singleMillis.median / results.native.singleMillis.median).toFixed(2) };
   }
   fs.mkdirSync(path.join(ROOT, 'artifacts/browser'), { recursive: true });
   fs.writeFileSync(path.join(ROOT, 'artifacts/browser/bench.json'), JSON.stringify(results, null, 2));

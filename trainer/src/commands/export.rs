@@ -194,7 +194,12 @@ pub fn run(args: ExportArgs) -> Result<()> {
             .unwrap_or_else(|| out_dir.join(format!("ranker.{}.gguf", scheme.slug())));
         let exported = export_gguf(&file, &bytes, &mut backbone.model, &card, *scheme)?;
         write_atomic(&out, &exported.bytes)?;
-        eprintln!("wrote {} ({:.1} MB)", out.display(), exported.bytes.len() as f64 / 1e6);
+        eprintln!(
+            "wrote {} ({:.1} MB; tensors: {})",
+            out.display(),
+            exported.bytes.len() as f64 / 1e6,
+            type_counts(&exported.tensors)
+        );
         let mut row = Row {
             variant: scheme.to_string(),
             file: Some(out.display().to_string()),
@@ -226,6 +231,24 @@ pub fn run(args: ExportArgs) -> Result<()> {
     write_atomic(&report, serde_json::to_string_pretty(&rows)?.as_bytes())?;
     eprintln!("table as JSON: {}", report.display());
     Ok(())
+}
+
+/// "182 Q4_1, 61 F32, 30 Q8_0": how many tensors of each stored type, most common first.
+fn type_counts(tensors: &[alro_trainer::export::TensorChoice]) -> String {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for t in tensors {
+        let name = format!("{:?}", t.dtype);
+        match counts.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, c)) => *c += 1,
+            None => counts.push((name, 1)),
+        }
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    counts
+        .iter()
+        .map(|(n, c)| format!("{c} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn print_table(rows: &[Row], lists: usize) {

@@ -23,7 +23,7 @@ use alro_core::gguf::{GgufFile, GgufValue, GgufWriter};
 use alro_core::model::Llama;
 use alro_core::model_card::ModelCard;
 use anyhow::{bail, Context, Result};
-use candle_core::quantized::QTensor;
+use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{DType, Tensor};
 
 /// A tensor name of a block projection, e.g. `blk.3.attn_v.weight` → (3, "v_proj").
@@ -43,6 +43,17 @@ fn projection_of(name: &str) -> Option<(usize, &'static str)> {
     Some((layer.parse().ok()?, module))
 }
 
+/// Whether tensor `name` is changed by the merge (a projection carrying an adapter).
+fn is_adapted(model: &mut Llama, name: &str) -> bool {
+    projection_of(name).is_some_and(|(layer, module)| {
+        model
+            .layers
+            .get_mut(layer)
+            .and_then(|block| lora::projection(block, module))
+            .is_some_and(|linear| linear.lora.is_some())
+    })
+}
+
 /// The f32 value of tensor `name` in the exported model: a projection comes from `model` with
 /// its adapter merged in; everything else (embedding, norms, …) is the backbone's own tensor.
 fn exported_value(file: &GgufFile, bytes: &[u8], model: &mut Llama, name: &str) -> Result<Tensor> {
@@ -56,6 +67,11 @@ fn exported_value(file: &GgufFile, bytes: &[u8], model: &mut Llama, name: &str) 
     }
     let q = file.tensor(bytes, name, &model.device)?;
     Ok(q.dequantize(&model.device)?.to_dtype(DType::F32)?)
+}
+
+/// Stored bits per weight of a GGUF type (Q4_1: 5, Q8_0: 8.5, F16: 16).
+fn bits_per_weight(t: GgmlDType) -> f64 {
+    (t.type_size() * 8) as f64 / t.block_size() as f64
 }
 
 fn role_of(name: &str, dims: &[usize]) -> Role {
@@ -122,13 +138,30 @@ pub fn export_gguf(
     }
     let mut tensors = Vec::with_capacity(file.tensors.len());
     for info in &file.tensors {
-        let value = exported_value(file, bytes, model, &info.name)?;
-        let dims = value.dims().to_vec();
+        let dims: Vec<usize> = info.shape.clone();
         let cols = *dims.last().unwrap_or(&1);
-        let dtype = scheme.tensor_type(role_of(&info.name, &dims), cols);
-        let q = QTensor::quantize(&value, dtype)
-            .with_context(|| format!("quantizing {} ({dims:?}) to {dtype:?}", info.name))?;
-        w.add_qtensor(info.name.clone(), &q)?;
+        let wanted = scheme.tensor_type(role_of(&info.name, &dims), cols);
+        // A tensor the merge leaves unchanged, stored in no more bits than the scheme would give
+        // it, is copied block for block: re-quantizing it could only add rounding (a Q4_1
+        // backbone's untouched projections stay Q4_1 under Q8_0, exactly the trained model's).
+        let copy = !is_adapted(model, &info.name)
+            && info.dtype != wanted
+            && bits_per_weight(info.dtype) <= bits_per_weight(wanted);
+        let dtype = if copy {
+            w.add_raw(
+                info.name.clone(),
+                dims.clone(),
+                info.dtype,
+                file.tensor_data(bytes, info)?.to_vec(),
+            );
+            info.dtype
+        } else {
+            let value = exported_value(file, bytes, model, &info.name)?;
+            let q = QTensor::quantize(&value, wanted)
+                .with_context(|| format!("quantizing {} ({dims:?}) to {wanted:?}", info.name))?;
+            w.add_qtensor(info.name.clone(), &q)?;
+            wanted
+        };
         tensors.push(TensorChoice {
             name: info.name.clone(),
             dims,

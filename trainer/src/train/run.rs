@@ -229,14 +229,17 @@ pub fn train(
         rng: "derived".into(),
         seconds: 0.0,
     };
-    if opts.resume {
+    let resuming = opts.resume && run.last().exists();
+    if opts.resume && !resuming {
+        // A run killed before its first checkpoint has nothing to continue from: it starts over
+        // (same seed, so the same run), which is what a retry loop around `--resume` wants.
+        eprintln!(
+            "note: {} has no checkpoint yet; starting the run from step 0",
+            dir.display()
+        );
+    }
+    if resuming {
         let path = run.last();
-        if !path.exists() {
-            bail!(
-                "nothing to resume: {} has no checkpoint yet; drop --resume to start the run",
-                dir.display()
-            );
-        }
         let loaded = checkpoint::load(&path, &ranker.backbone.model.device)?;
         checkpoint::check_backbone(&path, &loaded.state.backbone, &backbone)?;
         if loaded.state.config != *cfg {
