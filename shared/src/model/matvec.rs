@@ -7,15 +7,15 @@
 //! differences upstream). Greedy ranking decides on logit gaps that are sometimes ~0.01, and
 //! those 8-bit roundings moved a browser ranking away from the native one.
 //!
-//! Here each weight row is decoded block by block with candle's own `GgmlType::to_float` and
-//! multiplied with `x` in a fixed summation order (eight partial sums, combined pairwise; Rust
+//! Here each weight row is decoded block by block — Q4_0, Q4_1 and Q8_0 (the default backbone's
+//! and our exports' types) by fused kernels over GGML's byte layout, every other type with
+//! candle's own `GgmlType::to_float` — and multiplied with `x` in a fixed summation order (eight partial sums, combined pairwise; Rust
 //! never reassociates or fuses float operations), so the same weight and `x` give the same bits
 //! on every platform and thread count. Rows are independent, so native builds split them over
 //! rayon's threads; wasm runs them on its one thread.
 
 use candle_core::quantized::k_quants::{
-    BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ5_1, BlockQ6K,
-    BlockQ8K, BlockQ8_0, BlockQ8_1,
+    BlockQ2K, BlockQ3K, BlockQ4K, BlockQ5K, BlockQ5_0, BlockQ5_1, BlockQ6K, BlockQ8K, BlockQ8_1,
 };
 use candle_core::quantized::{GgmlDType, GgmlType, QTensor};
 use candle_core::{bail, Result};
@@ -34,14 +34,16 @@ pub fn quantized_matvec(weight: &QTensor, x: &[f32]) -> Result<Vec<f32>> {
         };
     }
     match weight.dtype() {
+        // The block types of the default backbone and of our exports: decoded in place, fused
+        // with the dot product (no scratch row), ~4x faster than decode-then-dot.
+        GgmlDType::Q4_0 => fused_rows(&bytes, rows, cols, x, Q4_0_BYTES, dot_q4_0),
+        GgmlDType::Q4_1 => fused_rows(&bytes, rows, cols, x, Q4_1_BYTES, dot_q4_1),
+        GgmlDType::Q8_0 => fused_rows(&bytes, rows, cols, x, Q8_0_BYTES, dot_q8_0),
         GgmlDType::F32 => typed!(f32),
         GgmlDType::F16 => typed!(f16),
         GgmlDType::BF16 => typed!(bf16),
-        GgmlDType::Q4_0 => typed!(BlockQ4_0),
-        GgmlDType::Q4_1 => typed!(BlockQ4_1),
         GgmlDType::Q5_0 => typed!(BlockQ5_0),
         GgmlDType::Q5_1 => typed!(BlockQ5_1),
-        GgmlDType::Q8_0 => typed!(BlockQ8_0),
         GgmlDType::Q8_1 => typed!(BlockQ8_1),
         GgmlDType::Q2K => typed!(BlockQ2K),
         GgmlDType::Q3K => typed!(BlockQ3K),
@@ -52,6 +54,108 @@ pub fn quantized_matvec(weight: &QTensor, x: &[f32]) -> Result<Vec<f32>> {
         #[allow(unreachable_patterns)]
         other => bail!("matvec: no decoder for {other:?} weights"),
     }
+}
+
+/// Bytes of one 32-weight block in GGML's layout: `d` (f16) [+ `m` (f16)] then the quants.
+const Q4_0_BYTES: usize = 18;
+const Q4_1_BYTES: usize = 20;
+const Q8_0_BYTES: usize = 34;
+const BLOCK: usize = 32;
+
+fn f16_at(b: &[u8], at: usize) -> f32 {
+    f16::from_le_bytes([b[at], b[at + 1]]).to_f32()
+}
+
+/// Σ over one block of `q[j]·x[j]` for the 32 quant values `q` (as f32), in eight lanes combined
+/// pairwise — the same fixed order as [`dot`].
+#[inline(always)]
+fn block_dot(q: &[f32; BLOCK], x: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    for (qc, xc) in q.chunks_exact(8).zip(x[..BLOCK].chunks_exact(8)) {
+        for i in 0..8 {
+            acc[i] += qc[i] * xc[i];
+        }
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
+}
+
+/// Low nibbles are weights 0..16 of a block, high nibbles 16..32 (GGML's Q4 layout).
+#[inline(always)]
+fn nibbles(qs: &[u8], offset: f32) -> [f32; BLOCK] {
+    let mut q = [0f32; BLOCK];
+    for j in 0..16 {
+        q[j] = (qs[j] & 0x0f) as f32 - offset;
+        q[j + 16] = (qs[j] >> 4) as f32 - offset;
+    }
+    q
+}
+
+/// One Q4_0 row: Σ_b d_b · Σ_j (q_j − 8)·x_j.
+fn dot_q4_0(row: &[u8], x: &[f32], _xsum: &[f32]) -> f32 {
+    let mut total = 0f32;
+    for (b, blk) in row.chunks_exact(Q4_0_BYTES).enumerate() {
+        let q = nibbles(&blk[2..], 8.0);
+        total += f16_at(blk, 0) * block_dot(&q, &x[b * BLOCK..]);
+    }
+    total
+}
+
+/// One Q4_1 row: Σ_b (d_b · Σ_j q_j·x_j + m_b · Σ_j x_j), with the block sums of `x` shared by
+/// every row.
+fn dot_q4_1(row: &[u8], x: &[f32], xsum: &[f32]) -> f32 {
+    let mut total = 0f32;
+    for (b, blk) in row.chunks_exact(Q4_1_BYTES).enumerate() {
+        let q = nibbles(&blk[4..], 0.0);
+        total += f16_at(blk, 0) * block_dot(&q, &x[b * BLOCK..]) + f16_at(blk, 2) * xsum[b];
+    }
+    total
+}
+
+/// One Q8_0 row: Σ_b d_b · Σ_j q_j·x_j.
+fn dot_q8_0(row: &[u8], x: &[f32], _xsum: &[f32]) -> f32 {
+    let mut total = 0f32;
+    for (b, blk) in row.chunks_exact(Q8_0_BYTES).enumerate() {
+        let mut q = [0f32; BLOCK];
+        for (v, &byte) in q.iter_mut().zip(&blk[2..]) {
+            *v = byte as i8 as f32;
+        }
+        total += f16_at(blk, 0) * block_dot(&q, &x[b * BLOCK..]);
+    }
+    total
+}
+
+type RowDot = fn(&[u8], &[f32], &[f32]) -> f32;
+
+/// Every row of a 32-weight block type through its fused row kernel.
+fn fused_rows(
+    bytes: &[u8],
+    rows: usize,
+    cols: usize,
+    x: &[f32],
+    block_bytes: usize,
+    row_dot: RowDot,
+) -> Result<Vec<f32>> {
+    if cols % BLOCK != 0 || bytes.len() != rows * cols / BLOCK * block_bytes {
+        bail!("matvec: {rows}x{cols} weight does not match its {} bytes", bytes.len());
+    }
+    let row_bytes = cols / BLOCK * block_bytes;
+    let xsum: Vec<f32> = x.chunks_exact(BLOCK).map(|c| dot(c, &[1f32; BLOCK])).collect();
+    let mut out = vec![0f32; rows];
+    let one = |r: usize| row_dot(&bytes[r * row_bytes..(r + 1) * row_bytes], x, &xsum);
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use rayon::prelude::*;
+        out.par_chunks_mut(64).enumerate().for_each(|(c, chunk)| {
+            for (i, y) in chunk.iter_mut().enumerate() {
+                *y = one(c * 64 + i);
+            }
+        });
+    }
+    #[cfg(target_arch = "wasm32")]
+    for (r, y) in out.iter_mut().enumerate() {
+        *y = one(r);
+    }
+    Ok(out)
 }
 
 /// The storage bytes of a CPU `QTensor` as its blocks. candle keeps them in a `Vec<T>`, so the
