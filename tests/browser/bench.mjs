@@ -42,11 +42,13 @@ function descendants(pid) {
   return out;
 }
 
-function processPeaks(browserPid) {
+function processPeaks(rootPid) {
   const peaks = {};
-  for (const pid of descendants(browserPid)) {
+  // Playwright's Browser has no pid: walk this node process's descendants.
+  for (const pid of descendants(rootPid)) {
     try {
       const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!/chrom/i.test(cmd)) continue; // Chromium's processes only (not the file server)
       const type = /--type=([\w-]+)/.exec(cmd)?.[1] ?? 'browser';
       const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
       peaks[type] = Math.max(peaks[type] ?? 0, Math.round(hwm / 1024));
@@ -109,7 +111,7 @@ async function bench(base, backend) {
       coldStartMillis: { cacheRead: Math.round(load.fetchMillis), load: Math.round(load.loadMillis), total: Math.round(load.totalMillis), firstGreedyRank: Math.round(first.millis), firstGreedyRankWall: firstWall },
       greedyMillis: { median: Math.round(median(greedy)), runs: greedy.map(Math.round) },
       singleMillis: { median: Math.round(median(single)), runs: single.map(Math.round) },
-      memoryMiB: { measureUserAgentSpecificMemory: { afterLoad: memAfterLoad, afterRanks: memAfterRank }, processPeakRss: processPeaks(browser.process().pid) },
+      memoryMiB: { measureUserAgentSpecificMemory: { afterLoad: memAfterLoad, afterRanks: memAfterRank }, processPeakRss: processPeaks(process.pid) },
       ranking: first.ranking,
     };
   } finally {
