@@ -263,6 +263,18 @@ impl Attention {
                 kv
             }
         };
+        // Training from position 0: the fused causal kernel (half the work, one backward).
+        #[cfg(not(target_arch = "wasm32"))]
+        if kernels == Kernels::Differentiable
+            && mask.is_some()
+            && k.dim(2)? == s
+            && super::causal_attention::supported(&q)
+        {
+            let scale = 1.0 / (hd as f64).sqrt();
+            let out = super::causal_attention::causal_attention(&q, &k, &v, scale)?;
+            let out = out.transpose(1, 2)?.reshape((b, s, nh * hd))?;
+            return self.o_proj.forward(&out);
+        }
         let t = k.dim(2)?;
         // Grouped-query attention: fold the query heads that share a key/value head into the
         // sequence axis instead of copying K/V: (b, nkv, rep*s, hd).

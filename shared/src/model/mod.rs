@@ -1,6 +1,8 @@
 //! Llama-family backbones: configuration, weights (GGUF or Hugging Face safetensors) and the
 //! forward pass, bundled with their tokenizer as a [`Backbone`].
 
+#[cfg(not(target_arch = "wasm32"))]
+mod causal_attention;
 mod config;
 mod frozen;
 mod grad_ops;
