@@ -12,6 +12,7 @@
 //! Layouts: `q` (b, heads, s, d), `k`/`v` (b, kv_heads, s, d), query head `h` reads key/value
 //! head `h / (heads / kv_heads)`. Query `i` sees keys `0..=i` (a pass from position 0, no cache).
 
+use super::cpu_gemm::{gemm_into, Mat, Threads};
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 use std::sync::Mutex;
@@ -79,77 +80,6 @@ fn contiguous<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]>
     }
 }
 
-/// Row-major matrix view: `rows × cols` starting at `ptr`, row stride `rs`, column stride `cs`.
-#[derive(Clone, Copy)]
-struct Mat {
-    ptr: *const f32,
-    rs: isize,
-    cs: isize,
-}
-
-impl Mat {
-    fn rows(data: &[f32], offset: usize, row_len: usize) -> Mat {
-        Mat {
-            ptr: data[offset..].as_ptr(),
-            rs: row_len as isize,
-            cs: 1,
-        }
-    }
-    /// The transpose of the row-major matrix at `offset` with rows of `row_len`.
-    fn transposed(data: &[f32], offset: usize, row_len: usize) -> Mat {
-        Mat {
-            ptr: data[offset..].as_ptr(),
-            rs: 1,
-            cs: row_len as isize,
-        }
-    }
-}
-
-/// `dst (m × n, row stride dst_rs) = [dst +] scale · lhs (m × k) · rhs (k × n)`, one thread.
-fn gemm_into(
-    dst: &mut [f32],
-    dst_rs: usize,
-    (m, n, k): (usize, usize, usize),
-    lhs: Mat,
-    rhs: Mat,
-    scale: f32,
-    accumulate: bool,
-) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    assert!(
-        dst.len() >= (m - 1) * dst_rs + n,
-        "gemm_into: destination too small"
-    );
-    // SAFETY: `dst` holds the m × n output (asserted above); `lhs` and `rhs` were built from
-    // slices by `Mat::rows`/`Mat::transposed` at offsets whose extents the callers derive from the
-    // same dimensions (each caller's loop bounds keep every row and column inside its slice).
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            dst_rs as isize,
-            accumulate,
-            lhs.ptr,
-            lhs.cs,
-            lhs.rs,
-            rhs.ptr,
-            rhs.cs,
-            rhs.rs,
-            1.0,
-            scale,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        )
-    }
-}
-
 /// Row blocks `(first_row, end_row)` of a sequence of `s` positions.
 fn row_blocks(s: usize) -> impl Iterator<Item = (usize, usize)> {
     (0..s.div_ceil(BLOCK)).map(move |r| (r * BLOCK, ((r + 1) * BLOCK).min(s)))
@@ -195,6 +125,7 @@ impl CustomOp3 for CausalAttention {
                         Mat::transposed(k, ko, d),
                         self.scale,
                         false,
+                        Threads::One,
                     );
                     for i in r0..r1 {
                         let row = &mut p[i * s..(i + 1) * s];
@@ -217,6 +148,7 @@ impl CustomOp3 for CausalAttention {
                         Mat::rows(v, ko, d),
                         1.0,
                         false,
+                        Threads::One,
                     );
                 }
             });
@@ -275,6 +207,7 @@ impl CustomOp3 for CausalAttention {
                         Mat::rows(&gv, qo + c0 * d, d),
                         1.0,
                         false,
+                        Threads::One,
                     );
                 }
                 // dS = P ⊙ (dO·Vᵀ − rowsum(dO ⊙ O)) · scale, lower triangle.
@@ -288,6 +221,7 @@ impl CustomOp3 for CausalAttention {
                         Mat::transposed(&vv, ko, d),
                         1.0,
                         false,
+                        Threads::One,
                     );
                     for i in r0..r1 {
                         let go = &gv[qo + i * d..qo + (i + 1) * d];
@@ -312,6 +246,7 @@ impl CustomOp3 for CausalAttention {
                         Mat::rows(&kv, ko, d),
                         1.0,
                         false,
+                        Threads::One,
                     );
                 }
                 // dK = dSᵀ·Q.
@@ -324,6 +259,7 @@ impl CustomOp3 for CausalAttention {
                         Mat::rows(&qv, qo + c0 * d, d),
                         1.0,
                         false,
+                        Threads::One,
                     );
                 }
             });

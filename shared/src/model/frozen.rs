@@ -8,11 +8,53 @@
 //!
 //! Only the CPU forward is implemented: other devices take the plain matmul (correct, slower).
 
+//! Both directions call the GEMM directly on the tensors' buffers (no copies of `x` or `y`).
+
+use super::cpu_gemm::{gemm_into, Mat, Threads};
 use candle_core::{CpuStorage, CustomOp1, Device, Layout, Result, Shape, Storage, Tensor};
 
 struct FrozenMatmul {
     /// (out, in), dense.
     weight: Tensor,
+}
+
+/// `x` (rows × k, row-major) times `w` viewed as (k × n): `transpose_w` reads the (n, k)
+/// weight as its transpose (forward), otherwise the (k, n) weight as is (backward).
+fn product(x: &[f32], rows: usize, weight: &Tensor, transpose_w: bool) -> Result<Vec<f32>> {
+    let (w_rows, w_cols) = weight.dims2()?;
+    let (k, n) = if transpose_w {
+        (w_cols, w_rows)
+    } else {
+        (w_rows, w_cols)
+    };
+    let (storage, layout) = weight.storage_and_layout();
+    let w = match (&*storage, layout.contiguous_offsets()) {
+        (Storage::Cpu(CpuStorage::F32(v)), Some((s, e))) => &v[s..e],
+        _ => candle_core::bail!("frozen-matmul: the weight must be a contiguous f32 CPU tensor"),
+    };
+    if x.len() != rows * k {
+        candle_core::bail!(
+            "frozen-matmul: input of {} values is not {rows}×{k}",
+            x.len()
+        );
+    }
+    let rhs = if transpose_w {
+        Mat::transposed(w, 0, w_cols)
+    } else {
+        Mat::rows(w, 0, w_cols)
+    };
+    let mut out = vec![0f32; rows * n];
+    gemm_into(
+        &mut out,
+        n,
+        (rows, n, k),
+        Mat::rows(x, 0, k),
+        rhs,
+        1.0,
+        false,
+        Threads::All,
+    );
+    Ok(out)
 }
 
 impl CustomOp1 for FrozenMatmul {
@@ -21,29 +63,26 @@ impl CustomOp1 for FrozenMatmul {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        // Re-wrap the input as an untracked tensor (a copy of its rows: cheap next to the GEMM).
-        let x = match layout.contiguous_offsets() {
-            Some((start, end)) => match storage {
-                CpuStorage::F32(v) => {
-                    Tensor::from_slice(&v[start..end], layout.shape(), &Device::Cpu)?
-                }
-                _ => candle_core::bail!("frozen-matmul: only f32 inputs on CPU"),
-            },
-            None => candle_core::bail!("frozen-matmul: input must be contiguous"),
-        };
-        let y = x.broadcast_matmul(&self.weight.t()?)?;
-        let shape = y.shape().clone();
-        let (out, out_layout) = y.storage_and_layout();
-        match (&*out, out_layout.contiguous_offsets()) {
-            (Storage::Cpu(CpuStorage::F32(v)), Some((s, e))) => {
-                Ok((CpuStorage::F32(v[s..e].to_vec()), shape))
+        let x = match (storage, layout.contiguous_offsets()) {
+            (CpuStorage::F32(v), Some((start, end))) => &v[start..end],
+            (CpuStorage::F32(_), None) => {
+                candle_core::bail!("frozen-matmul: input must be contiguous")
             }
-            _ => candle_core::bail!("frozen-matmul: unexpected output storage"),
-        }
+            _ => candle_core::bail!("frozen-matmul: only f32 inputs on CPU"),
+        };
+        let in_dim = layout.dims().last().copied().unwrap_or(1);
+        let out_dim = self.weight.dim(0)?;
+        let y = product(x, x.len() / in_dim.max(1), &self.weight, true)?;
+        let mut shape = layout.dims().to_vec();
+        *shape.last_mut().expect("x has a last dimension") = out_dim;
+        Ok((CpuStorage::F32(y), Shape::from(shape)))
     }
 
-    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(grad_res.broadcast_matmul(&self.weight)?))
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        let g = grad_res.flatten_all()?.to_vec1::<f32>()?;
+        let out_dim = self.weight.dim(0)?;
+        let dx = product(&g, g.len() / out_dim.max(1), &self.weight, false)?;
+        Ok(Some(Tensor::from_vec(dx, arg.shape(), &Device::Cpu)?))
     }
 }
 
@@ -51,7 +90,9 @@ impl CustomOp1 for FrozenMatmul {
 pub fn frozen_matmul(x: &Tensor, weight: &Tensor) -> Result<Tensor> {
     let cpu_f32 = x.device().is_cpu()
         && x.dtype() == candle_core::DType::F32
-        && weight.dtype() == candle_core::DType::F32;
+        && weight.dtype() == candle_core::DType::F32
+        && weight.rank() == 2
+        && weight.is_contiguous();
     if x.track_op() && cpu_f32 {
         x.contiguous()?.apply_op1(FrozenMatmul {
             weight: weight.clone(),

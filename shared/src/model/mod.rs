@@ -3,6 +3,8 @@
 
 #[cfg(not(target_arch = "wasm32"))]
 mod causal_attention;
+#[cfg(not(target_arch = "wasm32"))]
+mod cpu_gemm;
 mod config;
 mod frozen;
 mod grad_ops;
