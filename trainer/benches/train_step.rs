@@ -114,6 +114,8 @@ fn main() -> anyhow::Result<()> {
             values.sft,
         ))
     };
+    // As `alro train` does: run on a rayon worker (see commands/train.rs).
+    let mut step = |i: usize| rayon::scope(|_| step(i));
     step(0)?; // warm-up
     let (mut secs, mut tokens, mut targets) = (Vec::new(), 0, 0);
     let mut losses = Vec::new();

@@ -162,24 +162,28 @@ pub fn run(args: TrainArgs) -> Result<()> {
             args.out.display()
         );
     }
-    let summary = run::train(
-        &ranker,
-        &adapters,
-        &cfg,
-        id,
-        Inputs {
-            train: &train,
-            validation: &validation,
-            data_sha256,
-        },
-        &args.out,
-        Options {
-            resume: args.resume,
-            progress: !args.quiet,
-            stop_after_steps: None,
-            stop_after_seconds: args.time_limit.map(|m| m * 60.0),
-        },
-    )?;
+    // On a rayon worker, this thread's own serial work and the pool's parallel products share
+    // the cores instead of this thread waking idle workers and competing with them.
+    let summary = rayon::scope(|_| {
+        run::train(
+            &ranker,
+            &adapters,
+            &cfg,
+            id,
+            Inputs {
+                train: &train,
+                validation: &validation,
+                data_sha256,
+            },
+            &args.out,
+            Options {
+                resume: args.resume,
+                progress: !args.quiet,
+                stop_after_steps: None,
+                stop_after_seconds: args.time_limit.map(|m| m * 60.0),
+            },
+        )
+    })?;
     let dir = RunDir(args.out.clone());
     if summary.stopped_early {
         println!(
