@@ -6,106 +6,119 @@
 //! forward product) would be computed and thrown away: a third of the linear-layer work of a
 //! training step. PyTorch skips it (`requires_grad = False`); this op does the same.
 //!
-//! Only the CPU forward is implemented: other devices take the plain matmul (correct, slower).
+//! Only native CPU f32 takes the op, which calls the GEMM directly on the tensors' buffers (no
+//! copies of `x` or `y`); other devices and wasm32 take the plain matmul (correct, slower).
 
-//! Both directions call the GEMM directly on the tensors' buffers (no copies of `x` or `y`).
-
-use super::cpu_gemm::{gemm_into, Mat, Threads};
-use candle_core::{CpuStorage, CustomOp1, Device, Layout, Result, Shape, Storage, Tensor};
-
-struct FrozenMatmul {
-    /// (out, in), dense.
-    weight: Tensor,
-}
-
-/// `x` (rows × k, row-major) times `w` viewed as (k × n): `transpose_w` reads the (n, k)
-/// weight as its transpose (forward), otherwise the (k, n) weight as is (backward).
-fn product(x: &[f32], rows: usize, weight: &Tensor, transpose_w: bool) -> Result<Vec<f32>> {
-    let (w_rows, w_cols) = weight.dims2()?;
-    let (k, n) = if transpose_w {
-        (w_cols, w_rows)
-    } else {
-        (w_rows, w_cols)
-    };
-    let (storage, layout) = weight.storage_and_layout();
-    let w = match (&*storage, layout.contiguous_offsets()) {
-        (Storage::Cpu(CpuStorage::F32(v)), Some((s, e))) => &v[s..e],
-        _ => candle_core::bail!("frozen-matmul: the weight must be a contiguous f32 CPU tensor"),
-    };
-    if x.len() != rows * k {
-        candle_core::bail!(
-            "frozen-matmul: input of {} values is not {rows}×{k}",
-            x.len()
-        );
-    }
-    let rhs = if transpose_w {
-        Mat::transposed(w, 0, w_cols)
-    } else {
-        Mat::rows(w, 0, w_cols)
-    };
-    let mut out = vec![0f32; rows * n];
-    gemm_into(
-        &mut out,
-        n,
-        (rows, n, k),
-        Mat::rows(x, 0, k),
-        rhs,
-        1.0,
-        false,
-        Threads::All,
-    );
-    Ok(out)
-}
-
-impl CustomOp1 for FrozenMatmul {
-    fn name(&self) -> &'static str {
-        "frozen-matmul"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let x = match (storage, layout.contiguous_offsets()) {
-            (CpuStorage::F32(v), Some((start, end))) => &v[start..end],
-            (CpuStorage::F32(_), None) => {
-                candle_core::bail!("frozen-matmul: input must be contiguous")
-            }
-            _ => candle_core::bail!("frozen-matmul: only f32 inputs on CPU"),
-        };
-        let in_dim = layout.dims().last().copied().unwrap_or(1);
-        let out_dim = self.weight.dim(0)?;
-        let y = product(x, x.len() / in_dim.max(1), &self.weight, true)?;
-        let mut shape = layout.dims().to_vec();
-        *shape.last_mut().expect("x has a last dimension") = out_dim;
-        Ok((CpuStorage::F32(y), Shape::from(shape)))
-    }
-
-    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
-        let g = grad_res.flatten_all()?.to_vec1::<f32>()?;
-        let out_dim = self.weight.dim(0)?;
-        let dx = product(&g, g.len() / out_dim.max(1), &self.weight, false)?;
-        Ok(Some(Tensor::from_vec(dx, arg.shape(), &Device::Cpu)?))
-    }
-}
+use candle_core::{Result, Tensor};
 
 /// `x` (…, in) · `weight`ᵀ → (…, out), never differentiating with respect to `weight`.
 pub fn frozen_matmul(x: &Tensor, weight: &Tensor) -> Result<Tensor> {
-    let cpu_f32 = x.device().is_cpu()
-        && x.dtype() == candle_core::DType::F32
-        && weight.dtype() == candle_core::DType::F32
-        && weight.rank() == 2
-        && weight.is_contiguous();
-    if x.track_op() && cpu_f32 {
+    #[cfg(not(target_arch = "wasm32"))]
+    if native::supports(x, weight) {
+        return native::frozen_matmul(x, weight);
+    }
+    x.broadcast_matmul(&weight.t()?)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod native {
+    use super::super::cpu_gemm::{gemm_into, Mat, Threads};
+    use candle_core::{CpuStorage, CustomOp1, Device, Layout, Result, Shape, Storage, Tensor};
+
+    struct FrozenMatmul {
+        /// (out, in), dense.
+        weight: Tensor,
+    }
+
+    /// `x` (rows × k, row-major) times `w` viewed as (k × n): `transpose_w` reads the (n, k)
+    /// weight as its transpose (forward), otherwise the (k, n) weight as is (backward).
+    fn product(x: &[f32], rows: usize, weight: &Tensor, transpose_w: bool) -> Result<Vec<f32>> {
+        let (w_rows, w_cols) = weight.dims2()?;
+        let (k, n) = if transpose_w {
+            (w_cols, w_rows)
+        } else {
+            (w_rows, w_cols)
+        };
+        let (storage, layout) = weight.storage_and_layout();
+        let w = match (&*storage, layout.contiguous_offsets()) {
+            (Storage::Cpu(CpuStorage::F32(v)), Some((s, e))) => &v[s..e],
+            _ => {
+                candle_core::bail!("frozen-matmul: the weight must be a contiguous f32 CPU tensor")
+            }
+        };
+        if x.len() != rows * k {
+            candle_core::bail!(
+                "frozen-matmul: input of {} values is not {rows}×{k}",
+                x.len()
+            );
+        }
+        let rhs = if transpose_w {
+            Mat::transposed(w, 0, w_cols)
+        } else {
+            Mat::rows(w, 0, w_cols)
+        };
+        let mut out = vec![0f32; rows * n];
+        gemm_into(
+            &mut out,
+            n,
+            (rows, n, k),
+            Mat::rows(x, 0, k),
+            rhs,
+            1.0,
+            false,
+            Threads::All,
+        );
+        Ok(out)
+    }
+
+    impl CustomOp1 for FrozenMatmul {
+        fn name(&self) -> &'static str {
+            "frozen-matmul"
+        }
+
+        fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+            let x = match (storage, layout.contiguous_offsets()) {
+                (CpuStorage::F32(v), Some((start, end))) => &v[start..end],
+                (CpuStorage::F32(_), None) => {
+                    candle_core::bail!("frozen-matmul: input must be contiguous")
+                }
+                _ => candle_core::bail!("frozen-matmul: only f32 inputs on CPU"),
+            };
+            let in_dim = layout.dims().last().copied().unwrap_or(1);
+            let out_dim = self.weight.dim(0)?;
+            let y = product(x, x.len() / in_dim.max(1), &self.weight, true)?;
+            let mut shape = layout.dims().to_vec();
+            *shape.last_mut().expect("x has a last dimension") = out_dim;
+            Ok((CpuStorage::F32(y), Shape::from(shape)))
+        }
+
+        fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+            let g = grad_res.flatten_all()?.to_vec1::<f32>()?;
+            let out_dim = self.weight.dim(0)?;
+            let dx = product(&g, g.len() / out_dim.max(1), &self.weight, false)?;
+            Ok(Some(Tensor::from_vec(dx, arg.shape(), &Device::Cpu)?))
+        }
+    }
+
+    pub fn supports(x: &Tensor, weight: &Tensor) -> bool {
+        x.device().is_cpu()
+            && x.dtype() == candle_core::DType::F32
+            && weight.dtype() == candle_core::DType::F32
+            && weight.rank() == 2
+            && weight.is_contiguous()
+    }
+
+    pub fn frozen_matmul(x: &Tensor, weight: &Tensor) -> Result<Tensor> {
         x.contiguous()?.apply_op1(FrozenMatmul {
             weight: weight.clone(),
         })
-    } else {
-        x.broadcast_matmul(&weight.t()?)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::Var;
+    use candle_core::{Device, Var};
 
     #[test]
     fn forward_and_input_gradient_match_plain_matmul() {

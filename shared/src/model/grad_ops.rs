@@ -39,7 +39,10 @@ fn par_rows(out: &mut [f32], width: usize, f: impl Fn(usize, &mut [f32]) + Sync)
             .for_each(|(i, chunk)| f(i * per_task, chunk));
     }
     #[cfg(target_arch = "wasm32")]
-    f(0, out)
+    {
+        let _ = width;
+        f(0, out)
+    }
 }
 
 struct SoftmaxLast;

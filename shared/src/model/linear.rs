@@ -101,7 +101,7 @@ impl Linear {
         self.add_lora(x, y)
     }
 
-    fn add_lora(&self, x: &Tensor, y: Tensor) -> Result<Tensor> {
+    pub(crate) fn add_lora(&self, x: &Tensor, y: Tensor) -> Result<Tensor> {
         match &self.lora {
             None => Ok(y),
             Some(l) => {

@@ -5,6 +5,7 @@
 use super::config::{LlamaConfig, RopeLayout};
 use super::linear::Linear;
 use super::ops::{self, Kernels};
+use super::stacked::Stacked;
 use candle_core::{DType, Device, Result, Tensor};
 
 #[derive(Debug, Clone)]
@@ -13,6 +14,8 @@ pub struct Attention {
     pub k_proj: Linear,
     pub v_proj: Linear,
     pub o_proj: Linear,
+    /// q/k/v as one stacked matrix (dense training weights only; see [`Stacked`]).
+    pub qkv: Option<Stacked>,
 }
 
 #[derive(Debug, Clone)]
@@ -20,6 +23,8 @@ pub struct Mlp {
     pub gate_proj: Linear,
     pub up_proj: Linear,
     pub down_proj: Linear,
+    /// gate/up as one stacked matrix (dense training weights only; see [`Stacked`]).
+    pub gate_up: Option<Stacked>,
 }
 
 #[derive(Debug, Clone)]
@@ -210,9 +215,28 @@ impl Block {
 
 impl Mlp {
     fn forward(&self, x: &Tensor, kernels: Kernels) -> Result<Tensor> {
-        let gate = ops::silu(&self.gate_proj.forward(x)?, kernels)?;
-        self.down_proj.forward(&(gate * self.up_proj.forward(x)?)?)
+        let parts = [&self.gate_proj, &self.up_proj];
+        let (gate, up) = match stacked_forward(self.gate_up.as_ref(), x, &parts)? {
+            Some([gate, up]) => (gate, up),
+            None => (self.gate_proj.forward(x)?, self.up_proj.forward(x)?),
+        };
+        let gate = ops::silu(&gate, kernels)?;
+        self.down_proj.forward(&(gate * up)?)
     }
+}
+
+/// `parts`' outputs through their stack, when there is one and it is intact.
+fn stacked_forward<const N: usize>(
+    stack: Option<&Stacked>,
+    x: &Tensor,
+    parts: &[&Linear; N],
+) -> Result<Option<[Tensor; N]>> {
+    let Some(stack) = stack else {
+        return Ok(None);
+    };
+    Ok(stack
+        .forward(x, parts)?
+        .map(|out| out.try_into().expect("one output per part")))
 }
 
 impl Attention {
@@ -232,22 +256,18 @@ impl Attention {
         let (b, s, _) = x.dims3()?;
         let (nh, nkv, hd) = (cfg.num_heads, cfg.num_kv_heads, cfg.head_dim);
         // (b, s, heads*hd) → (b, heads, s, hd)
-        let q = self
-            .q_proj
-            .forward(x)?
-            .reshape((b, s, nh, hd))?
-            .transpose(1, 2)?;
-        let k = self
-            .k_proj
-            .forward(x)?
-            .reshape((b, s, nkv, hd))?
-            .transpose(1, 2)?;
-        let v = self
-            .v_proj
-            .forward(x)?
-            .reshape((b, s, nkv, hd))?
-            .transpose(1, 2)?
-            .contiguous()?;
+        let parts = [&self.q_proj, &self.k_proj, &self.v_proj];
+        let (q, k, v) = match stacked_forward(self.qkv.as_ref(), x, &parts)? {
+            Some([q, k, v]) => (q, k, v),
+            None => (
+                self.q_proj.forward(x)?,
+                self.k_proj.forward(x)?,
+                self.v_proj.forward(x)?,
+            ),
+        };
+        let q = q.reshape((b, s, nh, hd))?.transpose(1, 2)?;
+        let k = k.reshape((b, s, nkv, hd))?.transpose(1, 2)?;
+        let v = v.reshape((b, s, nkv, hd))?.transpose(1, 2)?.contiguous()?;
         let interleaved = cfg.rope_layout == RopeLayout::Interleaved;
         let q = ops::rope(&q, cos, sin, interleaved, kernels)?;
         let k = ops::rope(&k, cos, sin, interleaved, kernels)?;

@@ -4,6 +4,7 @@
 use super::config::LlamaConfig;
 use super::linear::Linear;
 use super::llama::{Attention, Block, Llama, Mlp};
+use super::stacked::Stacked;
 use crate::gguf::GgufFile;
 use crate::{Error, Result};
 use candle_core::quantized::QMatMul;
@@ -141,14 +142,22 @@ impl Llama {
                     k_proj: matrix(WeightName::K(i), c.num_kv_heads * hd, h)?,
                     v_proj: matrix(WeightName::V(i), c.num_kv_heads * hd, h)?,
                     o_proj: matrix(WeightName::O(i), h, c.num_heads * hd)?,
+                    qkv: None,
                 },
                 post_attention_layernorm: vector(WeightName::FfnNorm(i), h)?,
                 mlp: Mlp {
                     gate_proj: matrix(WeightName::Gate(i), c.intermediate_size, h)?,
                     up_proj: matrix(WeightName::Up(i), c.intermediate_size, h)?,
                     down_proj: matrix(WeightName::Down(i), h, c.intermediate_size)?,
+                    gate_up: None,
                 },
             });
+            if precision == MatrixPrecision::F32 {
+                let block = layers.last_mut().expect("just pushed");
+                let (a, m) = (&mut block.self_attn, &mut block.mlp);
+                a.qkv = Stacked::stack(&mut [&mut a.q_proj, &mut a.k_proj, &mut a.v_proj])?;
+                m.gate_up = Stacked::stack(&mut [&mut m.gate_proj, &mut m.up_proj])?;
+            }
         }
         let embed_tokens = src.dense(&WeightName::Embed)?;
         if embed_tokens.dims() != [c.vocab_size, h] {

@@ -69,6 +69,14 @@ fn exported_value(file: &GgufFile, bytes: &[u8], model: &mut Llama, name: &str) 
     Ok(q.dequantize(&model.device)?.to_dtype(DType::F32)?)
 }
 
+/// `t` in a buffer of its own. Why: candle 0.11's `QTensor::quantize` reads a tensor's storage
+/// from its start, ignoring a view's offset, and the projections of a training-precision model
+/// are row views of one stacked matrix (`alro_core::model::Stacked`).
+fn owned(t: &Tensor) -> Result<Tensor> {
+    let values = t.flatten_all()?.to_vec1::<f32>()?;
+    Ok(Tensor::from_vec(values, t.shape(), t.device())?)
+}
+
 /// Stored bits per weight of a GGUF type (Q4_1: 5, Q8_0: 8.5, F16: 16).
 fn bits_per_weight(t: GgmlDType) -> f64 {
     (t.type_size() * 8) as f64 / t.block_size() as f64
@@ -156,7 +164,7 @@ pub fn export_gguf(
             );
             info.dtype
         } else {
-            let value = exported_value(file, bytes, model, &info.name)?;
+            let value = owned(&exported_value(file, bytes, model, &info.name)?)?;
             let q = QTensor::quantize(&value, wanted)
                 .with_context(|| format!("quantizing {} ({dims:?}) to {wanted:?}", info.name))?;
             w.add_qtensor(info.name.clone(), &q)?;
