@@ -70,6 +70,7 @@ pub fn tiny_ranking_examples(n: usize, m: usize, seed: u64) -> Vec<RankingExampl
                 .map(|&t| Candidate {
                     id: format!("i{t}"),
                     title: titles[t].to_string(),
+                    note: None,
                 })
                 .collect();
             let mut relevance = vec![0.0f32; m];

@@ -43,6 +43,7 @@ fn probe_request() -> RankRequest {
             .map(|(i, t)| Candidate {
                 id: format!("c{i}"),
                 title: t.to_string(),
+                note: None,
             })
             .collect(),
     }

@@ -32,6 +32,7 @@ fn request() -> RankRequest {
             .map(|i| Candidate {
                 id: format!("c{i}"),
                 title: format!("Candidate film {i}: the sequel ({})", 1990 + i),
+                note: None,
             })
             .collect(),
     }

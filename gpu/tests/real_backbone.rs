@@ -57,6 +57,7 @@ fn request() -> RankRequest {
         .map(|(i, t)| Candidate {
             id: format!("m{i}"),
             title: t.to_string(),
+            note: None,
         })
         .collect(),
     }

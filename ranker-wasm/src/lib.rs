@@ -34,7 +34,9 @@ const TS_TYPES: &'static str = r#"
 /** One item the user rated (oldest first). `rating` is on the model's scale (MovieLens: 0–5). */
 export interface HistoryEntry { title: string; rating: number }
 /** One item to rank. `id` is yours and is returned in `ranking`; the model never sees it. */
-export interface Candidate { id: string; title: string }
+/** `note`: optional side information shown after the title, e.g. 'popularity 5/7'; give it
+ *  only to a model trained with notes (`alro data prepare --popularity-tiers`). */
+export interface Candidate { id: string; title: string; note?: string }
 export interface RankRequest { history: HistoryEntry[]; candidates: Candidate[] }
 export interface RankOptions {
   /** 'greedy' (default): decode the whole list; 'single': order by the first-position distribution (one forward pass). */

@@ -16,6 +16,9 @@
 //! <|im_start|>assistant
 //! Answer:
 //! ```
+//! A candidate with a `note` (side information such as `popularity 5/7`) is shown as
+//! `[A] Casino (1995) (popularity 5/7)`; the note follows the same rule as titles.
+//!
 //! The answer (target text) is the identifiers in order, each with a leading space: `" B A"`.
 //! The `<|im_start|>`/`<|im_end|>` chat frame is used when the vocabulary has both as special
 //! tokens (SmolLM2 and other ChatML models); otherwise the same body is sent without it.
@@ -172,7 +175,14 @@ pub fn render(
     }
     body.push_str("Candidates:\n");
     for (c, label) in candidates.iter().zip(labels) {
-        body.push_str(&format!("[{label}] {}\n", title(&c.title)));
+        match &c.note {
+            Some(note) => body.push_str(&format!(
+                "[{label}] {} ({})\n",
+                title(&c.title),
+                title(note)
+            )),
+            None => body.push_str(&format!("[{label}] {}\n", title(&c.title))),
+        }
     }
     body.push_str(&format!(
         "Order all {} candidates from most to least likely to be enjoyed by this user. Answer with the letters only.",

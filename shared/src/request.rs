@@ -19,6 +19,11 @@ pub struct HistoryEntry {
 pub struct Candidate {
     pub id: String,
     pub title: String,
+    /// Optional side information shown after the title, in parentheses (e.g. `popularity 5/7`,
+    /// written by `alro data prepare --popularity-tiers`). A model trained with notes must be
+    /// asked with the same notes; a model trained without them never saw one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// One user's ranking request.

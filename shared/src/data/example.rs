@@ -161,10 +161,12 @@ mod tests {
                 Candidate {
                     id: "1".into(),
                     title: "X".into(),
+                    note: None,
                 },
                 Candidate {
                     id: "2".into(),
                     title: "Y".into(),
+                    note: None,
                 },
             ],
             relevance: vec![0.0, 5.0],

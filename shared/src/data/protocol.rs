@@ -20,6 +20,13 @@
 //! order. The test lists therefore do not depend on the training parameters (stride), nor on
 //! which splits are generated.
 //!
+//! Popularity notes (off by default; `popularity_tiers = N` turns them on): every candidate gets
+//! the note `popularity T/N`, where `T = N` for items rated at least half as often as the most
+//! rated item, `N − 1` for at least a quarter, and so on down to `1` (halving once per tier).
+//! Counts come from the same cut the baselines are fitted on (below): ratings before the test
+//! windows for test lists, before the validation windows for validation and training lists. The
+//! LLM then sees the signal the popularity baseline ranks by, and nothing later than it may.
+//!
 //! Baselines are fitted on [`Protocol::fit_ratings`]: every user's ratings strictly before the
 //! evaluated window. For that cut, the last `P` ratings of every user are the test window and the
 //! `P` before them the validation window, whether or not the user has enough history for an
@@ -49,7 +56,12 @@ pub struct ProtocolConfig {
     pub min_history: Option<usize>,
     /// Global seed of every random choice (negatives, presentation order, target tie order).
     pub seed: u64,
+    /// Number of popularity tiers shown as a note on every candidate (module docs); 0 = none.
+    pub popularity_tiers: usize,
 }
+
+/// Most tiers a note may have: below 2^-15 of the top count every item is tier 1 anyway.
+pub const MAX_POPULARITY_TIERS: usize = 16;
 
 impl Default for ProtocolConfig {
     fn default() -> Self {
@@ -60,6 +72,7 @@ impl Default for ProtocolConfig {
             stride: None,
             min_history: None,
             seed: 2024,
+            popularity_tiers: 0,
         }
     }
 }
@@ -85,6 +98,12 @@ impl ProtocolConfig {
         }
         if self.stride() == 0 {
             return bad("stride must be at least 1".into());
+        }
+        if self.popularity_tiers > MAX_POPULARITY_TIERS {
+            return bad(format!(
+                "popularity_tiers = {} (at most {MAX_POPULARITY_TIERS}; 0 turns notes off)",
+                self.popularity_tiers
+            ));
         }
         if self.min_history() > self.history_len {
             return bad(format!(
@@ -156,6 +175,18 @@ pub struct Protocol<'a> {
     /// `title_group[item]` = index into `groups` of the items sharing its title.
     title_group: Vec<u32>,
     groups: Vec<Vec<u32>>,
+    /// Per-item rating counts for popularity notes: `[0]` at the test cut, `[1]` at the
+    /// validation cut. Empty when notes are off.
+    popularity: [Vec<u32>; 2],
+}
+
+/// The tier (1..=`tiers`) of an item rated `count` times when the most rated item has `max`:
+/// one tier down per halving of the count (module docs).
+pub fn popularity_tier(count: u32, max: u32, tiers: usize) -> usize {
+    let halvings_within = (1..tiers as u32)
+        .filter(|&k| (count as u64) << k >= max as u64)
+        .count();
+    1 + halvings_within
 }
 
 impl<'a> Protocol<'a> {
@@ -179,13 +210,41 @@ impl<'a> Protocol<'a> {
             groups[g as usize].push(i as u32);
             title_group.push(g);
         }
-        Ok(Protocol {
+        let mut p = Protocol {
             ds,
             cfg,
             pool,
             title_group,
             groups,
-        })
+            popularity: [Vec::new(), Vec::new()],
+        };
+        if p.cfg.popularity_tiers > 0 {
+            p.popularity = [
+                p.rating_counts(Split::Test),
+                p.rating_counts(Split::Validation),
+            ];
+        }
+        Ok(p)
+    }
+
+    /// How often each item is rated in the ratings baselines may be fitted on for `split`.
+    fn rating_counts(&self, split: Split) -> Vec<u32> {
+        let mut counts = vec![0u32; self.ds.items.len()];
+        for u in 0..self.users() {
+            for r in self.fit_ratings(u, split) {
+                counts[r.item as usize] += 1;
+            }
+        }
+        counts
+    }
+
+    /// The note shown with `item` in a list of `split`, if notes are on.
+    fn note(&self, item: u32, split: Split) -> Option<String> {
+        let tiers = self.cfg.popularity_tiers;
+        let counts = &self.popularity[(split != Split::Test) as usize];
+        let max = counts.iter().copied().max()?;
+        let tier = popularity_tier(counts[item as usize], max, tiers);
+        Some(format!("popularity {tier}/{tiers}"))
     }
 
     pub fn config(&self) -> &ProtocolConfig {
@@ -341,6 +400,7 @@ impl<'a> Protocol<'a> {
                 .map(|&(i, _)| Candidate {
                     id: ds.items[i as usize].id.clone(),
                     title: ds.items[i as usize].title.clone(),
+                    note: self.note(i, split),
                 })
                 .collect(),
             relevance: cands.iter().map(|&(_, r)| r).collect(),
@@ -703,8 +763,60 @@ mod tests {
                 min_history: Some(11),
                 ..Default::default()
             },
+            ProtocolConfig {
+                popularity_tiers: MAX_POPULARITY_TIERS + 1,
+                ..Default::default()
+            },
         ] {
             assert!(Protocol::new(&ds, cfg).is_err());
+        }
+    }
+
+    #[test]
+    fn popularity_tiers_halve_from_the_top() {
+        // Most rated item: 100 ratings, 7 tiers: 7 = [50, 100], 6 = [25, 50), … 1 = below 100/64.
+        let tier = |c| popularity_tier(c, 100, 7);
+        assert_eq!(
+            [100, 50, 49, 25, 24, 13, 12, 7, 6, 4, 3, 2, 1, 0].map(tier),
+            [7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1]
+        );
+        assert_eq!(popularity_tier(0, 0, 7), 7, "an empty catalog ties everything at the top");
+        assert_eq!(popularity_tier(5, 100, 1), 1);
+    }
+
+    #[test]
+    fn popularity_notes_count_only_ratings_before_the_window() {
+        let ds = synthetic(&[40, 33, 25]);
+        let cfg = ProtocolConfig {
+            popularity_tiers: 4,
+            ..Default::default()
+        };
+        let p = Protocol::new(&ds, cfg).unwrap();
+        let plain = Protocol::new(&ds, ProtocolConfig::default()).unwrap();
+        for u in 0..p.users() {
+            let with = p.user_examples(u, Splits::ALL);
+            let without = plain.user_examples(u, Splits::ALL);
+            for split in [Split::Train, Split::Validation, Split::Test] {
+                // Counts at the baselines' cut for this split, recomputed by hand.
+                let mut counts = vec![0u32; ds.items.len()];
+                for v in 0..p.users() {
+                    for r in p.fit_ratings(v, split) {
+                        counts[r.item as usize] += 1;
+                    }
+                }
+                let max = *counts.iter().max().unwrap();
+                for (a, b) in with.get(split).iter().zip(without.get(split)) {
+                    // Notes change nothing but the notes.
+                    assert_eq!(a.relevance, b.relevance);
+                    assert_eq!(a.target, b.target);
+                    for (ca, cb) in a.candidates.iter().zip(&b.candidates) {
+                        assert_eq!((&ca.id, &ca.title, &cb.note), (&cb.id, &cb.title, &None));
+                        let c = counts[ds.item_index(&ca.id).unwrap()];
+                        let want = format!("popularity {}/4", popularity_tier(c, max, 4));
+                        assert_eq!(ca.note.as_deref(), Some(want.as_str()));
+                    }
+                }
+            }
         }
     }
 }

@@ -68,6 +68,10 @@ pub struct ProtocolArgs {
     /// Seed of the candidate lists [default: 2024].
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Show every candidate's popularity as a note, `popularity T/N`, in N tiers (one per halving
+    /// of the rating count; counts from the baselines' training cut) [default: 0 = no notes].
+    #[arg(long, value_name = "N")]
+    pub popularity_tiers: Option<usize>,
 }
 
 impl ProtocolArgs {
@@ -88,6 +92,7 @@ impl ProtocolArgs {
         cfg.stride = self.stride.or(cfg.stride);
         cfg.min_history = self.min_history.or(cfg.min_history);
         cfg.seed = self.seed.unwrap_or(cfg.seed);
+        set(&mut cfg.popularity_tiers, self.popularity_tiers);
         cfg.validate()?;
         Ok(cfg)
     }
