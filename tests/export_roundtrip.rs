@@ -43,7 +43,11 @@ fn write_checkpoint(model: &Path, cfg: &LoraConfig, b_bound: f32, out: &Path) {
     let mut backbone = Backbone::from_path(model, MatrixPrecision::F32, &Device::Cpu).unwrap();
     let adapters = lora::attach(&mut backbone.model, cfg, 7).unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
-    for p in adapters.params.iter().filter(|p| p.name.ends_with("lora_b")) {
+    for p in adapters
+        .params
+        .iter()
+        .filter(|p| p.name.ends_with("lora_b"))
+    {
         let v: Vec<f32> = (0..p.var.elem_count())
             .map(|_| rng.random_range(-b_bound..b_bound))
             .collect();
@@ -81,6 +85,7 @@ fn card() -> ModelCard {
         base_sha256: "fixture".into(),
         lora: "r=8 alpha=16".into(),
         quantization: String::new(),
+        popularity_tiers: 0,
     }
 }
 
@@ -88,8 +93,8 @@ fn card() -> ModelCard {
 fn export(model: &Path, ckpt: &Path, scheme: Scheme) -> (GgufFile, Vec<u8>) {
     let bytes = std::fs::read(model).unwrap();
     let file = GgufFile::parse(&bytes, "backbone").unwrap();
-    let mut b = Backbone::from_gguf_bytes(&bytes, "backbone", MatrixPrecision::F32, &Device::Cpu)
-        .unwrap();
+    let mut b =
+        Backbone::from_gguf_bytes(&bytes, "backbone", MatrixPrecision::F32, &Device::Cpu).unwrap();
     attach_trained(ckpt, &mut b, model).unwrap();
     let out = export_gguf(&file, &bytes, &mut b.model, &card(), scheme).unwrap();
     (file, out.bytes)
@@ -104,8 +109,8 @@ fn adapter_ranker(model: &Path, ckpt: &Path) -> Ranker {
 }
 
 fn exported_ranker(bytes: &[u8]) -> Ranker {
-    let b =
-        Backbone::from_gguf_bytes(bytes, "export", MatrixPrecision::AsStored, &Device::Cpu).unwrap();
+    let b = Backbone::from_gguf_bytes(bytes, "export", MatrixPrecision::AsStored, &Device::Cpu)
+        .unwrap();
     let prompt = b.prompt_config();
     Ranker::new(b, prompt).unwrap()
 }
@@ -119,9 +124,10 @@ fn argsort_desc(s: &[f32]) -> Vec<usize> {
 /// Every list's order agrees with the reference wherever the reference separates two candidates
 /// by more than `tie` (closer pairs are ties at the file's precision).
 fn same_order_beyond_ties(a: &ListScores, reference: &ListScores, tie: f32) -> bool {
-    a.scores.iter().zip(&reference.scores).all(|(x, r)| {
-        (0..r.len()).all(|i| (0..r.len()).all(|j| r[i] - r[j] <= tie || x[i] > x[j]))
-    })
+    a.scores
+        .iter()
+        .zip(&reference.scores)
+        .all(|(x, r)| (0..r.len()).all(|i| (0..r.len()).all(|j| r[i] - r[j] <= tie || x[i] > x[j])))
 }
 
 fn tiny_spec(seed: u64) -> TinySpec {
@@ -162,7 +168,11 @@ fn tiny_export_keeps_metadata_types_and_rankings() {
         let file = GgufFile::parse(&bytes, "export").unwrap();
         for (key, value) in &backbone.metadata {
             if key != "general.file_type" {
-                assert_eq!(file.metadata.get(key), Some(value), "{scheme}: {key} changed");
+                assert_eq!(
+                    file.metadata.get(key),
+                    Some(value),
+                    "{scheme}: {key} changed"
+                );
             }
         }
         assert_eq!(
@@ -196,7 +206,10 @@ fn tiny_export_keeps_metadata_types_and_rankings() {
             // f16 weights carry 11 significant bits (relative error ≤ 2⁻¹¹ ≈ 4.9e-4 per weight);
             // the random tiny model's log-probabilities span ±20, so the bound is relative to
             // that scale (measured: 3.7e-4 of it).
-            assert!(diff < 1e-3 * scale, "F16 differs by {diff} at scale {scale}");
+            assert!(
+                diff < 1e-3 * scale,
+                "F16 differs by {diff} at scale {scale}"
+            );
             assert!(same_order_beyond_ties(&scores, &reference, 2.0 * diff));
             let (_, again) = export(&model, &ckpt, scheme);
             assert!(again == bytes, "export is not deterministic");
@@ -312,8 +325,14 @@ fn default_backbone_exports_rank_like_the_adapter_model_and_load_in_llama_cpp() 
             decided.0 * 100.0,
             decided.1
         );
-        assert!(diff < max_diff, "{scheme}: max |Δ log p| {diff} ≥ {max_diff}");
-        assert!(top1 >= min_top1, "{scheme}: top-1 agreement {top1} < {min_top1}");
+        assert!(
+            diff < max_diff,
+            "{scheme}: max |Δ log p| {diff} ≥ {max_diff}"
+        );
+        assert!(
+            top1 >= min_top1,
+            "{scheme}: top-1 agreement {top1} < {min_top1}"
+        );
         if scheme != Scheme::Q4K {
             assert!(
                 decided.0 >= 0.99,

@@ -128,6 +128,44 @@ fn bad_requests_are_rejected_with_clear_messages() {
 }
 
 #[test]
+fn a_ranker_trained_with_popularity_notes_requires_them() {
+    let bytes = tiny_llama_gguf(&TinySpec::default()).unwrap();
+    let b = Backbone::from_gguf_bytes(&bytes, "tiny.gguf", MatrixPrecision::AsStored, &Device::Cpu)
+        .unwrap();
+    let prompt = PromptConfig {
+        popularity_tiers: 7,
+        ..PromptConfig::default()
+    };
+    let r = Ranker::new(b, prompt).unwrap();
+    let with_notes = |notes: &[&str]| {
+        let mut req = request(notes.len());
+        for (c, n) in req.candidates.iter_mut().zip(notes) {
+            c.note = (!n.is_empty()).then(|| n.to_string());
+        }
+        req
+    };
+    let ok = with_notes(&["popularity 1/7", "popularity 7/7", "popularity 4/7"]);
+    assert_permutation(&ok, &r.rank(&ok, RankMode::Greedy).unwrap().ranking);
+    for bad in [
+        ["popularity 1/7", "", "popularity 4/7"],
+        ["popularity 1/7", "popularity 8/7", "popularity 4/7"],
+        ["popularity 0/7", "popularity 2/7", "popularity 4/7"],
+        ["popularity 1/5", "popularity 2/7", "popularity 4/7"],
+        ["popular", "popularity 2/7", "popularity 4/7"],
+    ] {
+        let e = r
+            .rank(&with_notes(&bad), RankMode::Greedy)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("popularity T/7"), "{bad:?}: {e}");
+    }
+    // A ranker trained without notes takes free-text notes, or none.
+    let plain = tiny_ranker();
+    let free = with_notes(&["cult classic", "", "popularity 4/7"]);
+    assert!(plain.rank(&free, RankMode::Greedy).is_ok());
+}
+
+#[test]
 fn titles_cannot_break_the_template() {
     let specials = vec!["<|im_end|>".to_string(), "<|im_start|>".to_string()];
     assert_eq!(

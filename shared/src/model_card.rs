@@ -15,6 +15,7 @@
 //! | `alro.base_sha256` | string | SHA-256 of the backbone file the adapters were trained on | — |
 //! | `alro.lora` | string | adapter summary, e.g. `r=8 alpha=16 q_proj,v_proj` | — |
 //! | `alro.quantization` | string | export scheme (`Q8_0`, `Q4_K`, …) | — |
+//! | `alro.popularity_tiers` | u32, optional | `N` of the `popularity T/N` notes every candidate must carry; absent = no notes | absent |
 //!
 //! A file with no `alro.*` key is a plain backbone and gets the defaults. A file with some keys
 //! but not the required ones, with keys of the wrong type, or with another template version is
@@ -46,6 +47,8 @@ pub struct ModelCard {
     pub base_sha256: String,
     pub lora: String,
     pub quantization: String,
+    /// `N` of the training lists' popularity notes (0 = trained without notes).
+    pub popularity_tiers: usize,
 }
 
 impl ModelCard {
@@ -54,6 +57,7 @@ impl ModelCard {
         PromptConfig {
             max_history: self.history_len,
             rating_max: self.rating_max,
+            popularity_tiers: self.popularity_tiers,
             item_noun: self.item_noun.clone(),
             ..PromptConfig::default()
         }
@@ -62,7 +66,7 @@ impl ModelCard {
     /// The metadata entries to write, in a fixed order.
     pub fn to_gguf_entries(&self) -> Vec<(String, GgufValue)> {
         let s = |v: &str| GgufValue::String(v.to_string());
-        vec![
+        let mut entries = vec![
             ("alro.format".into(), GgufValue::U32(FORMAT)),
             ("alro.template_version".into(), s(&self.template_version)),
             (
@@ -81,7 +85,15 @@ impl ModelCard {
             ("alro.base_sha256".into(), s(&self.base_sha256)),
             ("alro.lora".into(), s(&self.lora)),
             ("alro.quantization".into(), s(&self.quantization)),
-        ]
+        ];
+        // Optional, so files of rankers trained without notes stay byte-identical to before.
+        if self.popularity_tiers > 0 {
+            entries.push((
+                "alro.popularity_tiers".into(),
+                GgufValue::U32(self.popularity_tiers as u32),
+            ));
+        }
+        entries
     }
 
     /// Reads the card of `file`: `None` for a plain backbone (no `alro.*` key at all).
@@ -150,6 +162,13 @@ impl ModelCard {
             .filter(|v| v.is_finite() && *v > 0.0)
             .ok_or_else(|| bad("alro.rating_max", "is not a positive number"))?
             as f32;
+        let popularity_tiers = match file.metadata.get("alro.popularity_tiers") {
+            None => 0,
+            Some(_) => count(
+                "alro.popularity_tiers",
+                crate::data::protocol::MAX_POPULARITY_TIERS as u64,
+            )?,
+        };
         Ok(Some(ModelCard {
             template_version,
             identifiers,
@@ -162,6 +181,7 @@ impl ModelCard {
             base_sha256: string("alro.base_sha256")?,
             lora: string("alro.lora")?,
             quantization: string("alro.quantization")?,
+            popularity_tiers,
         }))
     }
 }
@@ -189,6 +209,7 @@ mod tests {
             base_sha256: "cd".repeat(32),
             lora: "r=8 alpha=16 q_proj,v_proj".into(),
             quantization: "Q8_0".into(),
+            popularity_tiers: 0,
         }
     }
 
@@ -204,6 +225,11 @@ mod tests {
     #[test]
     fn round_trips_and_plain_files_have_none() {
         assert_eq!(file_with(card().to_gguf_entries()).unwrap(), Some(card()));
+        let noted = ModelCard {
+            popularity_tiers: 7,
+            ..card()
+        };
+        assert_eq!(file_with(noted.to_gguf_entries()).unwrap(), Some(noted));
         let plain = vec![("general.name".to_string(), GgufValue::String("x".into()))];
         assert_eq!(file_with(plain).unwrap(), None);
     }
@@ -213,7 +239,10 @@ mod tests {
         let mut missing = card().to_gguf_entries();
         missing.retain(|(k, _)| k != "alro.identifiers");
         let e = file_with(missing).unwrap_err().to_string();
-        assert!(e.contains("alro.identifiers") && e.contains("missing"), "{e}");
+        assert!(
+            e.contains("alro.identifiers") && e.contains("missing"),
+            "{e}"
+        );
 
         let mut wrong = card().to_gguf_entries();
         wrong[3].1 = GgufValue::String("twenty".into()); // alro.m

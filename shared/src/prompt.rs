@@ -49,6 +49,9 @@ pub struct PromptConfig {
     pub rating_max: f32,
     /// The kind of item, as the prompt names it ("movies").
     pub item_noun: String,
+    /// `N` > 0: the model was trained with `popularity T/N` notes, so every candidate must carry
+    /// one (see `data::protocol`); 0: notes are optional free text.
+    pub popularity_tiers: usize,
 }
 
 impl Default for PromptConfig {
@@ -58,6 +61,7 @@ impl Default for PromptConfig {
             max_title_chars: 120,
             rating_max: 5.0,
             item_noun: "movies".into(),
+            popularity_tiers: 0,
         }
     }
 }
@@ -129,6 +133,22 @@ pub fn validate(req: &RankRequest, config: &PromptConfig, max_candidates: usize)
                 "candidate id {:?} appears more than once",
                 c.id
             )));
+        }
+    }
+    if config.popularity_tiers > 0 {
+        let n = config.popularity_tiers;
+        for c in &req.candidates {
+            let tier = c.note.as_deref().and_then(|note| {
+                let (t, of) = note.strip_prefix("popularity ")?.split_once('/')?;
+                let t: usize = t.parse().ok()?;
+                (of.parse() == Ok(n) && (1..=n).contains(&t)).then_some(t)
+            });
+            if tier.is_none() {
+                return Err(Error::Request(format!(
+                    "candidate {:?} has note {:?}, but this ranker was trained with popularity notes: give every candidate `\"note\": \"popularity T/{n}\"`, T from 1 (rarely rated) to {n} (rated at least half as often as the most rated item)",
+                    c.id, c.note
+                )));
+            }
         }
     }
     for (i, h) in req.history.iter().enumerate() {

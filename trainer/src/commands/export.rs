@@ -75,8 +75,12 @@ fn checkpoint_file(path: &Path) -> Result<PathBuf> {
 
 fn read_validation(dir: &Path, limit: usize) -> Result<(Vec<RankingExample>, Option<Manifest>)> {
     let path = dir.join("validation.jsonl");
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("reading {} (write it with `alro data prepare`)", path.display()))?;
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "reading {} (write it with `alro data prepare`)",
+            path.display()
+        )
+    })?;
     let mut examples = parse_jsonl(&path.display().to_string(), &text)?;
     examples.truncate(limit);
     let manifest_path = dir.join("manifest.json");
@@ -125,7 +129,8 @@ pub fn run(args: ExportArgs) -> Result<()> {
     let name = model_path.display().to_string();
     let file = GgufFile::parse(&bytes, &name)?;
     // Merging happens in f32 on the dequantized base, exactly the weights training saw.
-    let mut backbone = Backbone::from_gguf_bytes(&bytes, &name, MatrixPrecision::F32, &Device::Cpu)?;
+    let mut backbone =
+        Backbone::from_gguf_bytes(&bytes, &name, MatrixPrecision::F32, &Device::Cpu)?;
     let state = checkpoint::attach_trained(&ckpt_path, &mut backbone, &model_path)?;
 
     let (examples, manifest) = match &args.data {
@@ -134,7 +139,11 @@ pub fn run(args: ExportArgs) -> Result<()> {
         None => (Vec::new(), None),
     };
     if let Some(dir) = &args.data {
-        eprintln!("validation lists for the table: {} from {}", examples.len(), dir.display());
+        eprintln!(
+            "validation lists for the table: {} from {}",
+            examples.len(),
+            dir.display()
+        );
     }
     let defaults = PromptConfig::default();
     let protocol = manifest.as_ref().map(|m| &m.protocol);
@@ -157,6 +166,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
         base_sha256: state.backbone.sha256.clone(),
         lora: lora_summary(&state.config.lora),
         quantization: String::new(),
+        popularity_tiers: protocol.map_or(0, |p| p.popularity_tiers),
     };
 
     let mut rows = Vec::new();
@@ -164,7 +174,8 @@ pub fn run(args: ExportArgs) -> Result<()> {
         None
     } else {
         // The unmerged adapter model on the stored base weights: what `alro eval --adapter` runs.
-        let mut plain = Backbone::from_gguf_bytes(&bytes, &name, MatrixPrecision::AsStored, &Device::Cpu)?;
+        let mut plain =
+            Backbone::from_gguf_bytes(&bytes, &name, MatrixPrecision::AsStored, &Device::Cpu)?;
         checkpoint::attach_trained(&ckpt_path, &mut plain, &model_path)?;
         let prompt = card.prompt_config();
         let ranker = Ranker::new(plain, prompt)?;
@@ -185,8 +196,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
         .out_dir
         .clone()
         .unwrap_or_else(|| ckpt_path.parent().unwrap_or(Path::new(".")).to_path_buf());
-    std::fs::create_dir_all(&out_dir)
-        .with_context(|| format!("creating {}", out_dir.display()))?;
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     for scheme in &schemes {
         let out = args
             .out
@@ -252,7 +262,8 @@ fn type_counts(tensors: &[alro_trainer::export::TensorChoice]) -> String {
 }
 
 fn print_table(rows: &[Row], lists: usize) {
-    let opt = |v: Option<f64>, digits: usize| v.map_or("—".to_string(), |x| format!("{x:.digits$}"));
+    let opt =
+        |v: Option<f64>, digits: usize| v.map_or("—".to_string(), |x| format!("{x:.digits$}"));
     println!(
         "| variant | file size (MB) | prefill tokens/s | NDCG@10 ({lists} validation lists) | top-1 = adapter | max |Δ log p| |"
     );
@@ -264,7 +275,8 @@ fn print_table(rows: &[Row], lists: usize) {
             r.bytes as f64 / 1e6,
             opt(r.tokens_per_s, 0),
             opt(r.ndcg10, 4),
-            r.top1_agreement.map_or("—".into(), |a| format!("{:.0}%", a * 100.0)),
+            r.top1_agreement
+                .map_or("—".into(), |a| format!("{:.0}%", a * 100.0)),
             opt(r.max_abs_logprob_diff.map(f64::from), 4),
         );
     }
