@@ -3,14 +3,20 @@
 # preset with configs/ml100k-cpu.toml, then score zero-shot, the four adapters and the classical
 # baselines on the same first N test lists; writes artifacts/ablation/{table.md,curves.svg}.
 #   bash scripts/ablation.sh [N_TEST_LISTS] [PRESETS...]
+# Environment: ALRO_ABLATION_OUT (default artifacts/ablation), ALRO_ABLATION_CONFIG (default
+# configs/ml100k-cpu.toml), ALRO_POPULARITY_TIERS (default 0: no popularity notes; see DATA.md).
+# E.g. the 60-minute runs with popularity notes:
+#   ALRO_ABLATION_OUT=artifacts/notes ALRO_ABLATION_CONFIG=configs/ml100k-cpu-60min.toml \
+#   ALRO_POPULARITY_TIERS=7 bash scripts/ablation.sh 100 alro
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100}
 shift || true
 PRESETS=${*:-sft sft+sll sft+psl alro}
-OUT=artifacts/ablation
+OUT=${ALRO_ABLATION_OUT:-artifacts/ablation}
+CONFIG=${ALRO_ABLATION_CONFIG:-configs/ml100k-cpu.toml}
 ALRO=./target/release/alro
-PROTOCOL=(--history-len 5 --candidates 10)
+PROTOCOL=(--history-len 5 --candidates 10 --popularity-tiers "${ALRO_POPULARITY_TIERS:-0}")
 DATA=(--dataset ml-100k --path ../shared/data/ml-100k)
 bash scripts/setup.sh
 cargo build -q --release -p alro-trainer
@@ -23,13 +29,13 @@ for p in $PRESETS; do
   if [ -f "$run/summary.json" ]; then
     echo "== $p: already trained ($run)"
   elif [ -f "$run/last.safetensors" ]; then
-    /usr/bin/time -f "$p: %e s, %M KiB peak" $ALRO train --data "$OUT/data" --config configs/ml100k-cpu.toml --preset "$p" --out "$run" --resume
+    /usr/bin/time -f "$p: %e s, %M KiB peak" $ALRO train --data "$OUT/data" --config "$CONFIG" --preset "$p" --out "$run" --resume
   else
-    /usr/bin/time -f "$p: %e s, %M KiB peak" $ALRO train --data "$OUT/data" --config configs/ml100k-cpu.toml --preset "$p" --out "$run"
+    /usr/bin/time -f "$p: %e s, %M KiB peak" $ALRO train --data "$OUT/data" --config "$CONFIG" --preset "$p" --out "$run"
   fi
   adapters+=(--adapter "$p=$run/best.safetensors")
   runs+=("$run")
 done
 $ALRO plot "${runs[@]}" --out "$OUT/curves.svg"
 $ALRO eval "${DATA[@]}" "${PROTOCOL[@]}" --limit "$N" --mode single --llm "${adapters[@]}" \
-  --baseline popularity,mf,bpr --markdown | tee "$OUT/table.md"
+  --baseline random,popularity,mf,bpr --markdown | tee "$OUT/table.md"
