@@ -266,3 +266,77 @@ fn missing_path_is_explained() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--dataset ml-100k needs --path"));
 }
+
+#[test]
+fn popularity_notes_add_only_notes_and_bad_tier_counts_are_refused() {
+    let Some(dir) = ml100k() else { return };
+    let tmp = std::env::temp_dir().join(format!("alro-notes-{}", std::process::id()));
+    let (plain, noted) = (tmp.join("plain"), tmp.join("noted"));
+    let prepare = |out: &Path, extra: &[&str]| {
+        let mut args = vec!["data", "prepare", "--dataset", "ml-100k"];
+        args.extend([
+            "--path",
+            dir.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        args.extend(["--history-len", "5", "--candidates", "10"]);
+        args.extend(extra);
+        ok(&args);
+    };
+    prepare(&plain, &[]);
+    prepare(&noted, &["--popularity-tiers", "7"]);
+    let lines = |d: &Path| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(d.join("test.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let (a, b) = (lines(&plain), lines(&noted));
+    assert_eq!(a.len(), b.len());
+    let mut tiers = std::collections::BTreeSet::new();
+    for (mut x, y) in a.into_iter().zip(b) {
+        for c in y["candidates"].as_array().unwrap() {
+            let note = c["note"].as_str().expect("every candidate has a note");
+            let (t, n) = note
+                .strip_prefix("popularity ")
+                .unwrap()
+                .split_once('/')
+                .unwrap();
+            assert_eq!(n, "7");
+            tiers.insert(t.parse::<u32>().unwrap());
+        }
+        // Without the notes, the lists are the same lists.
+        let mut y = y;
+        for c in y["candidates"].as_array_mut().unwrap() {
+            c.as_object_mut().unwrap().remove("note");
+        }
+        assert!(x["candidates"][0].get("note").is_none());
+        assert_eq!(x, y);
+    }
+    assert_eq!(
+        tiers,
+        (1..=7).collect(),
+        "ML-100K test lists use every tier"
+    );
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(noted.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["protocol"]["popularity_tiers"], 7);
+
+    let out = alro(&[
+        "data",
+        "prepare",
+        "--dataset",
+        "ml-100k",
+        "--path",
+        dir.to_str().unwrap(),
+        "--popularity-tiers",
+        "17",
+        "--out",
+        tmp.join("bad").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("popularity_tiers = 17 (at most 16"));
+    let _ = std::fs::remove_dir_all(&tmp);
+}
