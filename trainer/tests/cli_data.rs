@@ -296,7 +296,7 @@ fn popularity_notes_add_only_notes_and_bad_tier_counts_are_refused() {
     let (a, b) = (lines(&plain), lines(&noted));
     assert_eq!(a.len(), b.len());
     let mut tiers = std::collections::BTreeSet::new();
-    for (mut x, y) in a.into_iter().zip(b) {
+    for (x, y) in a.into_iter().zip(b) {
         for c in y["candidates"].as_array().unwrap() {
             let note = c["note"].as_str().expect("every candidate has a note");
             let (t, n) = note
