@@ -3,13 +3,16 @@
 //! weights, `Kernels::Fused`). Not a test: prints times and ratios.
 //!
 //! `cargo bench -p alro-gpu --bench gpu_vs_cpu` (ALRO_BENCH_REPEATS=n for more repeats).
+//! With `ALRO_BENCH_PROFILE=1` it then runs once more with every kernel timed by timestamp
+//! queries (where the adapter has them) and prints where the GPU time of a prefill and of the
+//! decode steps goes; wall time minus GPU time is recording, submission and read-back.
 
 use alro_core::gguf::GgufFile;
 use alro_core::model::{Backbone, Kernels, KvCache, MatrixPrecision};
 use alro_core::prompt::PromptConfig;
 use alro_core::rank::Ranker;
 use alro_core::request::{Candidate, HistoryEntry, RankRequest};
-use alro_gpu::{GpuContext, GpuModel, GpuOptions};
+use alro_gpu::{GpuContext, GpuModel, GpuOptions, KernelTime};
 use candle_core::{Device, Tensor};
 use std::time::{Duration, Instant};
 
@@ -17,7 +20,7 @@ const MODEL: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf"
 );
-const PROMPT_TOKENS: usize = 500;
+const DEFAULT_PROMPT_TOKENS: usize = 500;
 const DECODE_STEPS: usize = 20;
 
 fn request() -> RankRequest {
@@ -46,7 +49,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 /// With `ALRO_BENCH_SYNTHETIC=1`: a random model of SmolLM2-135M's shapes (hidden 576, MLP 1536,
 /// 30 blocks, 9 heads, 3 KV heads, Q4_1) and the tiny byte-level vocabulary, for machines the
 /// 94 MiB backbone cannot be copied to. Times depend on shapes, not on weight values; the
-/// vocabulary only changes the tokenisation (the prompt is padded to PROMPT_TOKENS anyway).
+/// vocabulary only changes the tokenisation (the prompt is padded to the same length anyway).
 fn model_bytes() -> Vec<u8> {
     if std::env::var("ALRO_BENCH_SYNTHETIC").is_ok_and(|v| v == "1") {
         let spec = alro_core::model::tiny::TinySpec {
@@ -77,13 +80,18 @@ fn main() {
         ..Default::default()
     };
     let ranker = Ranker::new(backbone, prompt).unwrap();
+    // ALRO_BENCH_PROMPT_TOKENS: a shorter prompt for slow (software) adapters.
+    let prompt_tokens: usize = std::env::var("ALRO_BENCH_PROMPT_TOKENS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_PROMPT_TOKENS);
     let mut tokens = ranker.prepare(&request()).unwrap().tokens;
-    // Pad (repeating the prompt) or cut to exactly PROMPT_TOKENS.
+    // Pad (repeating the prompt) or cut to exactly `prompt_tokens`.
     let base = tokens.clone();
-    while tokens.len() < PROMPT_TOKENS {
+    while tokens.len() < prompt_tokens {
         tokens.extend_from_slice(&base);
     }
-    tokens.truncate(PROMPT_TOKENS);
+    tokens.truncate(prompt_tokens);
     let ids = ranker.identifiers.token_ids.clone();
     let decode: Vec<u32> = (0..DECODE_STEPS).map(|i| ids[i % ids.len()]).collect();
 
@@ -95,11 +103,21 @@ fn main() {
     let gpu_load = t0.elapsed();
 
     let model = &ranker.backbone.model;
-    assert!(model.config.tie_word_embeddings, "the bench assumes a tied LM head");
+    assert!(
+        model.config.tie_word_embeddings,
+        "the bench assumes a tied LM head"
+    );
     // The ranker's identifier head, built once: the listed rows of the (tied) LM head.
     let head_w = {
         let idx = Tensor::new(ids.as_slice(), &Device::Cpu).unwrap();
-        model.embed_tokens.index_select(&idx, 0).unwrap().t().unwrap().contiguous().unwrap()
+        model
+            .embed_tokens
+            .index_select(&idx, 0)
+            .unwrap()
+            .t()
+            .unwrap()
+            .contiguous()
+            .unwrap()
     };
     let (mut gp, mut gd, mut cp, mut cd) = (vec![], vec![], vec![], vec![]);
     for _ in 0..repeats {
@@ -120,13 +138,27 @@ fn main() {
             last.matmul(&head_w).unwrap().to_vec2::<f32>().unwrap()
         };
         let t0 = Instant::now();
-        let x = Tensor::new(tokens.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap();
-        head(&model.forward_hidden(&x, Some(&mut cache), Kernels::Fused).unwrap());
+        let x = Tensor::new(tokens.as_slice(), &Device::Cpu)
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap();
+        head(
+            &model
+                .forward_hidden(&x, Some(&mut cache), Kernels::Fused)
+                .unwrap(),
+        );
         cp.push(t0.elapsed());
         let t0 = Instant::now();
         for &t in &decode {
-            let x = Tensor::new(&[t], &Device::Cpu).unwrap().unsqueeze(0).unwrap();
-            head(&model.forward_hidden(&x, Some(&mut cache), Kernels::Fused).unwrap());
+            let x = Tensor::new(&[t], &Device::Cpu)
+                .unwrap()
+                .unsqueeze(0)
+                .unwrap();
+            head(
+                &model
+                    .forward_hidden(&x, Some(&mut cache), Kernels::Fused)
+                    .unwrap(),
+            );
         }
         cd.push(t0.elapsed());
     }
@@ -139,13 +171,13 @@ fn main() {
         info.is_fallback,
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    println!("prompt {PROMPT_TOKENS} tokens, {DECODE_STEPS} decode steps, median of {repeats}");
+    println!("prompt {prompt_tokens} tokens, {DECODE_STEPS} decode steps, median of {repeats}");
     println!("| phase | GPU | CPU (alro-core) | GPU/CPU time |");
     println!("|---|---|---|---|");
     println!(
-        "| prefill {PROMPT_TOKENS} tok | {gp:.2?} ({:.1} tok/s) | {cp:.2?} ({:.1} tok/s) | {:.2}x |",
-        PROMPT_TOKENS as f64 / gp.as_secs_f64(),
-        PROMPT_TOKENS as f64 / cp.as_secs_f64(),
+        "| prefill {prompt_tokens} tok | {gp:.2?} ({:.1} tok/s) | {cp:.2?} ({:.1} tok/s) | {:.2}x |",
+        prompt_tokens as f64 / gp.as_secs_f64(),
+        prompt_tokens as f64 / cp.as_secs_f64(),
         gp.as_secs_f64() / cp.as_secs_f64()
     );
     println!(
@@ -154,4 +186,59 @@ fn main() {
         cd.as_secs_f64() * 1e3 / DECODE_STEPS as f64,
         gd.as_secs_f64() / cd.as_secs_f64()
     );
+
+    if std::env::var("ALRO_BENCH_PROFILE").is_ok_and(|v| v == "1") {
+        profile(&bytes, &file, &ids, &tokens, &decode);
+    }
+}
+
+/// One prefill and the decode steps with every dispatch timed on the GPU.
+fn profile(bytes: &[u8], file: &GgufFile, ids: &[u32], tokens: &[u32], decode: &[u32]) {
+    let options = GpuOptions {
+        profile: true,
+        ..Default::default()
+    };
+    let ctx = pollster::block_on(GpuContext::new(options)).expect("GPU adapter");
+    if ctx.take_profile().is_none() {
+        println!("(no per-kernel profile: the adapter has no timestamp queries)");
+        return;
+    }
+    let gpu = pollster::block_on(GpuModel::from_gguf(&ctx, file, bytes, ids)).unwrap();
+    // A first session compiles the pipelines; the second is the one measured.
+    for measured in [false, true] {
+        let mut s = gpu.new_session();
+        ctx.take_profile();
+        let t0 = Instant::now();
+        pollster::block_on(gpu.forward(&mut s, tokens)).unwrap();
+        let prefill = (t0.elapsed(), ctx.take_profile().unwrap_or_default());
+        let t0 = Instant::now();
+        for &t in decode {
+            pollster::block_on(gpu.forward(&mut s, &[t])).unwrap();
+        }
+        let steps = (t0.elapsed(), ctx.take_profile().unwrap_or_default());
+        if measured {
+            print_profile(&format!("prefill {} tokens", tokens.len()), prefill);
+            print_profile(&format!("{} decode steps", decode.len()), steps);
+        }
+    }
+}
+
+fn print_profile(what: &str, (wall, kernels): (Duration, Vec<KernelTime>)) {
+    let gpu: f64 = kernels.iter().map(|k| k.gpu_ms).sum();
+    println!(
+        "\n{what}: GPU {gpu:.2} ms in {} dispatches (wall {:.2} ms while profiling)",
+        kernels.iter().map(|k| k.dispatches).sum::<u64>(),
+        wall.as_secs_f64() * 1e3
+    );
+    println!("| kernel | dispatches | GPU ms | share |");
+    println!("|---|---|---|---|");
+    for k in &kernels {
+        println!(
+            "| {} | {} | {:.3} | {:.1}% |",
+            k.kernel,
+            k.dispatches,
+            k.gpu_ms,
+            100.0 * k.gpu_ms / gpu.max(1e-9)
+        );
+    }
 }

@@ -1,7 +1,8 @@
 //! Adapter, device, limits, buffers and readback: everything the kernels share.
 
 use crate::error::{GpuError, Result};
-use crate::kernels::{Kernel, Pipelines};
+use crate::kernels::{Kernel, Pipelines, PARAM_BYTES};
+use crate::profile::{KernelTime, Profiler};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -22,6 +23,10 @@ pub struct GpuOptions {
     pub max_buffer_bytes: Option<u64>,
     /// Likewise for `max_compute_workgroups_per_dimension`, to exercise the 2D dispatch grids.
     pub max_workgroups_per_dimension: Option<u32>,
+    /// Time every kernel with timestamp queries (see [`GpuContext::take_profile`]), where the
+    /// adapter has them; native only. Each batch then waits for its timestamps: for
+    /// benchmarks, not for serving.
+    pub profile: bool,
 }
 
 impl Default for GpuOptions {
@@ -32,6 +37,7 @@ impl Default for GpuOptions {
             force_fallback_adapter: false,
             max_buffer_bytes: None,
             max_workgroups_per_dimension: None,
+            profile: false,
         }
     }
 }
@@ -65,6 +71,8 @@ pub(crate) struct Inner {
     pub lost: Arc<Mutex<Option<String>>>,
     /// The first error wgpu reported outside an error scope.
     pub uncaptured: Arc<Mutex<Option<String>>>,
+    /// Set when `GpuOptions::profile` was asked for and the adapter has timestamp queries.
+    pub profiler: Option<Profiler>,
 }
 
 /// A device and queue with alro's compute pipelines. Cheap to clone (shared handle).
@@ -125,7 +133,11 @@ impl GpuContext {
             )));
         }
         // Only ask for shader-f16 where it exists; the kernels are all f32 today.
-        let features = adapter.features() & wgpu::Features::SHADER_F16;
+        let mut wanted = wgpu::Features::SHADER_F16;
+        if options.profile && cfg!(not(target_arch = "wasm32")) {
+            wanted |= wgpu::Features::TIMESTAMP_QUERY;
+        }
+        let features = adapter.features() & wanted;
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("alro-gpu"),
@@ -181,14 +193,24 @@ impl GpuContext {
         Ok(GpuContext {
             inner: Arc::new(Inner {
                 device,
-                queue,
                 info,
-                uniform_align: u64::from(limits.min_uniform_buffer_offset_alignment).max(32),
+                uniform_align: u64::from(limits.min_uniform_buffer_offset_alignment)
+                    .max(PARAM_BYTES),
                 pipelines: Pipelines::default(),
                 lost,
                 uncaptured,
+                profiler: features
+                    .contains(wgpu::Features::TIMESTAMP_QUERY)
+                    .then(|| Profiler::new(queue.get_timestamp_period())),
+                queue,
             }),
         })
+    }
+
+    /// Per-kernel GPU time since the last call, slowest first; `None` unless the context was
+    /// opened with `GpuOptions::profile` on an adapter with timestamp queries.
+    pub fn take_profile(&self) -> Option<Vec<KernelTime>> {
+        self.inner.profiler.as_ref().map(Profiler::take)
     }
 
     pub fn info(&self) -> &GpuInfo {
@@ -287,22 +309,40 @@ impl GpuContext {
         if bytes == 0 {
             return Ok(Vec::new());
         }
-        let device = &self.inner.device;
-        let staging = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("readback"),
-            size: bytes,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let mut enc = device.create_command_encoder(&Default::default());
+        let staging = self.readback_buffer(len);
+        let mut enc = self
+            .inner
+            .device
+            .create_command_encoder(&Default::default());
         enc.copy_buffer_to_buffer(buffer, 0, &staging, 0, bytes);
         self.inner.queue.submit([enc.finish()]);
+        self.map_read_f32(&staging, len).await
+    }
+
+    /// A buffer the caller reads back after every batch (MAP_READ, copy destination).
+    pub(crate) fn readback_buffer(&self, len: usize) -> wgpu::Buffer {
+        self.inner.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: (len.max(1) * 4) as u64,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
+    }
+
+    /// The first `len` f32 of `staging`, a [`GpuContext::readback_buffer`] that submitted work
+    /// has copied into; unmapped again afterwards, so it can be reused.
+    pub(crate) async fn map_read_f32(
+        &self,
+        staging: &wgpu::Buffer,
+        len: usize,
+    ) -> Result<Vec<f32>> {
         let (sender, receiver) = oneshot();
         staging.map_async(wgpu::MapMode::Read, .., move |r| sender.send(r));
         // Natively nothing drives the device but us; in a browser this is a no-op and the
         // callback fires from the event loop.
         #[cfg(not(target_arch = "wasm32"))]
-        device
+        self.inner
+            .device
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| GpuError::Gpu(e.to_string()))?;
         let mapped = receiver.await;
@@ -312,10 +352,50 @@ impl GpuContext {
             let view = staging
                 .get_mapped_range(..)
                 .map_err(|e| GpuError::Gpu(e.to_string()))?;
-            bytemuck::cast_slice::<u8, f32>(&view).to_vec()
+            bytemuck::cast_slice::<u8, f32>(&view)[..len].to_vec()
         };
         staging.unmap();
         Ok(out)
+    }
+
+    /// Natively only: maps a MAP_READ buffer that submitted work has written, blocking until
+    /// the device is done, and hands its bytes to `read`.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) fn map_read_blocking<T>(
+        &self,
+        buffer: &wgpu::Buffer,
+        read: impl FnOnce(&[u8]) -> T,
+    ) -> Result<T> {
+        let (sender, receiver) = oneshot();
+        buffer.map_async(wgpu::MapMode::Read, .., move |r| sender.send(r));
+        self.inner
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| GpuError::Gpu(e.to_string()))?;
+        let mapped = receiver
+            .try_take()
+            .ok_or_else(|| GpuError::Gpu("a waited-for buffer mapping did not complete".into()))?;
+        mapped.map_err(|e| GpuError::DeviceLost(format!("buffer mapping failed: {e}")))?;
+        let out = {
+            let view = buffer
+                .get_mapped_range(..)
+                .map_err(|e| GpuError::Gpu(e.to_string()))?;
+            read(&view)
+        };
+        buffer.unmap();
+        Ok(out)
+    }
+
+    /// In a browser a buffer maps only between tasks: nothing can block on it.
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) fn map_read_blocking<T>(
+        &self,
+        _: &wgpu::Buffer,
+        _: impl FnOnce(&[u8]) -> T,
+    ) -> Result<T> {
+        Err(GpuError::Unsupported(
+            "blocking read-back (profiling) in a browser".into(),
+        ))
     }
 }
 
@@ -348,6 +428,17 @@ impl<T> Sender<T> {
         };
         if let Some(w) = waker {
             w.wake();
+        }
+    }
+}
+
+impl<T> Receiver<T> {
+    /// The value, if it was sent already (natively, after a blocking poll).
+    #[cfg(not(target_arch = "wasm32"))]
+    fn try_take(&self) -> Option<T> {
+        match self.0.lock() {
+            Ok(mut s) => s.value.take(),
+            Err(p) => p.into_inner().value.take(),
         }
     }
 }

@@ -19,6 +19,7 @@ const EMBEDDING: &str = include_str!("shaders/embedding.wgsl");
 const RMS_NORM: &str = include_str!("shaders/rms_norm.wgsl");
 const ROPE: &str = include_str!("shaders/rope.wgsl");
 const ATTENTION: &str = include_str!("shaders/attention.wgsl");
+const ATTENTION_COMBINE: &str = include_str!("shaders/attention_combine.wgsl");
 const SILU_MUL: &str = include_str!("shaders/silu_mul.wgsl");
 const ADD: &str = include_str!("shaders/add.wgsl");
 
@@ -26,6 +27,14 @@ const ADD: &str = include_str!("shaders/add.wgsl");
 pub const MATVEC_MAX_ROWS: usize = 8;
 /// Largest head dimension the attention kernel supports (4 output dims per thread × 64).
 pub const MAX_HEAD_DIM: usize = 256;
+/// Most key ranges one (query, head) of attention is split into (see [`Batch::attention`]).
+pub const MAX_ATTENTION_SPLITS: usize = 32;
+/// Below this many (query, head) workgroups, attention splits the keys: a decode step has only
+/// `heads` of them, too few to fill a GPU, each walking the whole cache alone.
+const SPLIT_BELOW_WORKGROUPS: usize = 128;
+/// Bytes of one dispatch's parameter block (16 u32; kernels read a prefix).
+pub(crate) const PARAM_BYTES: u64 = 64;
+type Params = [u32; 16];
 
 /// One compiled kernel. The weight-reading kernels exist once per weight format: the format's
 /// `load_w8` is prepended to the driver's source.
@@ -37,6 +46,7 @@ pub enum Kernel {
     RmsNorm,
     Rope,
     Attention,
+    AttentionCombine,
     SiluMul,
     Add,
 }
@@ -59,6 +69,7 @@ impl Kernel {
             Kernel::RmsNorm => RMS_NORM.into(),
             Kernel::Rope => ROPE.into(),
             Kernel::Attention => ATTENTION.into(),
+            Kernel::AttentionCombine => ATTENTION_COMBINE.into(),
             Kernel::SiluMul => SILU_MUL.into(),
             Kernel::Add => ADD.into(),
         }
@@ -103,7 +114,7 @@ enum Op {
         kernel: Kernel,
         /// Bindings 1.. (binding 0 is the parameter block).
         buffers: Vec<wgpu::Buffer>,
-        params: [u32; 8],
+        params: Params,
         groups: (u32, u32),
     },
     Copy {
@@ -113,6 +124,30 @@ enum Op {
         dst_offset: u64,
         bytes: u64,
     },
+}
+
+/// How [`Batch::attention`] splits the keys of `rows` (query, head) pairs over a cache of
+/// `visible` positions into at most `most` ranges: (ranges, keys per range). One range when
+/// there are enough workgroups already.
+fn attention_split(rows: usize, visible: usize, most: usize) -> (usize, usize) {
+    let most = most.min(MAX_ATTENTION_SPLITS);
+    if rows >= SPLIT_BELOW_WORKGROUPS || visible <= 64 || most < 2 {
+        return (1, 0);
+    }
+    let splits = visible.div_ceil(64).min(most);
+    let span = visible.div_ceil(splits).next_multiple_of(64);
+    (visible.div_ceil(span), span)
+}
+
+/// Elements of the `partials` buffer that lets [`Batch::attention`] split the keys of `n`
+/// queries as far as it would (0: it would not split them). A smaller buffer means fewer
+/// ranges.
+pub fn attention_partials_len(n: usize, heads: usize, head_dim: usize) -> usize {
+    if n * heads >= SPLIT_BELOW_WORKGROUPS {
+        0
+    } else {
+        n * heads * MAX_ATTENTION_SPLITS * (head_dim + 2)
+    }
 }
 
 /// A recorded sequence of kernel launches and buffer copies, submitted as one command buffer.
@@ -161,23 +196,53 @@ impl Batch {
         Ok(())
     }
 
-    fn push(&mut self, kernel: Kernel, buffers: Vec<wgpu::Buffer>, params: [u32; 8], groups: (u32, u32)) {
+    fn push(
+        &mut self,
+        kernel: Kernel,
+        buffers: Vec<wgpu::Buffer>,
+        params: &[u32],
+        groups: (u32, u32),
+    ) {
+        let mut block = Params::default();
+        block[..params.len()].copy_from_slice(params);
         self.ops.push(Op::Dispatch {
             kernel,
             buffers,
-            params,
+            params: block,
             groups,
         });
     }
 
-    /// y (n, y_stride)[:, col0 .. col0 + weight.rows] = x (n, k) · Wᵀ, one dispatch per row chunk
-    /// of the weight. `y_stride` is usually `weight.rows`.
+    /// y (n, weight.rows) = x (n, k) · Wᵀ, one dispatch per row chunk of the weight.
     pub fn matmul(
         &mut self,
         weight: &GpuWeight,
         x: &wgpu::Buffer,
         n: usize,
         y: &wgpu::Buffer,
+    ) -> Result<()> {
+        self.linear(weight, x, n, y, false)
+    }
+
+    /// y (n, weight.rows) += x (n, k) · Wᵀ: a projection and its residual connection in one
+    /// dispatch.
+    pub fn matmul_add(
+        &mut self,
+        weight: &GpuWeight,
+        x: &wgpu::Buffer,
+        n: usize,
+        y: &wgpu::Buffer,
+    ) -> Result<()> {
+        self.linear(weight, x, n, y, true)
+    }
+
+    fn linear(
+        &mut self,
+        weight: &GpuWeight,
+        x: &wgpu::Buffer,
+        n: usize,
+        y: &wgpu::Buffer,
+        accumulate: bool,
     ) -> Result<()> {
         let (k, rows) = (weight.k as u64, weight.rows as u64);
         let n64 = n as u64;
@@ -191,11 +256,27 @@ impl Batch {
             let (kernel, total) = if n <= MATVEC_MAX_ROWS {
                 (Kernel::Matvec(weight.wtype), r.div_ceil(8))
             } else {
-                (Kernel::Matmul(weight.wtype), n64.div_ceil(32) * r.div_ceil(32))
+                (
+                    Kernel::Matmul(weight.wtype),
+                    n64.div_ceil(32) * r.div_ceil(32),
+                )
             };
             let g = self.grid(total)?;
-            let params = [n as u32, k as u32, c.rows as u32, rows as u32, c.row0 as u32, g.0, 0, 0];
-            self.push(kernel, vec![c.buffer.clone(), x.clone(), y.clone()], params, g);
+            let params = [
+                n as u32,
+                k as u32,
+                c.rows as u32,
+                rows as u32,
+                c.row0 as u32,
+                g.0,
+                u32::from(accumulate),
+            ];
+            self.push(
+                kernel,
+                vec![c.buffer.clone(), x.clone(), y.clone()],
+                &params,
+                g,
+            );
         }
         Ok(())
     }
@@ -218,11 +299,11 @@ impl Batch {
         }
         let g = self.grid(n as u64)?;
         for c in &weight.chunks {
-            let params = [n as u32, weight.k as u32, c.row0 as u32, c.rows as u32, g.0, 0, 0, 0];
+            let params = [n as u32, weight.k as u32, c.row0 as u32, c.rows as u32, g.0];
             self.push(
                 Kernel::Embedding(weight.wtype),
                 vec![c.buffer.clone(), ids.clone(), out.clone()],
-                params,
+                &params,
                 g,
             );
         }
@@ -247,8 +328,13 @@ impl Batch {
             return Ok(());
         }
         let g = self.grid(rows as u64)?;
-        let params = [rows as u32, dim as u32, eps.to_bits(), g.0, 0, 0, 0, 0];
-        self.push(Kernel::RmsNorm, vec![x.clone(), weight.clone(), y.clone()], params, g);
+        let params = [rows as u32, dim as u32, eps.to_bits(), g.0];
+        self.push(
+            Kernel::RmsNorm,
+            vec![x.clone(), weight.clone(), y.clone()],
+            &params,
+            g,
+        );
         Ok(())
     }
 
@@ -266,7 +352,9 @@ impl Batch {
         layout: RopeLayout,
     ) -> Result<()> {
         if head_dim % 2 != 0 {
-            return Err(GpuError::Input(format!("rope: odd head dimension {head_dim}")));
+            return Err(GpuError::Input(format!(
+                "rope: odd head dimension {head_dim}"
+            )));
         }
         self.need("rope input", x, (n * heads * head_dim) as u64)?;
         self.need("rope cos", cos, (n * head_dim / 2) as u64)?;
@@ -277,13 +365,22 @@ impl Batch {
         }
         let g = self.grid(pairs.div_ceil(64))?;
         let interleaved = u32::from(layout == RopeLayout::Interleaved);
-        let params = [n as u32, heads as u32, head_dim as u32, interleaved, g.0, 0, 0, 0];
-        self.push(Kernel::Rope, vec![x.clone(), cos.clone(), sin.clone()], params, g);
+        let params = [n as u32, heads as u32, head_dim as u32, interleaved, g.0];
+        self.push(
+            Kernel::Rope,
+            vec![x.clone(), cos.clone(), sin.clone()],
+            &params,
+            g,
+        );
         Ok(())
     }
 
     /// out (n, heads, head_dim) = causal softmax(q·Kᵀ/√d)·V for queries at absolute positions
     /// start .. start+n, against caches (≥ start+n, kv_heads, head_dim) already holding them.
+    ///
+    /// With `partials` (at least [`attention_partials_len`] elements) and few (query, head)
+    /// pairs, as in a decode step, the keys are split into ranges walked by separate
+    /// workgroups and merged by a second kernel; without it, one workgroup walks all keys.
     #[allow(clippy::too_many_arguments)]
     pub fn attention(
         &mut self,
@@ -291,6 +388,7 @@ impl Batch {
         k_cache: &wgpu::Buffer,
         v_cache: &wgpu::Buffer,
         out: &wgpu::Buffer,
+        partials: Option<&wgpu::Buffer>,
         n: usize,
         start: usize,
         heads: usize,
@@ -312,9 +410,19 @@ impl Batch {
         if n == 0 {
             return Ok(());
         }
-        let g = self.grid((n * heads) as u64)?;
+        let rows = n * heads;
+        // As many ranges as the partials buffer holds, at most.
+        let (splits, span) = match partials {
+            Some(p) => attention_split(
+                rows,
+                start + n,
+                len_f32(p) as usize / (rows * (head_dim + 2)),
+            ),
+            None => (1, 0),
+        };
         let scale = (1.0 / (head_dim as f64).sqrt()) as f32;
-        let params = [
+        let g = self.grid((rows * splits) as u64)?;
+        let mut params = [
             n as u32,
             heads as u32,
             kv_heads as u32,
@@ -322,12 +430,23 @@ impl Batch {
             start as u32,
             scale.to_bits(),
             g.0,
-            0,
+            splits as u32,
+            span as u32,
         ];
+        let (Some(part), true) = (partials, splits > 1) else {
+            params[7] = 1;
+            let buffers = vec![q.clone(), k_cache.clone(), v_cache.clone(), out.clone()];
+            self.push(Kernel::Attention, buffers, &params, g);
+            return Ok(());
+        };
+        let buffers = vec![q.clone(), k_cache.clone(), v_cache.clone(), part.clone()];
+        self.push(Kernel::Attention, buffers, &params, g);
+        let g = self.grid(rows as u64)?;
+        let params = [rows as u32, head_dim as u32, splits as u32, g.0];
         self.push(
-            Kernel::Attention,
-            vec![q.clone(), k_cache.clone(), v_cache.clone(), out.clone()],
-            params,
+            Kernel::AttentionCombine,
+            vec![part.clone(), out.clone()],
+            &params,
             g,
         );
         Ok(())
@@ -343,14 +462,20 @@ impl Batch {
         self.elementwise(Kernel::Add, x, y, len)
     }
 
-    fn elementwise(&mut self, kernel: Kernel, a: &wgpu::Buffer, b: &wgpu::Buffer, len: usize) -> Result<()> {
+    fn elementwise(
+        &mut self,
+        kernel: Kernel,
+        a: &wgpu::Buffer,
+        b: &wgpu::Buffer,
+        len: usize,
+    ) -> Result<()> {
         self.need("elementwise operand", a, len as u64)?;
         self.need("elementwise operand", b, len as u64)?;
         if len == 0 {
             return Ok(());
         }
         let g = self.grid((len as u64).div_ceil(64))?;
-        self.push(kernel, vec![a.clone(), b.clone()], [len as u32, g.0, 0, 0, 0, 0, 0, 0], g);
+        self.push(kernel, vec![a.clone(), b.clone()], &[len as u32, g.0], g);
         Ok(())
     }
 
@@ -377,26 +502,38 @@ impl Batch {
         Ok(())
     }
 
-    /// Encodes everything and submits it. All parameter blocks go into one uniform buffer, one
-    /// aligned slot per dispatch, so a forward pass creates one small buffer instead of hundreds.
+    /// Encodes everything and submits it.
     pub fn submit(self) -> Result<()> {
+        self.submit_cached(&mut BindCache::default())
+    }
+
+    /// [`Batch::submit`], reusing `cache`'s bind groups when this batch launches the same kernels
+    /// on the same buffers as the one before (a session's decode steps): then only the
+    /// parameter blocks are rewritten, instead of one new bind group per dispatch.
+    pub(crate) fn submit_cached(self, cache: &mut BindCache) -> Result<()> {
         let ctx = &self.ctx;
         ctx.check()?;
         let device = ctx.device();
         let align = ctx.inner.uniform_align;
-        let dispatches = self
+        let dispatches: Vec<(&Kernel, &Vec<wgpu::Buffer>, &Params)> = self
             .ops
             .iter()
-            .filter(|o| matches!(o, Op::Dispatch { .. }))
-            .count() as u64;
-        let mut param_bytes = vec![0u8; (dispatches.max(1) * align) as usize];
-        let mut slot = 0u64;
-        for op in &self.ops {
-            if let Op::Dispatch { params, .. } = op {
-                let at = (slot * align) as usize;
-                param_bytes[at..at + 32].copy_from_slice(bytemuck::cast_slice(params));
-                slot += 1;
-            }
+            .filter_map(|o| match o {
+                Op::Dispatch {
+                    kernel,
+                    buffers,
+                    params,
+                    ..
+                } => Some((kernel, buffers, params)),
+                Op::Copy { .. } => None,
+            })
+            .collect();
+        // All parameter blocks go into one uniform buffer, one aligned slot per dispatch.
+        let mut param_bytes = vec![0u8; (dispatches.len().max(1) as u64 * align) as usize];
+        for (slot, (_, _, params)) in dispatches.iter().enumerate() {
+            let at = slot * align as usize;
+            param_bytes[at..at + PARAM_BYTES as usize]
+                .copy_from_slice(bytemuck::cast_slice(*params));
         }
         if param_bytes.len() as u64 > ctx.info().max_buffer_size {
             return Err(GpuError::TooLarge {
@@ -405,16 +542,54 @@ impl Batch {
                 limit: ctx.info().max_buffer_size,
             });
         }
-        let params = wgpu::util::DeviceExt::create_buffer_init(
-            device,
-            &wgpu::util::BufferInitDescriptor {
-                label: Some("params"),
-                contents: &param_bytes,
-                usage: wgpu::BufferUsages::UNIFORM,
-            },
-        );
+        let same = cache.key.len() == dispatches.len()
+            && cache
+                .key
+                .iter()
+                .zip(&dispatches)
+                .all(|((k, b), (k2, b2, _))| k == *k2 && b == *b2);
+        match &cache.params {
+            Some(params) if same && params.size() == param_bytes.len() as u64 => {
+                ctx.queue().write_buffer(params, 0, &param_bytes);
+            }
+            _ => {
+                let params = wgpu::util::DeviceExt::create_buffer_init(
+                    device,
+                    &wgpu::util::BufferInitDescriptor {
+                        label: Some("params"),
+                        contents: &param_bytes,
+                        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                    },
+                );
+                cache.groups = dispatches
+                    .iter()
+                    .enumerate()
+                    .map(|(slot, (kernel, buffers, _))| {
+                        bind_group(ctx, **kernel, &params, slot as u64 * align, buffers)
+                    })
+                    .collect();
+                cache.key = dispatches
+                    .iter()
+                    .map(|(k, b, _)| (**k, (*b).clone()))
+                    .collect();
+                cache.params = Some(params);
+            }
+        }
+        let profiling = ctx.inner.profiler.as_ref().map(|p| {
+            let queries = (dispatches.len() * 2).min(MAX_TIMESTAMP_QUERIES) as u32;
+            (
+                p,
+                device.create_query_set(&wgpu::QuerySetDescriptor {
+                    label: Some("kernel timestamps"),
+                    ty: wgpu::QueryType::Timestamp,
+                    count: queries.max(2),
+                }),
+                queries,
+            )
+        });
+        drop(dispatches);
         let mut enc = device.create_command_encoder(&Default::default());
-        let mut slot = 0u64;
+        let mut slot = 0usize;
         let mut i = 0;
         while i < self.ops.len() {
             match &self.ops[i] {
@@ -429,47 +604,90 @@ impl Batch {
                     i += 1;
                 }
                 Op::Dispatch { .. } => {
-                    // Consecutive dispatches share one compute pass; wgpu orders them with the
-                    // barriers their storage usages require.
-                    let mut pass = enc.begin_compute_pass(&Default::default());
-                    while let Some(Op::Dispatch {
-                        kernel,
-                        buffers,
-                        groups,
-                        ..
-                    }) = self.ops.get(i)
-                    {
-                        let pipeline = ctx.pipeline(*kernel);
-                        let layout = pipeline.get_bind_group_layout(0);
-                        let mut entries = vec![wgpu::BindGroupEntry {
-                            binding: 0,
-                            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                                buffer: &params,
-                                offset: slot * align,
-                                size: wgpu::BufferSize::new(32),
-                            }),
-                        }];
-                        for (b, buf) in buffers.iter().enumerate() {
-                            entries.push(wgpu::BindGroupEntry {
-                                binding: b as u32 + 1,
-                                resource: buf.as_entire_binding(),
-                            });
-                        }
-                        let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
-                            label: None,
-                            layout: &layout,
-                            entries: &entries,
-                        });
-                        pass.set_pipeline(&pipeline);
-                        pass.set_bind_group(0, &bind, &[]);
+                    // Consecutive dispatches share one compute pass (wgpu orders them with the
+                    // barriers their storage usages require); when profiling, each gets its own
+                    // pass, timed by timestamps at its start and end.
+                    let timestamps = profiling.as_ref().and_then(|(_, set, queries)| {
+                        let at = slot as u32 * 2;
+                        (at + 1 < *queries).then_some(wgpu::ComputePassTimestampWrites {
+                            query_set: set,
+                            beginning_of_pass_write_index: Some(at),
+                            end_of_pass_write_index: Some(at + 1),
+                        })
+                    });
+                    let profiled = timestamps.is_some();
+                    let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: None,
+                        timestamp_writes: timestamps,
+                    });
+                    while let Some(Op::Dispatch { kernel, groups, .. }) = self.ops.get(i) {
+                        pass.set_pipeline(&ctx.pipeline(*kernel));
+                        pass.set_bind_group(0, &cache.groups[slot], &[]);
                         pass.dispatch_workgroups(groups.0, groups.1, 1);
                         slot += 1;
                         i += 1;
+                        if profiled {
+                            break;
+                        }
                     }
                 }
             }
         }
-        ctx.queue().submit([enc.finish()]);
+        let Some((profiler, set, queries)) = profiling else {
+            ctx.queue().submit([enc.finish()]);
+            return ctx.check();
+        };
+        let kernels: Vec<Kernel> = self
+            .ops
+            .iter()
+            .filter_map(|o| match o {
+                Op::Dispatch { kernel, .. } => Some(*kernel),
+                Op::Copy { .. } => None,
+            })
+            .collect();
+        profiler.read_timestamps(ctx, enc, &set, queries, &kernels)?;
         ctx.check()
     }
+}
+
+/// Most timestamps one batch records when profiling (wgpu's query-set limit): the first 2048
+/// dispatches of a batch are timed.
+const MAX_TIMESTAMP_QUERIES: usize = 4096;
+
+fn bind_group(
+    ctx: &GpuContext,
+    kernel: Kernel,
+    params: &wgpu::Buffer,
+    offset: u64,
+    buffers: &[wgpu::Buffer],
+) -> wgpu::BindGroup {
+    let layout = ctx.pipeline(kernel).get_bind_group_layout(0);
+    let mut entries = vec![wgpu::BindGroupEntry {
+        binding: 0,
+        resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+            buffer: params,
+            offset,
+            size: wgpu::BufferSize::new(PARAM_BYTES),
+        }),
+    }];
+    for (b, buf) in buffers.iter().enumerate() {
+        entries.push(wgpu::BindGroupEntry {
+            binding: b as u32 + 1,
+            resource: buf.as_entire_binding(),
+        });
+    }
+    ctx.device().create_bind_group(&wgpu::BindGroupDescriptor {
+        label: None,
+        layout: &layout,
+        entries: &entries,
+    })
+}
+
+/// The bind groups and parameter buffer of the last batch submitted through it (see
+/// [`Batch::submit_cached`]). Holds its buffers alive until the next batch replaces them.
+#[derive(Default)]
+pub(crate) struct BindCache {
+    key: Vec<(Kernel, Vec<wgpu::Buffer>)>,
+    params: Option<wgpu::Buffer>,
+    groups: Vec<wgpu::BindGroup>,
 }

@@ -80,10 +80,15 @@ mod context;
 mod error;
 mod kernels;
 mod model;
+mod profile;
 mod weights;
 
 pub use context::{GpuContext, GpuInfo, GpuOptions};
 pub use error::{GpuError, Result};
-pub use kernels::{Batch, Kernel, RopeLayout, MATVEC_MAX_ROWS, MAX_HEAD_DIM};
+pub use kernels::{
+    attention_partials_len, Batch, Kernel, RopeLayout, MATVEC_MAX_ROWS, MAX_ATTENTION_SPLITS,
+    MAX_HEAD_DIM,
+};
 pub use model::{rope_tables, GpuModel, GpuSession, MAX_TOKENS_PER_PASS};
+pub use profile::KernelTime;
 pub use weights::{GpuWeight, HostMatrix, WeightChunk, WeightType};

@@ -3,7 +3,7 @@
 
 use crate::context::GpuContext;
 use crate::error::{GpuError, Result};
-use crate::kernels::{Batch, MAX_HEAD_DIM};
+use crate::kernels::{attention_partials_len, Batch, BindCache, MAX_HEAD_DIM};
 use crate::weights::{GpuWeight, HostMatrix};
 use alro_core::gguf::GgufFile;
 use alro_core::model::{LlamaConfig, WeightName};
@@ -43,13 +43,73 @@ pub struct GpuModel {
 }
 
 /// One sequence's KV cache: per layer, keys and values (capacity, kv_heads, head_dim), grown by
-/// doubling as the sequence gets longer.
+/// doubling as the sequence gets longer; and the activations of its last pass.
 pub struct GpuSession {
     model_id: u64,
     len: usize,
     capacity: usize,
     k: Vec<wgpu::Buffer>,
     v: Vec<wgpu::Buffer>,
+    workspace: Option<Workspace>,
+}
+
+/// The buffers of a pass over `n` tokens, kept for the next pass of the same length: a ranking's
+/// decode steps (n = 1 each) then allocate nothing, upload only their token and rotary angles,
+/// and reuse the previous step's bind groups (`binds`), rewriting just the parameters.
+struct Workspace {
+    n: usize,
+    ids: wgpu::Buffer,
+    cos: wgpu::Buffer,
+    sin: wgpu::Buffer,
+    x: wgpu::Buffer,
+    normed: wgpu::Buffer,
+    q: wgpu::Buffer,
+    k: wgpu::Buffer,
+    v: wgpu::Buffer,
+    att: wgpu::Buffer,
+    /// Split-attention partials; `None` when n queries fill the GPU without splitting.
+    partials: Option<wgpu::Buffer>,
+    gate: wgpu::Buffer,
+    up: wgpu::Buffer,
+    last: wgpu::Buffer,
+    last_normed: wgpu::Buffer,
+    logits: wgpu::Buffer,
+    /// Where the logits are copied for reading, in the same submission as the pass.
+    readback: wgpu::Buffer,
+    binds: BindCache,
+}
+
+impl Workspace {
+    fn new(ctx: &GpuContext, c: &LlamaConfig, n: usize, head_rows: usize) -> Result<Workspace> {
+        let (h, f, hd) = (c.hidden_size, c.intermediate_size, c.head_dim);
+        let (nh, nkv) = (c.num_heads, c.num_kv_heads);
+        // Capped at the buffer limit: fewer key ranges, not an error, on a small device.
+        let limit = (ctx.info().buffer_limit / 4) as usize;
+        let partials = match attention_partials_len(n, nh, hd).min(limit) {
+            0 => None,
+            len => Some(ctx.storage_zeros("attention partials", len)?),
+        };
+        Ok(Workspace {
+            n,
+            ids: ctx.storage_zeros("token ids", n)?,
+            cos: ctx.storage_zeros("rope cos", n * hd / 2)?,
+            sin: ctx.storage_zeros("rope sin", n * hd / 2)?,
+            x: ctx.storage_zeros("hidden", n * h)?,
+            normed: ctx.storage_zeros("normed", n * h)?,
+            q: ctx.storage_zeros("queries", n * nh * hd)?,
+            k: ctx.storage_zeros("keys", n * nkv * hd)?,
+            v: ctx.storage_zeros("values", n * nkv * hd)?,
+            att: ctx.storage_zeros("attention", n * nh * hd)?,
+            partials,
+            gate: ctx.storage_zeros("gate", n * f)?,
+            up: ctx.storage_zeros("up", n * f)?,
+            last: ctx.storage_zeros("last hidden", h)?,
+            last_normed: ctx.storage_zeros("last hidden normed", h)?,
+            logits: ctx.storage_zeros("logits", head_rows)?,
+            readback: ctx.readback_buffer(head_rows),
+            binds: BindCache::default(),
+        })
+    }
 }
 
 impl GpuSession {
@@ -115,9 +175,13 @@ impl GpuModel {
             )));
         }
         if output_rows.is_empty() {
-            return Err(GpuError::Input("output_rows is empty: nothing to score".into()));
+            return Err(GpuError::Input(
+                "output_rows is empty: nothing to score".into(),
+            ));
         }
-        let scope = ctx.device().push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let scope = ctx
+            .device()
+            .push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let (h, hd) = (c.hidden_size, c.head_dim);
         let matrix = |name: WeightName, rows: usize, k: usize| -> Result<GpuWeight> {
             let m = HostMatrix::from_gguf(file, bytes, &name.gguf())?;
@@ -165,13 +229,12 @@ impl GpuModel {
             .into());
         }
         let embed = embed_host.upload(ctx, "token_embd.weight")?;
-        let head_name = if file.tensor_info(&WeightName::LmHead.gguf()).is_some()
-            && !c.tie_word_embeddings
-        {
-            WeightName::LmHead
-        } else {
-            WeightName::Embed
-        };
+        let head_name =
+            if file.tensor_info(&WeightName::LmHead.gguf()).is_some() && !c.tie_word_embeddings {
+                WeightName::LmHead
+            } else {
+                WeightName::Embed
+            };
         let head_host = if head_name == WeightName::Embed {
             embed_host
         } else {
@@ -180,11 +243,17 @@ impl GpuModel {
         if (head_host.rows, head_host.k) != (c.vocab_size, h) {
             return Err(alro_core::Error::model(
                 &file.source_name,
-                format!("LM head `{}` is not ({}, {h})", head_name.gguf(), c.vocab_size),
+                format!(
+                    "LM head `{}` is not ({}, {h})",
+                    head_name.gguf(),
+                    c.vocab_size
+                ),
             )
             .into());
         }
-        let head = head_host.select_rows(output_rows)?.upload(ctx, "lm_head rows")?;
+        let head = head_host
+            .select_rows(output_rows)?
+            .upload(ctx, "lm_head rows")?;
         let mut inv_freqs = c.inv_freqs();
         if file.tensor_info(&WeightName::RopeFreqs.gguf()).is_some() {
             // llama.cpp's form of Llama 3.1 scaling: per-frequency divisors (as alro-core).
@@ -241,6 +310,7 @@ impl GpuModel {
             capacity: 0,
             k: Vec::new(),
             v: Vec::new(),
+            workspace: None,
         }
     }
 
@@ -274,24 +344,20 @@ impl GpuModel {
         self.ctx.check()?;
         self.reserve(session, end).await?;
         // The widest activation row decides how many tokens fit one pass within the limit.
-        let widest = [
-            c.hidden_size,
-            c.intermediate_size,
-            c.num_heads * c.head_dim,
-        ]
-        .into_iter()
-        .max()
-        .unwrap_or(1) as u64
+        let widest = [c.hidden_size, c.intermediate_size, c.num_heads * c.head_dim]
+            .into_iter()
+            .max()
+            .unwrap_or(1) as u64
             * 4;
         let fit = (self.ctx.info().buffer_limit / widest).max(1) as usize;
         let per_pass = fit.min(MAX_TOKENS_PER_PASS);
-        let mut logits = None;
+        let mut readback = None;
         for (i, part) in tokens.chunks(per_pass).enumerate() {
             let last = (i + 1) * per_pass >= tokens.len();
-            logits = self.pass(session, part, last)?;
+            readback = self.pass(session, part, last)?;
         }
-        let logits = logits.ok_or_else(|| GpuError::Gpu("no pass produced logits".into()))?;
-        self.ctx.read_f32(&logits, self.head.rows).await
+        let readback = readback.ok_or_else(|| GpuError::Gpu("no pass produced logits".into()))?;
+        self.ctx.map_read_f32(&readback, self.head.rows).await
     }
 
     /// Grows the session's caches to hold `needed` positions (doubling, at least 64, at most the
@@ -307,7 +373,10 @@ impl GpuModel {
             .min(c.max_position_embeddings)
             .max(needed);
         let row = c.num_kv_heads * c.head_dim;
-        let scope = self.ctx.device().push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let scope = self
+            .ctx
+            .device()
+            .push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let mut batch = Batch::new(&self.ctx);
         let mut k = Vec::with_capacity(c.num_layers);
         let mut v = Vec::with_capacity(c.num_layers);
@@ -332,8 +401,8 @@ impl GpuModel {
         Ok(())
     }
 
-    /// Records and submits one pass over `tokens` (≤ MAX_TOKENS_PER_PASS); returns the buffer
-    /// with the output-row logits when `last`.
+    /// Records and submits one pass over `tokens` (≤ MAX_TOKENS_PER_PASS); when `last`, the
+    /// output-row logits are copied into the returned read-back buffer by the same submission.
     fn pass(&self, s: &mut GpuSession, tokens: &[u32], last: bool) -> Result<Option<wgpu::Buffer>> {
         let c = &self.config;
         let ctx = &self.ctx;
@@ -342,56 +411,52 @@ impl GpuModel {
         let (h, f, hd) = (c.hidden_size, c.intermediate_size, c.head_dim);
         let (nh, nkv) = (c.num_heads, c.num_kv_heads);
         let eps = c.rms_norm_eps as f32;
-        let (cos, sin) = rope_tables(&self.inv_freqs, start, n);
-        let ids = ctx.storage_u32("token ids", tokens)?;
-        let cos = ctx.storage_f32("rope cos", &cos)?;
-        let sin = ctx.storage_f32("rope sin", &sin)?;
-        let x = ctx.storage_zeros("hidden", n * h)?;
-        let normed = ctx.storage_zeros("normed", n * h)?;
-        let q = ctx.storage_zeros("queries", n * nh * hd)?;
-        let k = ctx.storage_zeros("keys", n * nkv * hd)?;
-        let v = ctx.storage_zeros("values", n * nkv * hd)?;
-        let att = ctx.storage_zeros("attention", n * nh * hd)?;
-        let proj = ctx.storage_zeros("projection", n * h)?;
-        let gate = ctx.storage_zeros("gate", n * f)?;
-        let up = ctx.storage_zeros("up", n * f)?;
-        let mut b = Batch::new(ctx);
-        b.embedding(&self.embed, &ids, n, &x)?;
-        for (l, layer) in self.layers.iter().enumerate() {
-            b.rms_norm(&x, &layer.attn_norm, &normed, n, h, eps)?;
-            b.matmul(&layer.q, &normed, n, &q)?;
-            b.matmul(&layer.k, &normed, n, &k)?;
-            b.matmul(&layer.v, &normed, n, &v)?;
-            b.rope(&q, &cos, &sin, n, nh, hd, c.rope_layout)?;
-            b.rope(&k, &cos, &sin, n, nkv, hd, c.rope_layout)?;
-            // Append this pass's keys/values: (n, kv_heads, head_dim) rows are contiguous.
-            b.copy(&k, 0, &s.k[l], start * nkv * hd, n * nkv * hd)?;
-            b.copy(&v, 0, &s.v[l], start * nkv * hd, n * nkv * hd)?;
-            b.attention(&q, &s.k[l], &s.v[l], &att, n, start, nh, nkv, hd)?;
-            b.matmul(&layer.o, &att, n, &proj)?;
-            b.add(&x, &proj, n * h)?;
-            b.rms_norm(&x, &layer.ffn_norm, &normed, n, h, eps)?;
-            b.matmul(&layer.gate, &normed, n, &gate)?;
-            b.matmul(&layer.up, &normed, n, &up)?;
-            b.silu_mul(&gate, &up, n * f)?;
-            b.matmul(&layer.down, &gate, n, &proj)?;
-            b.add(&x, &proj, n * h)?;
-        }
-        let logits = if last {
-            // Only the last position's next-token logits matter.
-            let row = ctx.storage_zeros("last hidden", h)?;
-            let row_normed = ctx.storage_zeros("last hidden normed", h)?;
-            let logits = ctx.storage_zeros("logits", self.head.rows)?;
-            b.copy(&x, (n - 1) * h, &row, 0, h)?;
-            b.rms_norm(&row, &self.final_norm, &row_normed, 1, h, eps)?;
-            b.matmul(&self.head, &row_normed, 1, &logits)?;
-            Some(logits)
-        } else {
-            None
+        let mut ws = match s.workspace.take() {
+            Some(ws) if ws.n == n => ws,
+            _ => Workspace::new(ctx, c, n, self.head.rows)?,
         };
-        b.submit()?;
+        let (cos, sin) = rope_tables(&self.inv_freqs, start, n);
+        ctx.queue()
+            .write_buffer(&ws.ids, 0, bytemuck::cast_slice(tokens));
+        ctx.queue()
+            .write_buffer(&ws.cos, 0, bytemuck::cast_slice(&cos));
+        ctx.queue()
+            .write_buffer(&ws.sin, 0, bytemuck::cast_slice(&sin));
+        let w = &ws;
+        let mut b = Batch::new(ctx);
+        b.embedding(&self.embed, &w.ids, n, &w.x)?;
+        for (l, layer) in self.layers.iter().enumerate() {
+            b.rms_norm(&w.x, &layer.attn_norm, &w.normed, n, h, eps)?;
+            b.matmul(&layer.q, &w.normed, n, &w.q)?;
+            b.matmul(&layer.k, &w.normed, n, &w.k)?;
+            b.matmul(&layer.v, &w.normed, n, &w.v)?;
+            b.rope(&w.q, &w.cos, &w.sin, n, nh, hd, c.rope_layout)?;
+            b.rope(&w.k, &w.cos, &w.sin, n, nkv, hd, c.rope_layout)?;
+            // Append this pass's keys/values: (n, kv_heads, head_dim) rows are contiguous.
+            b.copy(&w.k, 0, &s.k[l], start * nkv * hd, n * nkv * hd)?;
+            b.copy(&w.v, 0, &s.v[l], start * nkv * hd, n * nkv * hd)?;
+            let partials = w.partials.as_ref();
+            b.attention(
+                &w.q, &s.k[l], &s.v[l], &w.att, partials, n, start, nh, nkv, hd,
+            )?;
+            b.matmul_add(&layer.o, &w.att, n, &w.x)?;
+            b.rms_norm(&w.x, &layer.ffn_norm, &w.normed, n, h, eps)?;
+            b.matmul(&layer.gate, &w.normed, n, &w.gate)?;
+            b.matmul(&layer.up, &w.normed, n, &w.up)?;
+            b.silu_mul(&w.gate, &w.up, n * f)?;
+            b.matmul_add(&layer.down, &w.gate, n, &w.x)?;
+        }
+        if last {
+            // Only the last position's next-token logits matter.
+            b.copy(&w.x, (n - 1) * h, &w.last, 0, h)?;
+            b.rms_norm(&w.last, &self.final_norm, &w.last_normed, 1, h, eps)?;
+            b.matmul(&self.head, &w.last_normed, 1, &w.logits)?;
+            b.copy(&w.logits, 0, &w.readback, 0, self.head.rows)?;
+        }
+        let readback = last.then(|| w.readback.clone());
+        b.submit_cached(&mut ws.binds)?;
+        s.workspace = Some(ws);
         s.len += n;
-        Ok(logits)
+        Ok(readback)
     }
 }
-

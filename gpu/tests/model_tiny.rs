@@ -50,7 +50,10 @@ impl Cpu {
 
     /// Output-row logits after the last of `tokens`, appended to the cache.
     fn forward(&mut self, tokens: &[u32], rows: &[u32]) -> Vec<f32> {
-        let ids = Tensor::new(tokens, &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+        let ids = Tensor::new(tokens, &Device::Cpu)
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap();
         let hidden = self
             .model
             .forward_hidden(&ids, Some(&mut self.cache), Kernels::Fused)
@@ -113,7 +116,10 @@ fn compare(ctx: &GpuContext, dtype: GgmlDType, prompt_len: usize, loose: f32) {
         "{dtype:?}: max |gpu - cpu f32 weights| = {worst:.2e}, \
          max |gpu - cpu as stored| = {worst_stored:.2e}"
     );
-    assert!(worst_stored <= loose, "{dtype:?}: {worst_stored} vs CPU default path");
+    assert!(
+        worst_stored <= loose,
+        "{dtype:?}: {worst_stored} vs CPU default path"
+    );
 }
 
 #[test]
@@ -122,10 +128,12 @@ fn tiny_f32() {
     compare(&ctx, GgmlDType::F32, 37, 2e-3 * 20.0);
 }
 
+/// 126 prompt tokens: the KV cache grows from 128 to 256 positions during the decode steps, so
+/// the bind groups the steps reuse must be rebuilt on the new cache buffers.
 #[test]
 fn tiny_q8_0() {
     let Some(ctx) = ctx() else { return };
-    compare(&ctx, GgmlDType::Q8_0, 37, 0.5);
+    compare(&ctx, GgmlDType::Q8_0, 126, 0.5);
 }
 
 #[test]
@@ -134,10 +142,12 @@ fn tiny_q4_0() {
     compare(&ctx, GgmlDType::Q4_0, 37, 0.5);
 }
 
+/// 90 prompt tokens: decode steps see more than 64 keys, so their attention is split into key
+/// ranges and merged.
 #[test]
 fn tiny_q4_1() {
     let Some(ctx) = ctx() else { return };
-    compare(&ctx, GgmlDType::Q4_1, 37, 0.5);
+    compare(&ctx, GgmlDType::Q4_1, 90, 0.5);
 }
 
 #[test]
@@ -172,7 +182,9 @@ fn tiny_split_weights_and_multi_pass_prompt() {
     // 32 KiB pretend limit: every Q8_0 matrix splits into row chunks, a prompt runs in passes of
     // 16 tokens, dispatch grids fold into 2D (at most 16 workgroups per dimension), and the KV
     // cache (64 positions × 2 × 64 × 4 bytes = 32 KiB per layer) just fits.
-    let Some(ctx) = small_ctx(32768, 16) else { return };
+    let Some(ctx) = small_ctx(32768, 16) else {
+        return;
+    };
     let bytes = tiny_llama_gguf(&spec(GgmlDType::Q8_0)).unwrap();
     let file = GgufFile::parse(&bytes, "tiny.gguf").unwrap();
     let rows = output_rows();
@@ -213,5 +225,8 @@ fn bad_input_is_an_error() {
     let e = pollster::block_on(GpuModel::from_gguf(&ctx, &file, &bytes, &[9999])).err();
     assert!(e.is_some_and(|e| e.to_string().contains("9999")));
     let other = pollster::block_on(GpuModel::from_gguf(&ctx, &file, &bytes, &rows)).unwrap();
-    assert!(pollster::block_on(other.forward(&mut s, &[1])).is_err(), "foreign session");
+    assert!(
+        pollster::block_on(other.forward(&mut s, &[1])).is_err(),
+        "foreign session"
+    );
 }

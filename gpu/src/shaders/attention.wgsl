@@ -6,6 +6,11 @@
 // online softmax (running max and sum, rescaling the accumulator), so no score matrix is ever
 // stored and any context length fits in workgroup memory. Each thread owns output dims
 // t, t+64, t+128, t+192 (head_dim ≤ 256).
+//
+// Split mode (splits > 1, for decode steps: one query gives only `heads` workgroups, and each
+// would walk the whole cache alone): workgroup (query, head, s) takes keys s·span .. (s+1)·span
+// and writes its unnormalised partial [running max, running sum, acc[head_dim]] to `out`;
+// attention_combine.wgsl merges the splits.
 
 struct Params {
     n: u32,
@@ -15,6 +20,8 @@ struct Params {
     start: u32,
     scale: f32,    // 1 / sqrt(head_dim)
     groups_x: u32,
+    splits: u32,   // key ranges per (query, head); 1: no split, `out` is the final output
+    span: u32,     // keys per range when split (a multiple of 64)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -30,11 +37,12 @@ var<workgroup> red: array<f32, 64>;
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
     let flat = wid.x + wid.y * p.groups_x;
-    if (flat >= p.n * p.heads) {
+    if (flat >= p.n * p.heads * p.splits) {
         return;
     }
-    let i = flat / p.heads;
-    let h = flat % p.heads;
+    let split = flat % p.splits;
+    let i = flat / p.splits / p.heads;
+    let h = (flat / p.splits) % p.heads;
     let kvh = h / (p.heads / p.kv_heads);
     let hd = p.head_dim;
     let qbase = (i * p.heads + h) * hd;
@@ -44,6 +52,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     workgroupBarrier();
 
     let visible = p.start + i + 1u; // causal: keys 0 ..= start + i
+    // This workgroup's keys lo .. hi (all visible ones unless split; possibly none).
+    var lo = 0u;
+    var hi = visible;
+    if (p.splits > 1u) {
+        lo = min(split * p.span, visible);
+        hi = min(lo + p.span, visible);
+    }
     let kv_stride = p.kv_heads * hd;
     // -1e30 instead of -inf: exp(m_old - m_new) must be 0, not NaN, on the first chunk.
     var m = -1e30;
@@ -53,10 +68,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var acc1 = 0.0;
     var acc2 = 0.0;
     var acc3 = 0.0;
-    for (var j0 = 0u; j0 < visible; j0 += 64u) {
+    for (var j0 = lo; j0 < hi; j0 += 64u) {
         let j = j0 + t;
         var s = -1e30;
-        if (j < visible) {
+        if (j < hi) {
             let kb = j * kv_stride + kvh * hd;
             var acc = 0.0;
             var d = 0u;
@@ -81,7 +96,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let m_new = max(m, red[0]);
         workgroupBarrier();
         var pj = 0.0;
-        if (j < visible) {
+        if (j < hi) {
             pj = exp(s - m_new);
         }
         probs[t] = pj;
@@ -100,7 +115,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         acc1 *= alpha;
         acc2 *= alpha;
         acc3 *= alpha;
-        let count = min(64u, visible - j0);
+        let count = min(64u, hi - j0);
         for (var jj = 0u; jj < count; jj++) {
             let vb = (j0 + jj) * kv_stride + kvh * hd + t;
             let pr = probs[jj];
@@ -119,6 +134,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         // Everyone has read probs and red[0] before the next chunk overwrites them.
         workgroupBarrier();
+    }
+    if (p.splits > 1u) {
+        let pbase = flat * (hd + 2u); // flat = (query · heads + head) · splits + split
+        if (t == 0u) {
+            out[pbase] = m;
+            out[pbase + 1u] = l;
+        }
+        let abase = pbase + 2u;
+        if (t < hd) {
+            out[abase + t] = acc0;
+        }
+        if (t + 64u < hd) {
+            out[abase + t + 64u] = acc1;
+        }
+        if (t + 128u < hd) {
+            out[abase + t + 128u] = acc2;
+        }
+        if (t + 192u < hd) {
+            out[abase + t + 192u] = acc3;
+        }
+        return;
     }
     let obase = (i * p.heads + h) * hd;
     let r = 1.0 / l;

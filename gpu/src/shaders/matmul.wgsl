@@ -11,6 +11,7 @@ struct Params {
     y_stride: u32, // row stride of y (all output columns of W, across chunks)
     y_col0: u32,   // first output column of this chunk
     groups_x: u32, // workgroups per grid row (the grid is folded into 2D)
+    accumulate: u32, // 1: y += x·Wᵀ (a residual connection), 0: y = x·Wᵀ
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -106,7 +107,8 @@ fn store4(r: u32, o: u32, v: vec4<f32>) {
     let b = r * p.y_stride + p.y_col0;
     for (var j = 0u; j < 4u; j++) {
         if (o + j < p.rows) {
-            y[b + o + j] = v[j];
+            let at = b + o + j;
+            y[at] = select(v[j], y[at] + v[j], p.accumulate == 1u);
         }
     }
 }

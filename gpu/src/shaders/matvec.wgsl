@@ -11,6 +11,7 @@ struct Params {
     y_stride: u32,
     y_col0: u32,
     groups_x: u32,
+    accumulate: u32, // 1: y += x·Wᵀ (a residual connection), 0: y = x·Wᵀ
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -75,7 +76,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             for (var l = 0u; l < 8u; l++) {
                 s += partial[(t + l) * 8u + m];
             }
-            y[m * p.y_stride + p.y_col0 + o] = s;
+            let at = m * p.y_stride + p.y_col0 + o;
+            y[at] = select(s, y[at] + s, p.accumulate == 1u);
         }
     }
 }
