@@ -123,6 +123,7 @@ def main():
     ap.add_argument("--model", help="GGUF file")
     ap.add_argument("--inputs", help="inputs JSON written by the Rust side")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda for the first GPU")
     ap.add_argument("--warmup", type=int, default=1, help="untimed optimizer steps before the timed ones")
     ap.add_argument("--json", action="store_true", help="print one JSON line of results on stdout")
     ap.add_argument("--seed", type=int, default=0)
@@ -165,7 +166,7 @@ def main():
     torch.manual_seed(args.seed)
 
     t_load = time.perf_counter()
-    model = load_model(args.model, torch)
+    model = load_model(args.model, torch).to(args.device)
     model.config.use_cache = False
     load_s = time.perf_counter() - t_load
     vocab = model.config.vocab_size
@@ -190,11 +191,12 @@ def main():
     causal_lm = model.get_base_model()
     decoder, lm_head = causal_lm.model, causal_lm.lm_head
     batches = [
-        (torch.tensor([ex["tokens"]], dtype=torch.long),
+        (torch.tensor([ex["tokens"]], dtype=torch.long, device=args.device),
          int(ex["target_start"]),
-         torch.tensor(ex["tokens"][int(ex["target_start"]):], dtype=torch.long))
+         torch.tensor(ex["tokens"][int(ex["target_start"]):], dtype=torch.long, device=args.device))
         for ex in examples
     ]
+    cuda = args.device.startswith("cuda")
 
     def step(i):
         """One optimizer step over `accum` examples; returns (loss, seq tokens, target tokens)."""
@@ -211,10 +213,14 @@ def main():
             n_tgt += targets.numel()
         opt.step()
         opt.zero_grad(set_to_none=True)
+        if cuda:
+            torch.cuda.synchronize()  # the step ends when the GPU's work does
         return total_loss, n_tok, n_tgt
 
     load_peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     hwm_reset = reset_hwm()  # also resets ru_maxrss on Linux, hence load_peak_mib above
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
     warm_losses = [step(i)[0] for i in range(args.warmup)]
     losses, times = [], []
     tok_total = tgt_total = 0
@@ -258,6 +264,9 @@ def main():
         "peak_rss_mib": max(load_peak_mib, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0),
         "load_peak_rss_mib": load_peak_mib,
         "train_peak_rss_mib": vm_hwm_mib() if hwm_reset else None,
+        "device": args.device,
+        # GPU memory PyTorch's allocator held at most during warm-up + training (weights too)
+        "cuda_peak_allocated_mib": torch.cuda.max_memory_allocated() / 2**20 if cuda else None,
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "peft": peft.__version__,

@@ -25,6 +25,8 @@ const ADD: &str = include_str!("shaders/add.wgsl");
 
 /// Largest input-row count that takes the matrix-vector kernel; more rows take the tiled GEMM.
 pub const MATVEC_MAX_ROWS: usize = 8;
+/// Weight rows per matrix-vector workgroup (64 threads / `LANES` in matvec.wgsl).
+const MATVEC_ROWS_PER_WORKGROUP: u64 = 2;
 /// Largest head dimension the attention kernel supports (4 output dims per thread × 64).
 pub const MAX_HEAD_DIM: usize = 256;
 /// Most key ranges one (query, head) of attention is split into (see [`Batch::attention`]).
@@ -254,7 +256,10 @@ impl Batch {
         for c in &weight.chunks {
             let r = c.rows as u64;
             let (kernel, total) = if n <= MATVEC_MAX_ROWS {
-                (Kernel::Matvec(weight.wtype), r.div_ceil(8))
+                (
+                    Kernel::Matvec(weight.wtype),
+                    r.div_ceil(MATVEC_ROWS_PER_WORKGROUP),
+                )
             } else {
                 (
                     Kernel::Matmul(weight.wtype),
@@ -626,9 +631,19 @@ impl Batch {
                         pass.dispatch_workgroups(groups.0, groups.1, 1);
                         slot += 1;
                         i += 1;
-                        if profiled {
+                        if profiled || slot % SUBMIT_EVERY == 0 {
                             break;
                         }
+                    }
+                    drop(pass);
+                    // Hand the GPU what is recorded so far, so it runs while the rest is
+                    // recorded (not when profiling: the timestamps are read at the end).
+                    if profiling.is_none() && slot % SUBMIT_EVERY == 0 && i < self.ops.len() {
+                        let done = std::mem::replace(
+                            &mut enc,
+                            device.create_command_encoder(&Default::default()),
+                        );
+                        ctx.queue().submit([done.finish()]);
                     }
                 }
             }
@@ -649,6 +664,10 @@ impl Batch {
         ctx.check()
     }
 }
+
+/// Dispatches per command buffer: a long batch (a forward pass has hundreds) is submitted in
+/// parts, so the GPU starts on the first while the CPU records the next.
+const SUBMIT_EVERY: usize = 96;
 
 /// Most timestamps one batch records when profiling (wgpu's query-set limit): the first 2048
 /// dispatches of a batch are timed.

@@ -123,8 +123,8 @@ fn matmul_q4_k() {
 #[test]
 fn matmul_split_into_row_chunks_and_2d_grids() {
     // 16 KiB pretend limit: a 300-row Q4_0 weight of k = 256 (43 200 bytes) becomes 3 chunks;
-    // at most 4 workgroups per grid dimension forces 2D grids.
-    let Some(ctx) = small_ctx(16384, 4) else {
+    // at most 8 workgroups per grid dimension forces 2D grids.
+    let Some(ctx) = small_ctx(16384, 8) else {
         return;
     };
     for (i, dtype) in [

@@ -83,8 +83,9 @@ fn prompt(len: usize, seed: u64) -> Vec<u32> {
 /// rounding in another order): 2e-3 · max(1, |logit|), logits here are O(10). Against the CPU's
 /// default path (decode steps multiply with 8-bit-quantized activations) the bound is the
 /// quantization noise, `loose`.
-fn compare(ctx: &GpuContext, dtype: GgmlDType, prompt_len: usize, loose: f32) {
-    let bytes = tiny_llama_gguf(&spec(dtype)).unwrap();
+fn compare(ctx: &GpuContext, spec: TinySpec, prompt_len: usize, loose: f32) {
+    let dtype = spec.matrix_dtype;
+    let bytes = tiny_llama_gguf(&spec).unwrap();
     let file = GgufFile::parse(&bytes, "tiny.gguf").unwrap();
     let rows = output_rows();
     let gpu = pollster::block_on(GpuModel::from_gguf(ctx, &file, &bytes, &rows)).unwrap();
@@ -125,7 +126,7 @@ fn compare(ctx: &GpuContext, dtype: GgmlDType, prompt_len: usize, loose: f32) {
 #[test]
 fn tiny_f32() {
     let Some(ctx) = ctx() else { return };
-    compare(&ctx, GgmlDType::F32, 37, 2e-3 * 20.0);
+    compare(&ctx, spec(GgmlDType::F32), 37, 2e-3 * 20.0);
 }
 
 /// 126 prompt tokens: the KV cache grows from 128 to 256 positions during the decode steps, so
@@ -133,13 +134,13 @@ fn tiny_f32() {
 #[test]
 fn tiny_q8_0() {
     let Some(ctx) = ctx() else { return };
-    compare(&ctx, GgmlDType::Q8_0, 126, 0.5);
+    compare(&ctx, spec(GgmlDType::Q8_0), 126, 0.5);
 }
 
 #[test]
 fn tiny_q4_0() {
     let Some(ctx) = ctx() else { return };
-    compare(&ctx, GgmlDType::Q4_0, 37, 0.5);
+    compare(&ctx, spec(GgmlDType::Q4_0), 37, 0.5);
 }
 
 /// 90 prompt tokens: decode steps see more than 64 keys, so their attention is split into key
@@ -147,13 +148,25 @@ fn tiny_q4_0() {
 #[test]
 fn tiny_q4_1() {
     let Some(ctx) = ctx() else { return };
-    compare(&ctx, GgmlDType::Q4_1, 90, 0.5);
+    compare(&ctx, spec(GgmlDType::Q4_1), 90, 0.5);
 }
 
 #[test]
 fn tiny_q4_k() {
     let Some(ctx) = ctx() else { return };
-    compare(&ctx, GgmlDType::Q4K, 37, 0.5);
+    compare(&ctx, spec(GgmlDType::Q4K), 37, 0.5);
+}
+
+/// 8 blocks: a pass has more dispatches than one command buffer takes, so it is submitted in
+/// parts.
+#[test]
+fn tiny_deep_model_submitted_in_parts() {
+    let Some(ctx) = ctx() else { return };
+    let deep = TinySpec {
+        layers: 8,
+        ..spec(GgmlDType::Q4_0)
+    };
+    compare(&ctx, deep, 70, 0.5);
 }
 
 #[test]

@@ -7,7 +7,7 @@
 //! through, one example per optimizer step (LoRA q_proj+v_proj, r 8, α 16, AdamW lr 1e-4),
 //! after one untimed warm-up step. With `--out`, writes the same sequences (prompt + target
 //! ids) in the input format of benches/peft_train.py, so PyTorch + PEFT trains on exactly the
-//! same tokens.
+//! same tokens. Built with `--features cuda`, it trains on the first CUDA GPU (as `alro train`).
 
 use alro_core::data::parse_jsonl;
 use alro_core::model::MatrixPrecision;
@@ -19,7 +19,7 @@ use alro_trainer::train::optim::AdamW;
 use alro_trainer::train::step::example_loss;
 use alro_trainer::train::view;
 use alro_trainer::train::{Preset, TrainConfig};
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use std::time::Instant;
 
 fn peak_rss_mib() -> Option<f64> {
@@ -68,8 +68,10 @@ fn main() -> anyhow::Result<()> {
     let examples = parse_jsonl("train.jsonl", &first)?;
 
     let t0 = Instant::now();
+    // The CPU, or the GPU in a `--features cuda` build (as `alro train`).
+    let device = alro_trainer::train::device()?;
     let mut backbone =
-        alro_core::model::Backbone::from_path(&model, MatrixPrecision::F32, &Device::Cpu)?;
+        alro_core::model::Backbone::from_path(&model, MatrixPrecision::F32, &device)?;
     let adapters = lora::attach(&mut backbone.model, &cfg.lora, 0)?;
     let ranker = Ranker::new(backbone, PromptConfig::default())?;
     let load_s = t0.elapsed().as_secs_f64();
@@ -107,6 +109,7 @@ fn main() -> anyhow::Result<()> {
             .map(|p| store.get(p.as_tensor()).cloned().unwrap())
             .collect();
         optim.step(&params, &grads, cfg.optim.lr)?;
+        device.synchronize()?; // a GPU runs asynchronously: the step ends when its work does
         Ok((
             t.elapsed().as_secs_f64(),
             values.tokens,
@@ -131,6 +134,7 @@ fn main() -> anyhow::Result<()> {
         "{}",
         serde_json::json!({
             "engine": "alro",
+            "device": if device.is_cuda() { "cuda" } else { "cpu" },
             "preset": preset.name(),
             "last_layers": cfg.lora.last_layers,
             "steps": steps,

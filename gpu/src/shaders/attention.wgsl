@@ -34,6 +34,11 @@ var<workgroup> qs: array<f32, 256>;
 var<workgroup> probs: array<f32, 64>;
 var<workgroup> red: array<f32, 64>;
 
+// vc[b], vc[b + s], vc[b + 2s], vc[b + 3s]: one output dim of four consecutive keys.
+fn v4(b: u32, s: u32) -> vec4<f32> {
+    return vec4<f32>(vc[b], vc[b + s], vc[b + 2u * s], vc[b + 3u * s]);
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
     let flat = wid.x + wid.y * p.groups_x;
@@ -116,7 +121,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         acc2 *= alpha;
         acc3 *= alpha;
         let count = min(64u, hi - j0);
-        for (var jj = 0u; jj < count; jj++) {
+        // Eight keys per step, their value loads independent of each other: a decode step's
+        // few workgroups wait on memory, and one load in flight per thread would serialise it.
+        var jj = 0u;
+        for (; jj + 8u <= count; jj += 8u) {
+            let vb = (j0 + jj) * kv_stride + kvh * hd + t;
+            let vb4 = vb + 4u * kv_stride;
+            let pa = vec4<f32>(probs[jj], probs[jj + 1u], probs[jj + 2u], probs[jj + 3u]);
+            let pb = vec4<f32>(probs[jj + 4u], probs[jj + 5u], probs[jj + 6u], probs[jj + 7u]);
+            if (t < hd) {
+                acc0 += dot(pa, v4(vb, kv_stride)) + dot(pb, v4(vb4, kv_stride));
+            }
+            if (t + 64u < hd) {
+                acc1 += dot(pa, v4(vb + 64u, kv_stride)) + dot(pb, v4(vb4 + 64u, kv_stride));
+            }
+            if (t + 128u < hd) {
+                acc2 += dot(pa, v4(vb + 128u, kv_stride)) + dot(pb, v4(vb4 + 128u, kv_stride));
+            }
+            if (t + 192u < hd) {
+                acc3 += dot(pa, v4(vb + 192u, kv_stride)) + dot(pb, v4(vb4 + 192u, kv_stride));
+            }
+        }
+        for (; jj < count; jj++) {
             let vb = (j0 + jj) * kv_stride + kvh * hd + t;
             let pr = probs[jj];
             if (t < hd) {

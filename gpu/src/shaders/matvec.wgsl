@@ -1,7 +1,9 @@
 // y[m, col0 + o] = Σ_k x[m, k] · W[o, k] for few input rows (n ≤ 8: a decode step, the LM
-// head). The tiled kernel would waste 31 of 32 x-rows there; here each 64-thread workgroup
-// takes 8 weight rows, 8 threads per row split k in groups of 8, every weight is decoded once
-// and multiplied with all n rows of x, and the 8 partial sums are reduced in workgroup memory.
+// head). The tiled kernel would waste 31 of 32 x-rows there. Here each 64-thread workgroup
+// takes 2 weight rows, 32 threads per row split k in groups of 8, every weight is decoded once
+// and multiplied with all n rows of x, and the 32 partial sums are reduced in workgroup memory.
+// A decode step is a chain of such launches, each too small to fill the GPU, so latency rules:
+// 32 threads per row keep each thread's serial walk over k short (k/256 steps).
 // The weight format's `load_w8` (a `weight_*.wgsl` file) is prepended.
 
 struct Params {
@@ -18,6 +20,8 @@ struct Params {
 @group(0) @binding(1) var<storage, read> w: array<u32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+const LANES: u32 = 32u; // threads per weight row
 
 // Each thread's 8 running sums live in its own slots of workgroup memory: a private array
 // indexed by the runtime row count would be spilled by software rasterizers anyway.
@@ -44,8 +48,8 @@ fn x8(m: u32, c: u32) -> W8 {
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-    let o = (wid.x + wid.y * p.groups_x) * 8u + t / 8u;
-    let lane = t % 8u;
+    let o = (wid.x + wid.y * p.groups_x) * (64u / LANES) + t / LANES;
+    let lane = t % LANES;
     for (var m = 0u; m < 8u; m++) {
         partial[t * 8u + m] = 0.0;
     }
@@ -53,14 +57,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         if (p.n == 1u) {
             // Decode: one input row, a register accumulator.
             var acc = 0.0;
-            for (var g = lane * 8u; g < p.k; g += 64u) {
+            for (var g = lane * 8u; g < p.k; g += LANES * 8u) {
                 let v = load_w8(o, g, p.k);
                 let xv = x8(0u, g);
                 acc += dot(v.lo, xv.lo) + dot(v.hi, xv.hi);
             }
             partial[t * 8u] = acc;
         } else {
-            for (var g = lane * 8u; g < p.k; g += 64u) {
+            for (var g = lane * 8u; g < p.k; g += LANES * 8u) {
                 let v = load_w8(o, g, p.k);
                 for (var m = 0u; m < p.n; m++) {
                     let xv = x8(m, g);
@@ -69,15 +73,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             }
         }
     }
-    workgroupBarrier();
+    // Tree reduction over the row's lanes (every thread reaches every barrier).
+    for (var w = LANES / 2u; w > 0u; w >>= 1u) {
+        workgroupBarrier();
+        if (lane < w) {
+            for (var m = 0u; m < p.n; m++) {
+                partial[t * 8u + m] += partial[(t + w) * 8u + m];
+            }
+        }
+    }
     if (lane == 0u && o < p.rows) {
         for (var m = 0u; m < p.n; m++) {
-            var s = 0.0;
-            for (var l = 0u; l < 8u; l++) {
-                s += partial[(t + l) * 8u + m];
-            }
             let at = m * p.y_stride + p.y_col0 + o;
-            y[at] = select(s, y[at] + s, p.accumulate == 1u);
+            y[at] = select(partial[t * 8u + m], y[at] + partial[t * 8u + m], p.accumulate == 1u);
         }
     }
 }

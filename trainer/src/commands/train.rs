@@ -8,9 +8,8 @@ use alro_core::prompt::PromptConfig;
 use alro_core::rank::Ranker;
 use alro_trainer::train::checkpoint::BackboneId;
 use alro_trainer::train::run::{self, Inputs, Options, RunDir};
-use alro_trainer::train::{lora, Preset, TrainConfig};
+use alro_trainer::train::{device, lora, Preset, TrainConfig};
 use anyhow::{bail, Context, Result};
-use candle_core::Device;
 use clap::Args;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -117,16 +116,6 @@ fn read_examples(path: &Path, hash: &mut Sha256) -> Result<Vec<RankingExample>> 
     let text = std::str::from_utf8(&bytes)
         .with_context(|| format!("{}: not UTF-8 text", path.display()))?;
     Ok(parse_jsonl(&path.display().to_string(), text)?)
-}
-
-/// The compute device: the first CUDA GPU in a `--features cuda` build, else the CPU.
-pub fn device() -> Result<Device> {
-    #[cfg(feature = "cuda")]
-    {
-        return Device::new_cuda(0).context("opening CUDA device 0 (built with --features cuda)");
-    }
-    #[allow(unreachable_code)]
-    Ok(Device::Cpu)
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {

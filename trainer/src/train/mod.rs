@@ -21,3 +21,15 @@ pub mod step;
 pub mod view;
 
 pub use config::{Preset, TrainConfig};
+
+/// The training device: the first CUDA GPU in a `--features cuda` build, else the CPU.
+pub fn device() -> anyhow::Result<candle_core::Device> {
+    #[cfg(feature = "cuda")]
+    {
+        use anyhow::Context;
+        return candle_core::Device::new_cuda(0)
+            .context("opening CUDA device 0 (built with --features cuda)");
+    }
+    #[allow(unreachable_code)]
+    Ok(candle_core::Device::Cpu)
+}
