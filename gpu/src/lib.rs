@@ -5,14 +5,15 @@
 //! # Kernels (`src/shaders/`, one kernel per file, pulled in with `include_str!`)
 //! | file | computes |
 //! |---|---|
-//! | `matmul.wgsl` | y = x·Wᵀ for many rows (prefill): 32×32 output tiles, W dequantized into workgroup memory once per tile, 4×4 micro-tiles per thread |
-//! | `matvec.wgsl` | y = x·Wᵀ for ≤ 8 rows (decode, LM head): 8 threads per weight row, reduction in workgroup memory |
+//! | `matmul.wgsl` | y = x·Wᵀ (or y += x·Wᵀ, a residual) for many rows (prefill): 32×32 output tiles, W dequantized into k-major workgroup memory once per tile, 4×4 outer-product micro-tiles per thread |
+//! | `matvec.wgsl` | the same for ≤ 8 rows (decode, LM head): 32 threads per weight row, tree reduction in workgroup memory |
 //! | `embedding.wgsl` | rows of the (quantized) token-embedding matrix |
 //! | `rms_norm.wgsl` | x / √(mean(x²) + ε) · w |
 //! | `rope.wgsl` | rotary embedding, interleaved (GGUF) or half-split (HF) pairs |
-//! | `attention.wgsl` | causal grouped-query attention over the KV cache, online softmax |
+//! | `attention.wgsl` | causal grouped-query attention over the KV cache, online softmax; for few queries (decode) the keys are split into ranges walked by separate workgroups |
+//! | `attention_combine.wgsl` | merges those ranges' partial softmax sums |
 //! | `silu_mul.wgsl` | silu(gate) · up |
-//! | `add.wgsl` | residual add |
+//! | `add.wgsl` | elementwise add (the model fuses its residual adds into the projections) |
 //!
 //! The weight formats are decoders, not kernels: `weight_{f32,q8_0,q4_0,q4_1,q4_k}.wgsl` each
 //! define `load_w8(row, k0, k)` (8 consecutive weights of a row, from raw ggml blocks in an
@@ -53,6 +54,17 @@
 //! # Ok(()) }
 //! ```
 //! [`Batch`] exposes the individual kernels (the tests check each against a CPU reference).
+//!
+//! # What a decode step costs
+//! A greedy ranking is one prefill and then one `forward` per identifier, each a chain of
+//! ~420 small dispatches that cannot fill a GPU, so latency and host overhead rule, not
+//! arithmetic. Hence: a session keeps its activation buffers, parameter buffer and bind groups
+//! between steps of the same length and only rewrites parameters and the token (the bind-group
+//! cache is keyed on the exact kernels and buffers, so a grown KV cache rebuilds it); a batch
+//! is submitted in parts of 96 dispatches so the GPU starts while the rest is recorded; the
+//! logits are copied for read-back in the same submission. `GpuOptions::profile` times every
+//! kernel with timestamp queries (the `gpu_vs_cpu` bench prints the table with
+//! `ALRO_BENCH_PROFILE=1`).
 //!
 //! # Tolerances (checked by `tests/`, on lavapipe)
 //! - `add`, `rope`, `embedding`: max abs error ≤ 1e-6; `rms_norm`, `silu_mul`: ≤ 1e-5 (f32

@@ -2,7 +2,10 @@
 // (prompt prefill). Each 64-thread workgroup owns a 32×32 output tile and walks k in steps of
 // 32: it stages the x tile and the *dequantized* W tile in workgroup memory, so every weight
 // block is decoded once per tile instead of once per multiply, then each thread accumulates a
-// 4×4 micro-tile. The weight format's `load_w8` (a `weight_*.wgsl` file) is prepended.
+// 4×4 micro-tile as 32 outer products (one vec4 of x rows times one vec4 of W rows per k).
+// The tiles are stored k-major, so the eight threads of a warp that read different W rows read
+// adjacent addresses (row-major, they were a multiple of 32 floats apart: one bank, read 8
+// times over). The weight format's `load_w8` (a `weight_*.wgsl` file) is prepended.
 
 struct Params {
     n: u32,        // input rows
@@ -22,8 +25,8 @@ struct Params {
 // vec4 along k everywhere, and no private arrays indexed in loops: software rasterizers
 // (lavapipe) spill dynamically indexed private arrays to memory, which made this kernel 50x
 // slower than the explicit form below.
-var<workgroup> xs: array<vec4<f32>, 256>; // [32 rows of x][8 vec4 of k]
-var<workgroup> ws: array<vec4<f32>, 256>; // [32 rows of W][8 vec4 of k]
+var<workgroup> xs: array<vec4<f32>, 256>; // [32 k][8 vec4 of x rows]
+var<workgroup> ws: array<vec4<f32>, 256>; // [32 k][8 vec4 of W rows]
 
 // x[r, c .. c+4], zero past the edges.
 fn x4(r: u32, c: u32) -> vec4<f32> {
@@ -63,34 +66,35 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var acc3 = vec4<f32>(0.0);
     for (var kb = 0u; kb < p.k; kb += 32u) {
         for (var i = 0u; i < 4u; i++) {
-            let e = t + 64u * i; // 256 vec4 of x
-            xs[e] = x4(m0 + e / 8u, kb + (e % 8u) * 4u);
+            let e = t + 64u * i; // 256 vec4 of x: row e / 8, k group e % 8
+            let r = e / 8u;
+            let c = (e % 8u) * 4u;
+            let v = x4(m0 + r, kb + c);
+            for (var j = 0u; j < 4u; j++) {
+                xs[(c + j) * 8u + r / 4u][r % 4u] = v[j];
+            }
         }
         for (var i = 0u; i < 2u; i++) {
-            let g = t + 64u * i; // 128 groups of 8 weights
+            let g = t + 64u * i; // 128 groups of 8 weights: row g / 4, k group g % 4
             let r = g / 4u;
-            let c = (g % 4u) * 2u;
+            let c = (g % 4u) * 8u;
             var v = W8(vec4<f32>(0.0), vec4<f32>(0.0));
             if (o0 + r < p.rows) {
-                v = load_w8(o0 + r, kb + c * 4u, p.k);
+                v = load_w8(o0 + r, kb + c, p.k);
             }
-            ws[r * 8u + c] = v.lo;
-            ws[r * 8u + c + 1u] = v.hi;
+            for (var j = 0u; j < 4u; j++) {
+                ws[(c + j) * 8u + r / 4u][r % 4u] = v.lo[j];
+                ws[(c + 4u + j) * 8u + r / 4u][r % 4u] = v.hi[j];
+            }
         }
         workgroupBarrier();
-        for (var kk = 0u; kk < 8u; kk++) {
-            let a0 = xs[(4u * ty) * 8u + kk];
-            let a1 = xs[(4u * ty + 1u) * 8u + kk];
-            let a2 = xs[(4u * ty + 2u) * 8u + kk];
-            let a3 = xs[(4u * ty + 3u) * 8u + kk];
-            let b0 = ws[(4u * tx) * 8u + kk];
-            let b1 = ws[(4u * tx + 1u) * 8u + kk];
-            let b2 = ws[(4u * tx + 2u) * 8u + kk];
-            let b3 = ws[(4u * tx + 3u) * 8u + kk];
-            acc0 += vec4<f32>(dot(a0, b0), dot(a0, b1), dot(a0, b2), dot(a0, b3));
-            acc1 += vec4<f32>(dot(a1, b0), dot(a1, b1), dot(a1, b2), dot(a1, b3));
-            acc2 += vec4<f32>(dot(a2, b0), dot(a2, b1), dot(a2, b2), dot(a2, b3));
-            acc3 += vec4<f32>(dot(a3, b0), dot(a3, b1), dot(a3, b2), dot(a3, b3));
+        for (var kk = 0u; kk < 32u; kk++) {
+            let a = xs[kk * 8u + ty];
+            let b = ws[kk * 8u + tx];
+            acc0 = fma(vec4<f32>(a.x), b, acc0);
+            acc1 = fma(vec4<f32>(a.y), b, acc1);
+            acc2 = fma(vec4<f32>(a.z), b, acc2);
+            acc3 = fma(vec4<f32>(a.w), b, acc3);
         }
         workgroupBarrier();
     }
