@@ -10,10 +10,11 @@
 # First build ~16 minutes (candle's quantized kernels); output in $CARGO_TARGET_DIR (target-cuda).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+isa=${1:-9.0}
+set -- # a sourced script sees our arguments: cuda13-env.sh would take $1 for its install folder
 # shellcheck disable=SC1091
 source ../shared/tools/cuda13-env.sh
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target-cuda}
-isa=${1:-9.0}
 cargo build --locked --release -p alro-trainer --features cuda
 relabelled=0
 for f in "$CARGO_TARGET_DIR"/release/build/candle-kernels-*/out/*.ptx; do
