@@ -253,3 +253,63 @@ fn default_backbone_ranks_the_example_users() {
 fn prompt_labels() -> Vec<String> {
     ('A'..='T').map(|c| c.to_string()).collect()
 }
+
+/// The training forward (differentiable kernels) of the real backbone computes the same logits
+/// as inference (candle's fused kernels) on a prompt long enough to span several attention row
+/// blocks and RoPE positions well past the tiny model's.
+#[test]
+fn training_kernels_equal_inference_kernels_on_the_default_backbone() {
+    use alro_core::model::Kernels;
+    use alro_core::model::Lora;
+    use candle_core::Tensor;
+    use candle_core::{DType, Var};
+    let mut b = load_default(MatrixPrecision::F32);
+    // A zero adapter (a Var) on every block's q_proj: it changes no value, but makes every
+    // block take the training kernels, as a LoRA training pass does.
+    for block in &mut b.model.layers {
+        let (out, inp) = (b.model.config.hidden_size, b.model.config.hidden_size);
+        let zeros = |r, c| Var::zeros((r, c), DType::F32, &Device::Cpu).unwrap();
+        block.self_attn.q_proj.lora = Some(Lora {
+            a: zeros(4, inp).as_tensor().clone(),
+            b: zeros(out, 4).as_tensor().clone(),
+            scale: 1.0,
+            dropout: None,
+        });
+    }
+    let r = Ranker::new(b, PromptConfig::default()).unwrap();
+    let prepared = r.prepare(&request(20)).unwrap();
+    assert!(prepared.tokens.len() > 300, "{}", prepared.tokens.len());
+    let model = &r.backbone.model;
+    let input = Tensor::new(prepared.tokens.as_slice(), &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
+    let logits = |k: Kernels| {
+        let h = model
+            .forward_hidden(&input, None, k)
+            .unwrap()
+            .squeeze(0)
+            .unwrap();
+        let n = h.dim(0).unwrap();
+        // Every 50th row and the last: the rows training reads are at the end.
+        let rows: Vec<u32> = (0..n as u32).step_by(50).chain([n as u32 - 1]).collect();
+        let rows = Tensor::new(rows.as_slice(), &Device::Cpu).unwrap();
+        model
+            .logits(&h.index_select(&rows, 0).unwrap())
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap()
+    };
+    let (fused, diff) = (logits(Kernels::Fused), logits(Kernels::Differentiable));
+    let worst = fused
+        .iter()
+        .flatten()
+        .zip(diff.iter().flatten())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    eprintln!("max |Δ logit| {worst} over {} rows", fused.len());
+    assert!(
+        worst < 1e-2,
+        "training and inference logits differ by {worst}"
+    );
+}
