@@ -8,37 +8,82 @@ answer fully written in the prompt. Standard library only.
       --candidates 10 --popularity-tiers 7 --out /tmp/notes
   python3 scripts/tier_sanity_lists.py /tmp/notes /tmp/tier
   alro train --data /tmp/tier --config configs/ml100k-tier-sanity.toml --preset sft
+
+With `--candidates K` (K < the lists' m), each list keeps K candidates of pairwise different
+tiers (a seeded choice; lists with fewer than K distinct tiers are dropped) in a seeded random
+shown order, and the manifest says m = K: the easiest form of the task (K = 3: pick the most
+popular of three, then the next).
 """
+import argparse
 import json
 import os
-import shutil
-import sys
+import random
 
 
-def rewrite(src, dst):
+def tiers_of(ex, where):
+    try:
+        return [int(c["note"].split()[1].split("/")[0]) for c in ex["candidates"]]
+    except (KeyError, IndexError, ValueError):
+        raise SystemExit(f"{where}: a candidate has no `popularity T/N` note "
+                         "(prepare the lists with --popularity-tiers)")
+
+
+def keep_distinct(ex, tiers, k, rng):
+    """Indices of k candidates with pairwise different tiers, in a random shown order."""
+    first_of_tier = {}
+    order = list(range(len(tiers)))
+    rng.shuffle(order)
+    for i in order:
+        first_of_tier.setdefault(tiers[i], i)
+    if len(first_of_tier) < k:
+        return None
+    return rng.sample(sorted(first_of_tier.values()), k)
+
+
+def rewrite(src, dst, k, rng):
+    kept = 0
     with open(src) as f, open(dst, "w") as out:
         for n, line in enumerate(f, 1):
             ex = json.loads(line)
-            try:
-                tiers = [int(c["note"].split()[1].split("/")[0]) for c in ex["candidates"]]
-            except (KeyError, IndexError, ValueError):
-                raise SystemExit(f"{src}:{n}: a candidate has no `popularity T/N` note "
-                                 "(prepare the lists with --popularity-tiers)")
+            tiers = tiers_of(ex, f"{src}:{n}")
+            if k:
+                keep = keep_distinct(ex, tiers, k, rng)
+                if keep is None:
+                    continue
+                ex["candidates"] = [ex["candidates"][i] for i in keep]
+                tiers = [tiers[i] for i in keep]
             ex["relevance"] = [float(t) for t in tiers]
             ex["target"] = sorted(range(len(tiers)), key=lambda i: (-tiers[i], i))
             out.write(json.dumps(ex) + "\n")
+            kept += 1
+    return kept
 
 
 def main():
-    if len(sys.argv) != 3:
-        raise SystemExit(__doc__)
-    src, dst = sys.argv[1:]
-    os.makedirs(dst, exist_ok=True)
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("src", help="an `alro data prepare` folder prepared with --popularity-tiers")
+    ap.add_argument("dst")
+    ap.add_argument("--candidates", type=int, default=0, metavar="K",
+                    help="keep K candidates of different tiers per list (default: all)")
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+    rng = random.Random(args.seed)
+    os.makedirs(args.dst, exist_ok=True)
     for name in ("train.jsonl", "validation.jsonl", "test.jsonl"):
-        if os.path.exists(os.path.join(src, name)):
-            rewrite(os.path.join(src, name), os.path.join(dst, name))
-    if os.path.exists(os.path.join(src, "manifest.json")):
-        shutil.copy(os.path.join(src, "manifest.json"), dst)
+        path = os.path.join(args.src, name)
+        if os.path.exists(path):
+            kept = rewrite(path, os.path.join(args.dst, name), args.candidates, rng)
+            print(f"{name}: {kept} lists")
+    manifest_path = os.path.join(args.src, "manifest.json")
+    if os.path.exists(manifest_path):
+        with open(manifest_path) as f:
+            manifest = json.load(f)
+        if args.candidates:
+            manifest["protocol"]["candidates"] = args.candidates
+        with open(os.path.join(args.dst, "manifest.json"), "w") as f:
+            json.dump(manifest, f, indent=2)
+            f.write("\n")
 
 
 if __name__ == "__main__":
