@@ -6,11 +6,11 @@
 # Usage: bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-echo "[test] native test suites"
-cargo test --workspace --locked
-echo "[test] browser: wasm32 package + demo page in headless Chromium"
-bash scripts/test-browser.sh
-echo "[test] fuzzing: ${ALRO_FUZZ_SECONDS:-30}s per target from the committed corpus"
-bash scripts/fuzz.sh "${ALRO_FUZZ_SECONDS:-30}"
-echo "[test] all suites passed"
+# Each stage reports its wall time, so a slow CI run shows where its minutes went.
+stage() { local name=$1 t0=$SECONDS; shift; echo "[test] $name"; "$@"; echo "[test] $name: $((SECONDS - t0)) s"; }
+stage "setup" bash scripts/setup.sh
+stage "native test suites" cargo test --workspace --locked
+stage "browser: wasm32 package + demo page in headless Chromium" bash scripts/test-browser.sh
+stage "fuzzing: ${ALRO_FUZZ_SECONDS:-30}s per target from the committed corpus" \
+  bash scripts/fuzz.sh "${ALRO_FUZZ_SECONDS:-30}"
+echo "[test] all suites passed in $SECONDS s"
