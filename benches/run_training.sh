@@ -3,19 +3,16 @@
 # ids (real ML-100K ranking prompts) and the same LoRA setup, on this machine's cores.
 # Needs the PyTorch venv described at the top of benches/peft_train.py.
 #   bash benches/run_training.sh [MODEL] [STEPS]
-#   ALRO_FEATURES=openblas bash benches/run_training.sh   # the OpenBLAS build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${ALRO_TORCH:-$HOME/.cache/alro-torch/bin/python}
 MODEL=$(realpath "${1:-.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf}")
 STEPS=${2:-4}
 THREADS=$(nproc)
-# ALRO_FEATURES=openblas benchmarks the OpenBLAS build (libopenblas-dev; scripts/setup.sh).
-FEATURES=(${ALRO_FEATURES:+--features "$ALRO_FEATURES"})
 tmp=$(mktemp -d)
 cargo build -q --release -p alro-trainer
 ./target/release/alro data prepare --dataset ml-100k --path ../shared/data/ml-100k --out "$tmp/data" >/dev/null
-cargo bench -q -p alro-trainer "${FEATURES[@]}" --bench train_step -- --model "$MODEL" --data "$tmp/data" \
+cargo bench -q -p alro-trainer --bench train_step -- --model "$MODEL" --data "$tmp/data" \
   --steps "$STEPS" --out "$tmp/inputs.json" | tee "$tmp/ours.json"
 "$PY" benches/peft_train.py --model "$MODEL" --inputs "$tmp/inputs.json" --threads "$THREADS" \
   --warmup 1 --json | tail -1 | tee "$tmp/theirs.json"

@@ -39,19 +39,6 @@ else
   say "no apt-get: install a Vulkan driver yourself for alro-gpu's tests (or set ALRO_SKIP_GPU_TESTS=1)"
 fi
 
-# OpenBLAS, for the trainer's optional `openblas` feature (faster CPU training: the frozen
-# projections' GEMMs; `cargo build --release -p alro-trainer --features openblas`).
-if dpkg -s libopenblas-dev >/dev/null 2>&1; then
-  say "OpenBLAS (libopenblas-dev): present"
-elif command -v apt-get >/dev/null; then
-  say "installing libopenblas-dev (for --features openblas)"
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libopenblas-dev; } \
-    || say "libopenblas-dev did not install: the default build does not need it"
-else
-  say "no apt-get: install OpenBLAS yourself to build with --features openblas (optional)"
-fi
-
 sha_ok() { [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]; }
 
 mkdir -p "$MODELS" "$DL"

@@ -1,12 +1,6 @@
 //! A bounds-checked front for the `gemm` crate (the GEMM behind candle's CPU backend), for the
 //! training kernels that multiply sub-blocks of their buffers without building tensors
 //! ([`super::causal_attention`], [`super::frozen`]).
-//!
-//! With the `openblas` feature, the multi-threaded products (the frozen projections of a
-//! training step, the bulk of its work) go to OpenBLAS's `cblas_sgemm` instead: on the
-//! training shapes (512 rows × 576–1728) it runs at 95–125 GFLOP/s on 2 cores against the
-//! `gemm` crate's 55–92 (BENCHMARKS.md). The per-head products of the attention kernel, already
-//! run in parallel by the caller, stay on `gemm` (one OpenBLAS call per thread would oversubscribe).
 
 /// A strided matrix view into a slice: element (r, c) is `data[offset + r·rs + c·cs]`.
 #[derive(Clone, Copy)]
@@ -87,12 +81,6 @@ pub fn gemm_into(
     }
     lhs.check(m, k, "lhs");
     rhs.check(k, n, "rhs");
-    #[cfg(feature = "openblas")]
-    if matches!(threads, Threads::All)
-        && blas::sgemm(dst, dst_rs, (m, n, k), lhs, rhs, scale, accumulate)
-    {
-        return;
-    }
     let parallelism = match threads {
         Threads::One => gemm::Parallelism::None,
         Threads::All => gemm::Parallelism::Rayon(rayon::current_num_threads()),
@@ -124,90 +112,6 @@ pub fn gemm_into(
     }
 }
 
-#[cfg(feature = "openblas")]
-mod blas {
-    use super::Mat;
-    use std::os::raw::c_int;
-
-    const ROW_MAJOR: c_int = 101;
-    const NO_TRANS: c_int = 111;
-    const TRANS: c_int = 112;
-
-    #[link(name = "openblas")]
-    extern "C" {
-        fn cblas_sgemm(
-            layout: c_int,
-            trans_a: c_int,
-            trans_b: c_int,
-            m: c_int,
-            n: c_int,
-            k: c_int,
-            alpha: f32,
-            a: *const f32,
-            lda: c_int,
-            b: *const f32,
-            ldb: c_int,
-            beta: f32,
-            c: *mut f32,
-            ldc: c_int,
-        );
-    }
-
-    /// A `rows × cols` view as BLAS sees it: (transpose flag, leading dimension), or None when
-    /// the view is not a plain or transposed row-major matrix BLAS can take.
-    fn as_blas(v: &Mat, rows: usize, cols: usize) -> Option<(c_int, usize)> {
-        if v.cs == 1 && v.rs >= cols.max(1) {
-            Some((NO_TRANS, v.rs))
-        } else if v.rs == 1 && v.cs >= rows.max(1) {
-            Some((TRANS, v.cs))
-        } else {
-            None
-        }
-    }
-
-    /// `dst = [dst +] scale · lhs · rhs` through `cblas_sgemm`; false (nothing done) when a view
-    /// does not fit BLAS's layout rules or a size overflows its `int`.
-    pub(super) fn sgemm(
-        dst: &mut [f32],
-        dst_rs: usize,
-        (m, n, k): (usize, usize, usize),
-        lhs: Mat,
-        rhs: Mat,
-        scale: f32,
-        accumulate: bool,
-    ) -> bool {
-        let (Some((ta, lda)), Some((tb, ldb))) = (as_blas(&lhs, m, k), as_blas(&rhs, k, n)) else {
-            return false;
-        };
-        let fits = |x: usize| c_int::try_from(x).is_ok();
-        if ![m, n, k, lda, ldb, dst_rs].into_iter().all(fits) || dst_rs < n {
-            return false;
-        }
-        // SAFETY: `gemm_into` checked that dst holds the m × n block with row stride dst_rs and
-        // that every element of both views lies inside its slice; the leading dimensions were
-        // checked against BLAS's minimums above, so it reads exactly those elements.
-        unsafe {
-            cblas_sgemm(
-                ROW_MAJOR,
-                ta,
-                tb,
-                m as c_int,
-                n as c_int,
-                k as c_int,
-                scale,
-                lhs.data.as_ptr().add(lhs.offset),
-                lda as c_int,
-                rhs.data.as_ptr().add(rhs.offset),
-                ldb as c_int,
-                if accumulate { 1.0 } else { 0.0 },
-                dst.as_mut_ptr(),
-                dst_rs as c_int,
-            );
-        }
-        true
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,59 +130,6 @@ mod tests {
         // Accumulating adds one more a · bᵀ.
         gemm_into(&mut out, 2, (2, 2, 3), lhs, rhs, 1.0, true, Threads::All);
         assert_eq!(out, [-6.0, 16.5, -6.0, 48.0]);
-    }
-
-    /// Under `openblas`, `Threads::All` goes to OpenBLAS and `Threads::One` to the `gemm` crate:
-    /// both must agree on every layout the kernels use (plain and transposed views, offsets,
-    /// padded rows, accumulation).
-    #[cfg(feature = "openblas")]
-    #[test]
-    fn openblas_and_gemm_agree_on_every_view() {
-        let (m, n, k) = (37, 29, 45);
-        let data: Vec<f32> = (0..4000)
-            .map(|i| ((i * 7919) % 201) as f32 / 100.0 - 1.0)
-            .collect();
-        let views = |rows: usize, cols: usize| {
-            // A plain view with padded rows and an offset, and a transposed one.
-            [
-                Mat::rows(&data, 3, cols + 5),
-                Mat::transposed(&data, 11, rows + 2),
-            ]
-        };
-        for lhs in views(m, k) {
-            for rhs in views(k, n) {
-                for accumulate in [false, true] {
-                    let start: Vec<f32> = (0..m * (n + 3)).map(|i| (i % 13) as f32).collect();
-                    let (mut blas, mut reference) = (start.clone(), start);
-                    gemm_into(
-                        &mut blas,
-                        n + 3,
-                        (m, n, k),
-                        lhs,
-                        rhs,
-                        0.5,
-                        accumulate,
-                        Threads::All,
-                    );
-                    gemm_into(
-                        &mut reference,
-                        n + 3,
-                        (m, n, k),
-                        lhs,
-                        rhs,
-                        0.5,
-                        accumulate,
-                        Threads::One,
-                    );
-                    let worst = blas
-                        .iter()
-                        .zip(&reference)
-                        .map(|(a, b)| (a - b).abs())
-                        .fold(0f32, f32::max);
-                    assert!(worst < 1e-4, "accumulate {accumulate}: {worst}");
-                }
-            }
-        }
     }
 
     #[test]
