@@ -16,6 +16,7 @@ use alro_trainer::train::run::{self, Inputs, Options};
 use alro_trainer::train::step::example_loss;
 use alro_trainer::train::{Preset, TrainConfig};
 use candle_core::{Device, Tensor};
+use rand::{Rng, SeedableRng};
 
 const ALL_TARGETS: [&str; 7] = [
     "q_proj",
@@ -127,23 +128,28 @@ fn check_every_parameter_gets_a_gradient(ranker: &Ranker, adapters: &Adapters) {
     assert!(grads.get(&model.layers[0].input_layernorm).is_none());
 }
 
-/// The whole training forward (embedding, fused RMSNorm/RoPE/attention/SiLU kernels, frozen
-/// matmuls, LoRA, SFT + SLL + PSL) differentiated by candle against central finite differences,
+/// The whole training forward (embedding, the training kernels for RMSNorm/RoPE/attention/SiLU,
+/// frozen matmuls, LoRA, SFT + SLL + PSL) differentiated by candle against central finite differences,
 /// one random direction per LoRA matrix. The kernels are each checked against composed ops in
 /// their own modules; this catches a wrong gradient in how the model strings them together (a
 /// layout, a transpose, a residual) that every "non-zero gradient" check would miss.
 #[test]
 fn every_lora_gradient_matches_finite_differences() {
     let (ranker, adapters) = tiny(&lora_all(4), 3);
+    // Seeded, so the test is deterministic.
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let mut uniform = |dims: &[usize], bound: f32| {
+        let n = dims.iter().product();
+        let v: Vec<f32> = (0..n).map(|_| rng.random_range(-bound..bound)).collect();
+        Tensor::from_vec(v, dims, &Device::Cpu).unwrap()
+    };
     // Large B so that A's gradients and the adapters' effect on the loss are not tiny.
     for p in adapters
         .params
         .iter()
         .filter(|p| p.name.ends_with("lora_b"))
     {
-        p.var
-            .set(&Tensor::randn(0f32, 0.3, p.var.dims(), &Device::Cpu).unwrap())
-            .unwrap();
+        p.var.set(&uniform(p.var.dims(), 0.5)).unwrap();
     }
     let ex = &tiny_ranking_examples(1, 6, 5)[0];
     let cfg = TrainConfig::default().with_preset(Preset::Alro);
@@ -160,17 +166,9 @@ fn every_lora_gradient_matches_finite_differences() {
     for p in &adapters.params {
         let g = grads.get(p.var.as_tensor()).unwrap().clone();
         let x0 = p.var.as_tensor().copy().unwrap();
-        let u = Tensor::randn(0f32, 1.0, x0.dims(), &Device::Cpu).unwrap();
-        let u = (&u
-            / u.sqr()
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .sqrt()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap() as f64)
-            .unwrap();
+        let u = uniform(x0.dims(), 1.0);
+        let norm = value(&u.sqr().unwrap().sum_all().unwrap()).sqrt();
+        let u = (u / norm).unwrap();
         let analytic = value(&(&g * &u).unwrap().sum_all().unwrap());
         let at = |t: f64| {
             p.var.set(&(&x0 + (&u * t).unwrap()).unwrap()).unwrap();
@@ -178,7 +176,9 @@ fn every_lora_gradient_matches_finite_differences() {
         };
         let numeric = (at(eps) - at(-eps)) / (2.0 * eps);
         p.var.set(&x0).unwrap();
-        let err = (analytic - numeric).abs() / analytic.abs().max(numeric.abs()).max(1e-2);
+        // f32 loss differences carry ~2e-4 of noise in a derivative; a wrong gradient is off by
+        // its own size (0.1-1 here), so relative to max(|derivative|, 0.05).
+        let err = (analytic - numeric).abs() / analytic.abs().max(numeric.abs()).max(5e-2);
         assert!(
             err < 0.03,
             "{}: backward {analytic:.6} vs finite difference {numeric:.6}",
