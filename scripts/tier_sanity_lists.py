@@ -28,7 +28,7 @@ def tiers_of(ex, where):
                          "(prepare the lists with --popularity-tiers)")
 
 
-def keep_distinct(ex, tiers, k, rng):
+def keep_distinct(tiers, k, rng):
     """Indices of k candidates with pairwise different tiers, in a random shown order."""
     first_of_tier = {}
     order = list(range(len(tiers)))
@@ -47,7 +47,7 @@ def rewrite(src, dst, k, rng):
             ex = json.loads(line)
             tiers = tiers_of(ex, f"{src}:{n}")
             if k:
-                keep = keep_distinct(ex, tiers, k, rng)
+                keep = keep_distinct(tiers, k, rng)
                 if keep is None:
                     continue
                 ex["candidates"] = [ex["candidates"][i] for i in keep]
