@@ -135,7 +135,24 @@ fn check_every_parameter_gets_a_gradient(ranker: &Ranker, adapters: &Adapters) {
 /// layout, a transpose, a residual) that every "non-zero gradient" check would miss.
 #[test]
 fn every_lora_gradient_matches_finite_differences() {
-    let (ranker, adapters) = tiny(&lora_all(4), 3);
+    lora_gradients_match_finite_differences(&lora_all(4));
+}
+
+/// The same with adapters on q/v only (the default): the MLPs are frozen and take the fused
+/// frozen-MLP op, whose input gradient is all that carries the loss back to the first block.
+#[test]
+fn attention_only_lora_gradients_match_finite_differences() {
+    let cfg = LoraConfig {
+        rank: 4,
+        alpha: 8.0,
+        ..LoraConfig::default()
+    };
+    assert_eq!(cfg.targets, ["q_proj", "v_proj"]);
+    lora_gradients_match_finite_differences(&cfg);
+}
+
+fn lora_gradients_match_finite_differences(lora_cfg: &LoraConfig) {
+    let (ranker, adapters) = tiny(lora_cfg, 3);
     // Seeded, so the test is deterministic.
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
     let mut uniform = |dims: &[usize], bound: f32| {

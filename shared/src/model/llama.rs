@@ -216,12 +216,47 @@ impl Block {
 impl Mlp {
     fn forward(&self, x: &Tensor, kernels: Kernels) -> Result<Tensor> {
         let parts = [&self.gate_proj, &self.up_proj];
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(y) = self.forward_frozen(x, kernels, &parts)? {
+            return Ok(y);
+        }
         let (gate, up) = match stacked_forward(self.gate_up.as_ref(), x, &parts)? {
             Some([gate, up]) => (gate, up),
             None => (self.gate_proj.forward(x)?, self.up_proj.forward(x)?),
         };
         let gate = ops::silu(&gate, kernels)?;
         self.down_proj.forward(&(gate * up)?)
+    }
+}
+
+impl Mlp {
+    /// A training pass through an MLP without adapters takes one fused op (see
+    /// [`super::frozen_mlp`]); None when it does not apply.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn forward_frozen(
+        &self,
+        x: &Tensor,
+        kernels: Kernels,
+        parts: &[&Linear; 2],
+    ) -> Result<Option<Tensor>> {
+        use super::frozen_mlp;
+        use candle_core::quantized::QMatMul;
+        let adapted = [&self.gate_proj, &self.up_proj, &self.down_proj]
+            .iter()
+            .any(|l| l.lora.is_some());
+        if kernels != Kernels::Differentiable || adapted {
+            return Ok(None);
+        }
+        let (Some(gate_up), QMatMul::Tensor(down)) = (
+            self.gate_up.as_ref().and_then(|s| s.weight_of(parts)),
+            &self.down_proj.weight,
+        ) else {
+            return Ok(None);
+        };
+        if !frozen_mlp::supported(x, gate_up, down) {
+            return Ok(None);
+        }
+        frozen_mlp::frozen_mlp(x, gate_up, down).map(Some)
     }
 }
 

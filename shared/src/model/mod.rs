@@ -7,6 +7,8 @@ mod causal_attention;
 mod cpu_gemm;
 mod config;
 mod frozen;
+#[cfg(not(target_arch = "wasm32"))]
+mod frozen_mlp;
 mod grad_ops;
 mod linear;
 mod llama;

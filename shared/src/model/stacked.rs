@@ -57,18 +57,24 @@ impl Stacked {
         Ok(Some(stacked))
     }
 
-    /// The outputs of `parts` (the same projections, in the same order, as stacked) for `x`,
-    /// through one product; None when a part's weight is no longer its stacked view.
-    pub fn forward(&self, x: &Tensor, parts: &[&Linear]) -> Result<Option<Vec<Tensor>>> {
+    /// The stacked weight (parts' rows in order), if `parts` (the same projections, in the same
+    /// order, as stacked) still hold their stacked views.
+    pub fn weight_of(&self, parts: &[&Linear]) -> Option<&Tensor> {
         let intact = parts.len() == self.parts.len()
             && parts
                 .iter()
                 .zip(&self.parts)
                 .all(|(p, (id, _))| matches!(&p.weight, QMatMul::Tensor(w) if w.id() == *id));
-        if !intact {
+        intact.then_some(&self.weight)
+    }
+
+    /// The outputs of `parts` (the same projections, in the same order, as stacked) for `x`,
+    /// through one product; None when a part's weight is no longer its stacked view.
+    pub fn forward(&self, x: &Tensor, parts: &[&Linear]) -> Result<Option<Vec<Tensor>>> {
+        let Some(weight) = self.weight_of(parts) else {
             return Ok(None);
-        }
-        let y = frozen_matmul(x, &self.weight)?;
+        };
+        let y = frozen_matmul(x, weight)?;
         let mut out = Vec::with_capacity(parts.len());
         let mut col = 0;
         for (p, (_, n)) in parts.iter().zip(&self.parts) {
