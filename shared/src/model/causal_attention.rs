@@ -13,6 +13,7 @@
 //! head `h / (heads / kv_heads)`. Query `i` sees keys `0..=i` (a pass from position 0, no cache).
 
 use super::cpu_gemm::{gemm_into, Mat, Threads};
+use super::grad_ops::F32Values;
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 use std::sync::Mutex;
@@ -177,13 +178,19 @@ impl CustomOp3 for CausalAttention {
             d: qb.3,
         };
         let Dims { s, d, .. } = dims;
-        let values = |t: &Tensor| t.flatten_all().and_then(|t| t.to_vec1::<f32>());
+        let (q, k, v, out, grad) = (
+            q.contiguous()?,
+            k.contiguous()?,
+            v.contiguous()?,
+            out.contiguous()?,
+            grad.contiguous()?,
+        );
         let (qv, kv, vv, ov, gv) = (
-            values(q)?,
-            values(k)?,
-            values(v)?,
-            values(out)?,
-            values(grad)?,
+            F32Values::of(&q)?,
+            F32Values::of(&k)?,
+            F32Values::of(&v)?,
+            F32Values::of(&out)?,
+            F32Values::of(&grad)?,
         );
         let items = dims.b * dims.heads;
         let mut dq = vec![0f32; items * s * d];

@@ -23,6 +23,7 @@ pub fn frozen_matmul(x: &Tensor, weight: &Tensor) -> Result<Tensor> {
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
     use super::super::cpu_gemm::{gemm_into, Mat, Threads};
+    use super::super::grad_ops::F32Values;
     use candle_core::{CpuStorage, CustomOp1, Device, Layout, Result, Shape, Storage, Tensor};
 
     struct FrozenMatmul {
@@ -93,7 +94,8 @@ mod native {
         }
 
         fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
-            let g = grad_res.flatten_all()?.to_vec1::<f32>()?;
+            let grad = grad_res.contiguous()?;
+            let g = F32Values::of(&grad)?;
             let out_dim = self.weight.dim(0)?;
             let dx = product(&g, g.len() / out_dim.max(1), &self.weight, false)?;
             Ok(Some(Tensor::from_vec(dx, arg.shape(), &Device::Cpu)?))

@@ -13,7 +13,8 @@
 //! Weights: `gate_up` (2·I, H) with the gate rows first, `down` (H, I), dense f32, contiguous.
 
 use super::cpu_gemm::{gemm_into, Mat, Threads};
-use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Storage, Tensor};
+use super::grad_ops::F32Values;
+use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 use std::sync::Mutex;
 
@@ -26,15 +27,6 @@ struct FrozenMlp {
 
 fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
-}
-
-/// The contiguous f32 values of a CPU tensor, without a copy.
-fn with_values<R>(t: &Tensor, what: &str, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
-    let (storage, layout) = t.storage_and_layout();
-    match (&*storage, layout.contiguous_offsets()) {
-        (Storage::Cpu(CpuStorage::F32(v)), Some((s, e))) => f(&v[s..e]),
-        _ => candle_core::bail!("frozen-mlp: {what} must be a contiguous f32 CPU tensor"),
-    }
 }
 
 impl FrozenMlp {
@@ -68,20 +60,18 @@ impl CustomOp1 for FrozenMlp {
             candle_core::bail!("frozen-mlp: input {:?}, hidden size {h}", layout.shape());
         }
         let rows = x.len() / h;
+        let (w_gate_up, w_down) = (F32Values::of(&self.gate_up)?, F32Values::of(&self.down)?);
         let mut gu = vec![0f32; rows * 2 * i];
-        with_values(&self.gate_up, "gate/up", |w| {
-            gemm_into(
-                &mut gu,
-                2 * i,
-                (rows, 2 * i, h),
-                Mat::rows(x, 0, h),
-                Mat::transposed(w, 0, h),
-                1.0,
-                false,
-                Threads::All,
-            );
-            Ok(())
-        })?;
+        gemm_into(
+            &mut gu,
+            2 * i,
+            (rows, 2 * i, h),
+            Mat::rows(x, 0, h),
+            Mat::transposed(&w_gate_up, 0, h),
+            1.0,
+            false,
+            Threads::All,
+        );
         let mut act = vec![0f32; rows * i];
         act.par_chunks_mut(i)
             .zip(gu.par_chunks(2 * i))
@@ -92,19 +82,16 @@ impl CustomOp1 for FrozenMlp {
                 }
             });
         let mut y = vec![0f32; rows * h];
-        with_values(&self.down, "down", |w| {
-            gemm_into(
-                &mut y,
-                h,
-                (rows, h, i),
-                Mat::rows(&act, 0, i),
-                Mat::transposed(w, 0, i),
-                1.0,
-                false,
-                Threads::All,
-            );
-            Ok(())
-        })?;
+        gemm_into(
+            &mut y,
+            h,
+            (rows, h, i),
+            Mat::rows(&act, 0, i),
+            Mat::transposed(&w_down, 0, i),
+            1.0,
+            false,
+            Threads::All,
+        );
         *self.gate_up_out.lock().unwrap_or_else(|e| e.into_inner()) = Some(gu);
         Ok((CpuStorage::F32(y), layout.shape().clone()))
     }
@@ -117,23 +104,20 @@ impl CustomOp1 for FrozenMlp {
         let (h, i) = self.dims()?;
         let rows = gu.len() / (2 * i);
         let grad = grad.contiguous()?;
+        let g = F32Values::of(&grad)?;
+        let (w_gate_up, w_down) = (F32Values::of(&self.gate_up)?, F32Values::of(&self.down)?);
         // d act = dy · down (rows × I)
         let mut d_act = vec![0f32; rows * i];
-        with_values(&grad, "gradient", |g| {
-            with_values(&self.down, "down", |w| {
-                gemm_into(
-                    &mut d_act,
-                    i,
-                    (rows, i, h),
-                    Mat::rows(g, 0, h),
-                    Mat::rows(w, 0, i),
-                    1.0,
-                    false,
-                    Threads::All,
-                );
-                Ok(())
-            })
-        })?;
+        gemm_into(
+            &mut d_act,
+            i,
+            (rows, i, h),
+            Mat::rows(&g, 0, h),
+            Mat::rows(&w_down, 0, i),
+            1.0,
+            false,
+            Threads::All,
+        );
         // act = silu(g)·u: d g = d act · u · silu'(g), d u = d act · silu(g), with
         // silu'(g) = σ(g)·(1 + g·(1 − σ(g))).
         let mut d_gu = vec![0f32; rows * 2 * i];
@@ -152,19 +136,16 @@ impl CustomOp1 for FrozenMlp {
         drop(d_act);
         // d x = d gu · gate_up (rows × H)
         let mut dx = vec![0f32; rows * h];
-        with_values(&self.gate_up, "gate/up", |w| {
-            gemm_into(
-                &mut dx,
-                h,
-                (rows, h, 2 * i),
-                Mat::rows(&d_gu, 0, 2 * i),
-                Mat::rows(w, 0, h),
-                1.0,
-                false,
-                Threads::All,
-            );
-            Ok(())
-        })?;
+        gemm_into(
+            &mut dx,
+            h,
+            (rows, h, 2 * i),
+            Mat::rows(&d_gu, 0, 2 * i),
+            Mat::rows(&w_gate_up, 0, h),
+            1.0,
+            false,
+            Threads::All,
+        );
         Ok(Some(Tensor::from_vec(dx, arg.shape(), arg.device())?))
     }
 }

@@ -25,6 +25,40 @@ fn values(t: &Tensor) -> Result<Vec<f32>> {
     t.flatten_all()?.to_vec1::<f32>()
 }
 
+/// The f32 values of a contiguous CPU tensor, borrowed from its storage for as long as this
+/// lives. Backward passes read their inputs and incoming gradients this way: `to_vec1` would
+/// copy every one of them once more.
+pub(super) struct F32Values<G> {
+    storage: G,
+    range: (usize, usize),
+}
+
+impl F32Values<()> {
+    /// Fails unless `t` is a contiguous f32 CPU tensor (`Tensor::contiguous` first).
+    pub(super) fn of(
+        t: &Tensor,
+    ) -> Result<F32Values<impl std::ops::Deref<Target = candle_core::Storage> + '_>> {
+        let (storage, layout) = t.storage_and_layout();
+        let range = layout.contiguous_offsets();
+        match (&*storage, range) {
+            (candle_core::Storage::Cpu(CpuStorage::F32(_)), Some(range)) => {
+                Ok(F32Values { storage, range })
+            }
+            _ => candle_core::bail!("expected a contiguous f32 CPU tensor"),
+        }
+    }
+}
+
+impl<G: std::ops::Deref<Target = candle_core::Storage>> std::ops::Deref for F32Values<G> {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        match &*self.storage {
+            candle_core::Storage::Cpu(CpuStorage::F32(v)) => &v[self.range.0..self.range.1],
+            _ => unreachable!("checked in F32Values::of"),
+        }
+    }
+}
+
 /// Fills `out` row by row (`width` values per row) with `f(first_row, rows)`, one contiguous
 /// share of rows per rayon thread (the pool candle's own ops use, so no thread fights another;
 /// measured on 2 cores: on par with one thread or a little faster, 5.3–5.8 vs 5.6–6.0 s/step).
@@ -72,7 +106,8 @@ impl CustomOp1 for SoftmaxLast {
     }
     fn bwd(&self, _arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         // dx = y ⊙ (g − Σ g⊙y)
-        let (y, g) = (values(res)?, values(grad)?);
+        let (res, grad) = (res.contiguous()?, grad.contiguous()?);
+        let (y, g) = (F32Values::of(&res)?, F32Values::of(&grad)?);
         let n = res.dims().last().copied().unwrap_or(1);
         let mut dx = vec![0f32; y.len()];
         par_rows(&mut dx, n, |row0, chunk| {
@@ -123,7 +158,8 @@ impl CustomOp1 for RmsNorm {
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         // y = w ⊙ x · r, r = (mean x² + ε)^(−1/2):
         // dx_j = r·w_j·g_j − x_j · r³ · mean_i(g_i·w_i·x_i)
-        let (x, g) = (values(arg)?, values(grad)?);
+        let (arg, grad) = (arg.contiguous()?, grad.contiguous()?);
+        let (x, g) = (F32Values::of(&arg)?, F32Values::of(&grad)?);
         let n = self.weight.len();
         let mut dx = vec![0f32; x.len()];
         par_rows(&mut dx, n, |row0, chunk| {
@@ -173,7 +209,8 @@ impl CustomOp1 for Silu {
     }
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         // d/dx x·σ(x) = σ(x)·(1 + x·(1 − σ(x)))
-        let (x, g) = (values(arg)?, values(grad)?);
+        let (arg, grad) = (arg.contiguous()?, grad.contiguous()?);
+        let (x, g) = (F32Values::of(&arg)?, F32Values::of(&grad)?);
         let width = arg.dims().last().copied().unwrap_or(1);
         let mut dx = vec![0f32; x.len()];
         par_rows(&mut dx, width, |row0, chunk| {
@@ -234,7 +271,8 @@ impl CustomOp1 for Rope {
         Ok((CpuStorage::F32(out), layout.shape().clone()))
     }
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let g = values(grad)?;
+        let grad = grad.contiguous()?;
+        let g = F32Values::of(&grad)?;
         let mut dx = vec![0f32; g.len()];
         self.rotate(&g, &mut dx, arg.dims(), -1.0);
         Ok(Some(Tensor::from_vec(dx, arg.shape(), arg.device())?))
