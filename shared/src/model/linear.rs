@@ -109,9 +109,11 @@ impl Linear {
                     Some(d) => d.apply(x)?,
                     None => x.clone(),
                 };
-                let low = x.broadcast_matmul(&l.a.t()?)?;
+                // Scaled at rank width ((x·Aᵀ)·s, then ·Bᵀ): the same product as scaling the
+                // full-width delta, without one more pass over it forward and backward.
+                let low = (x.broadcast_matmul(&l.a.t()?)? * l.scale)?;
                 let delta = low.broadcast_matmul(&l.b.t()?)?;
-                y + (delta * l.scale)?
+                y + delta
             }
         }
     }
