@@ -4,10 +4,14 @@
 # baselines on the same first N test lists; writes artifacts/ablation/{table.md,curves.svg}.
 #   bash scripts/ablation.sh [N_TEST_LISTS] [PRESETS...]
 # Environment: ALRO_ABLATION_OUT (default artifacts/ablation), ALRO_ABLATION_CONFIG (default
-# configs/ml100k-cpu.toml), ALRO_POPULARITY_TIERS (default 0: no popularity notes; see DATA.md).
+# configs/ml100k-cpu.toml), ALRO_POPULARITY_TIERS (default 0: no popularity notes; see DATA.md),
+# ALRO_CANDIDATES / ALRO_POSITIVES (m and P; default 10 and 5).
 # E.g. the 60-minute runs with popularity notes:
 #   ALRO_ABLATION_OUT=artifacts/notes ALRO_ABLATION_CONFIG=configs/ml100k-cpu-60min.toml \
 #   ALRO_POPULARITY_TIERS=7 bash scripts/ablation.sh 100 alro
+# and the three-candidate lists a CPU hour can learn (BENCHMARKS.md "Adapters in every block"):
+#   ALRO_ABLATION_OUT=artifacts/m3 ALRO_ABLATION_CONFIG=configs/ml100k-cpu-60min-m3.toml \
+#   ALRO_CANDIDATES=3 ALRO_POSITIVES=1 ALRO_POPULARITY_TIERS=7 bash scripts/ablation.sh 100
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100}
@@ -16,7 +20,8 @@ PRESETS=${*:-sft sft+sll sft+psl alro}
 OUT=${ALRO_ABLATION_OUT:-artifacts/ablation}
 CONFIG=${ALRO_ABLATION_CONFIG:-configs/ml100k-cpu.toml}
 ALRO=./target/release/alro
-PROTOCOL=(--history-len 5 --candidates 10 --popularity-tiers "${ALRO_POPULARITY_TIERS:-0}")
+PROTOCOL=(--history-len 5 --candidates "${ALRO_CANDIDATES:-10}" --positives "${ALRO_POSITIVES:-5}"
+  --popularity-tiers "${ALRO_POPULARITY_TIERS:-0}")
 DATA=(--dataset ml-100k --path ../shared/data/ml-100k)
 bash scripts/setup.sh
 cargo build -q --release -p alro-trainer
