@@ -12,6 +12,13 @@
 # and the three-candidate lists a CPU hour can learn (BENCHMARKS.md "Adapters in every block"):
 #   ALRO_ABLATION_OUT=artifacts/m3 ALRO_ABLATION_CONFIG=configs/ml100k-cpu-60min-m3.toml \
 #   ALRO_CANDIDATES=3 ALRO_POSITIVES=1 ALRO_POPULARITY_TIERS=7 bash scripts/ablation.sh 100
+# ALRO_WARMUP_CONFIG adds a curriculum's first stage (BENCHMARKS.md "A popularity warm-up"): SFT
+# with that config on 1,600 training lists whose target is the popularity-note order
+# (scripts/tier_sanity_lists.py), trained once; every preset then starts from its adapters.
+# Needs ALRO_POPULARITY_TIERS=7. The CPU-hour curriculum at m = 3:
+#   ALRO_ABLATION_OUT=artifacts/m3-warmup ALRO_ABLATION_CONFIG=configs/ml100k-cpu-60min-m3-curriculum.toml \
+#   ALRO_WARMUP_CONFIG=configs/ml100k-popularity-warmup-m3.toml \
+#   ALRO_CANDIDATES=3 ALRO_POSITIVES=1 ALRO_POPULARITY_TIERS=7 bash scripts/ablation.sh 100
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100}
@@ -27,20 +34,41 @@ bash scripts/setup.sh
 cargo build -q --release -p alro-trainer
 mkdir -p "$OUT"
 $ALRO data prepare "${DATA[@]}" "${PROTOCOL[@]}" --out "$OUT/data"
-adapters=()
-runs=()
-for p in $PRESETS; do
-  run="$OUT/runs/$p"
+
+# train NAME RUN_DIR ARGS...: trains (or resumes, or skips when finished) one run.
+train() {
+  local name=$1 run=$2
+  shift 2
   if [ -f "$run/summary.json" ]; then
-    echo "== $p: already trained ($run)"
+    echo "== $name: already trained ($run)"
   elif [ -f "$run/last.safetensors" ]; then
-    /usr/bin/time -f "$p: %e s, %M KiB peak" $ALRO train --data "$OUT/data" --config "$CONFIG" --preset "$p" --out "$run" --resume
+    /usr/bin/time -f "$name: %e s, %M KiB peak" $ALRO train --out "$run" "$@" --resume
   else
-    /usr/bin/time -f "$p: %e s, %M KiB peak" $ALRO train --data "$OUT/data" --config "$CONFIG" --preset "$p" --out "$run"
+    /usr/bin/time -f "$name: %e s, %M KiB peak" $ALRO train --out "$run" "$@"
   fi
-  adapters+=(--adapter "$p=$run/best.safetensors")
-  runs+=("$run")
+}
+
+init=()
+runs=()
+adapters=()
+if [ -n "${ALRO_WARMUP_CONFIG:-}" ]; then
+  # Stage 1 lists: m = 10 with notes, cut to m candidates of different tiers when m < 10.
+  M=${ALRO_CANDIDATES:-10}
+  $ALRO data prepare "${DATA[@]}" --history-len 5 --candidates 10 --positives 5 \
+    --popularity-tiers "${ALRO_POPULARITY_TIERS:?the warm-up needs ALRO_POPULARITY_TIERS}" \
+    --out "$OUT/warmup-source"
+  python3 scripts/tier_sanity_lists.py "$OUT/warmup-source" "$OUT/warmup-data" \
+    --train-sample 1600 $([ "$M" -lt 10 ] && echo --candidates "$M")
+  train warmup "$OUT/runs/warmup" --data "$OUT/warmup-data" --config "$ALRO_WARMUP_CONFIG" --preset sft
+  init=(--init-adapter "$OUT/runs/warmup/best.safetensors")
+  runs+=("$OUT/runs/warmup")
+  adapters+=(--adapter "warm-up only=$OUT/runs/warmup/best.safetensors")
+fi
+for p in $PRESETS; do
+  train "$p" "$OUT/runs/$p" --data "$OUT/data" --config "$CONFIG" --preset "$p" "${init[@]}"
+  adapters+=(--adapter "$p=$OUT/runs/$p/best.safetensors")
+  runs+=("$OUT/runs/$p")
 done
 $ALRO plot "${runs[@]}" --out "$OUT/curves.svg"
 $ALRO eval "${DATA[@]}" "${PROTOCOL[@]}" --limit "$N" --mode single --llm "${adapters[@]}" \
-  --baseline random,popularity,mf,bpr --markdown | tee "$OUT/table.md"
+  --baseline random,popularity,item-mean,mf,bpr --markdown | tee "$OUT/table.md"

@@ -12,7 +12,8 @@ answer fully written in the prompt. Standard library only.
 With `--candidates K` (K < the lists' m), each list keeps K candidates of pairwise different
 tiers (a seeded choice; lists with fewer than K distinct tiers are dropped) in a seeded random
 shown order, and the manifest says m = K: the easiest form of the task (K = 3: pick the most
-popular of three, then the next).
+popular of three, then the next). With `--train-sample N`, train.jsonl keeps a seeded random N of
+its lines first (the 1,600-line sample of BENCHMARKS.md: N = 1600, the default seed).
 """
 import argparse
 import json
@@ -40,10 +41,15 @@ def keep_distinct(tiers, k, rng):
     return rng.sample(sorted(first_of_tier.values()), k)
 
 
-def rewrite(src, dst, k, rng):
+def rewrite(src, dst, k, rng, sample=None):
     kept = 0
-    with open(src) as f, open(dst, "w") as out:
-        for n, line in enumerate(f, 1):
+    with open(src) as f:
+        lines = list(enumerate(f, 1))  # (line number, text): errors name the file's line
+    if sample is not None:
+        random.Random(2024).shuffle(lines)
+        lines = lines[:sample]
+    with open(dst, "w") as out:
+        for n, line in lines:
             ex = json.loads(line)
             tiers = tiers_of(ex, f"{src}:{n}")
             if k:
@@ -66,6 +72,8 @@ def main():
     ap.add_argument("dst")
     ap.add_argument("--candidates", type=int, default=0, metavar="K",
                     help="keep K candidates of different tiers per list (default: all)")
+    ap.add_argument("--train-sample", type=int, metavar="N",
+                    help="first keep a seeded random N lines of train.jsonl")
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
     rng = random.Random(args.seed)
@@ -73,7 +81,8 @@ def main():
     for name in ("train.jsonl", "validation.jsonl", "test.jsonl"):
         path = os.path.join(args.src, name)
         if os.path.exists(path):
-            kept = rewrite(path, os.path.join(args.dst, name), args.candidates, rng)
+            sample = args.train_sample if name == "train.jsonl" else None
+            kept = rewrite(path, os.path.join(args.dst, name), args.candidates, rng, sample)
             print(f"{name}: {kept} lists")
     manifest_path = os.path.join(args.src, "manifest.json")
     if os.path.exists(manifest_path):

@@ -1,6 +1,7 @@
 //! The trainer on a tiny random Llama (fast): every LoRA parameter receives a gradient, a merged
 //! model equals the adapter model, each ablation preset overfits a handful of examples, a NaN
-//! stops the run without touching the last checkpoint, and bad checkpoints are refused.
+//! stops the run without touching the last checkpoint, bad checkpoints are refused, and a run
+//! can start from an earlier run's adapters.
 
 use alro_core::data::RankingExample;
 use alro_core::metrics::ndcg_of_ranking;
@@ -495,4 +496,74 @@ fn corrupt_and_foreign_checkpoints_are_refused() {
         .to_string();
     assert!(err.contains("has shape"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_run_can_start_from_an_earlier_runs_adapters() {
+    let examples = tiny_ranking_examples(4, 5, 13);
+    let inputs = || Inputs {
+        train: &examples,
+        validation: &[],
+        data_sha256: "x".into(),
+    };
+    // Stage 1 learns the lists.
+    let stage1 = overfit_config(Preset::Sft, 60);
+    let (ranker1, adapters1) = tiny(&stage1.lora, 7);
+    let dir1 = tempdir("stage1");
+    run::train(
+        &ranker1,
+        &adapters1,
+        &stage1,
+        backbone_id(),
+        inputs(),
+        &dir1,
+        Options::new(false),
+    )
+    .unwrap();
+    let learned = greedy_ndcg10(&ranker1, &examples);
+
+    // Stage 2 attaches fresh adapters (another seed) and starts from stage 1's: with a learning
+    // rate too small to move anything, it ranks exactly as stage 1 ended, unlike fresh adapters.
+    let mut stage2 = overfit_config(Preset::Alro, 2);
+    stage2.optim.lr = 1e-9;
+    stage2.run.init_adapter = Some(dir1.join("last.safetensors"));
+    let (ranker2, adapters2) = tiny(&stage2.lora, 8);
+    let fresh = greedy_ndcg10(&ranker2, &examples);
+    assert!(fresh < learned, "fresh {fresh} vs learned {learned}");
+    let dir2 = tempdir("stage2");
+    run::train(
+        &ranker2,
+        &adapters2,
+        &stage2,
+        backbone_id(),
+        inputs(),
+        &dir2,
+        Options::new(false),
+    )
+    .unwrap();
+    assert_eq!(greedy_ndcg10(&ranker2, &examples), learned);
+    let written = std::fs::read_to_string(dir2.join("config.toml")).unwrap();
+    assert!(written.contains("init_adapter"), "{written}");
+
+    // Adapters of another shape are refused by name, before any step.
+    let mut wider = stage2.clone();
+    wider.lora = lora_all(4);
+    let (ranker3, adapters3) = tiny(&wider.lora, 8);
+    let dir3 = tempdir("stage2-wider");
+    let err = run::train(
+        &ranker3,
+        &adapters3,
+        &wider,
+        backbone_id(),
+        inputs(),
+        &dir3,
+        Options::new(false),
+    )
+    .unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("rank 8") && msg.contains("rank 4"), "{msg}");
+    assert!(!dir3.join("last.safetensors").exists());
+    for d in [dir1, dir2, dir3] {
+        let _ = std::fs::remove_dir_all(d);
+    }
 }

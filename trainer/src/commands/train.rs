@@ -49,6 +49,10 @@ pub struct TrainArgs {
     /// Override run.seed
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Override run.init_adapter: start from this checkpoint's adapters (a curriculum's next
+    /// stage; same backbone and [lora] shape)
+    #[arg(long, value_name = "CHECKPOINT")]
+    pub init_adapter: Option<PathBuf>,
     /// Stop cleanly (with a checkpoint) after the first step past this many minutes; continue
     /// later with --resume
     #[arg(long, value_name = "MINUTES")]
@@ -67,6 +71,7 @@ impl TrainArgs {
             || self.validation_examples.is_some()
             || self.epochs.is_some()
             || self.seed.is_some()
+            || self.init_adapter.is_some()
     }
 
     /// Defaults ← config file ← preset flag ← override flags. `--resume` with none of them
@@ -98,6 +103,9 @@ impl TrainArgs {
         }
         if let Some(s) = self.seed {
             r.seed = s;
+        }
+        if self.init_adapter.is_some() {
+            r.init_adapter = self.init_adapter.clone();
         }
         cfg.validate()?;
         Ok(cfg)

@@ -286,9 +286,50 @@ pub fn attach_trained(
     backbone_path: &Path,
 ) -> Result<State> {
     let loaded = load(path, &backbone.model.device)?;
-    check_backbone(path, &loaded.state.backbone, &BackboneId::of(backbone_path, backbone)?)?;
+    check_backbone(
+        path,
+        &loaded.state.backbone,
+        &BackboneId::of(backbone_path, backbone)?,
+    )?;
     let adapters = super::lora::attach(&mut backbone.model, &loaded.state.config.lora, 0)
         .with_context(|| format!("attaching the adapters of {}", path.display()))?;
     restore(path, &loaded, &adapters, None)?;
     Ok(loaded.state)
+}
+
+/// Copies the adapter weights of the checkpoint at `path` into freshly attached `adapters` (the
+/// start of a curriculum's next stage), after checking that it was trained on `backbone` with
+/// the same LoRA shape and scale as `lora`. Its optimizer moments are not used.
+pub fn warm_start(
+    path: &Path,
+    adapters: &Adapters,
+    lora: &super::config::LoraConfig,
+    backbone: &BackboneId,
+    device: &Device,
+) -> Result<()> {
+    let loaded = load(path, device).context("run.init_adapter")?;
+    check_backbone(path, &loaded.state.backbone, backbone)?;
+    let saved = &loaded.state.config.lora;
+    // `last_layers` None and `Some(layers)` adapt the same blocks.
+    let shape = |l: &super::config::LoraConfig| {
+        let blocks = super::lora::adapted_layers(backbone.layers, l);
+        (l.rank, l.alpha, l.targets.clone(), blocks)
+    };
+    if shape(saved) != shape(lora) {
+        bail!(
+            "run.init_adapter {}: its adapters are rank {}, alpha {}, targets {:?}, last_layers \
+             {:?}, but this run's [lora] says rank {}, alpha {}, targets {:?}, last_layers {:?}; \
+             copy the [lora] section of the run that wrote it",
+            path.display(),
+            saved.rank,
+            saved.alpha,
+            saved.targets,
+            saved.last_layers,
+            lora.rank,
+            lora.alpha,
+            lora.targets,
+            lora.last_layers
+        );
+    }
+    restore(path, &loaded, adapters, None)
 }

@@ -17,7 +17,7 @@
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The ablation of ALRO.md §6: which auxiliary losses are on (SFT is always on).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -217,6 +217,10 @@ pub struct RunConfig {
     pub validation_examples: Option<usize>,
     /// Write `last.safetensors` every this many steps, and at the end.
     pub checkpoint_every: usize,
+    /// Start from the adapters of this checkpoint (an earlier run's `best.safetensors` or
+    /// `last.safetensors`, same backbone and LoRA shape) instead of fresh ones: a curriculum's
+    /// second stage. The optimizer and schedule start fresh.
+    pub init_adapter: Option<PathBuf>,
 }
 
 impl Default for RunConfig {
@@ -229,6 +233,7 @@ impl Default for RunConfig {
             validate_every: 50,
             validation_examples: Some(100),
             checkpoint_every: 10,
+            init_adapter: None,
         }
     }
 }

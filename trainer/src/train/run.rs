@@ -268,6 +268,15 @@ pub fn train(
             );
         }
         let _ = std::fs::remove_file(run.metrics());
+        if let Some(init) = &cfg.run.init_adapter {
+            checkpoint::warm_start(
+                init,
+                adapters,
+                &cfg.lora,
+                &backbone,
+                &ranker.backbone.model.device,
+            )?;
+        }
     }
     checkpoint::remove_stale_temporaries(dir)?;
     checkpoint::write_atomic(&run.config(), cfg.to_toml().as_bytes())?;
