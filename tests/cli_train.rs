@@ -1,6 +1,7 @@
 //! `alro train` end to end on a tiny model: a run killed (SIGKILL) in the middle and resumed
 //! ends with exactly the adapters and metrics of an uninterrupted run; a resume against another
-//! backbone is refused; no temporary files are left behind.
+//! backbone is refused; no temporary files are left behind; `--init-adapter` starts from an
+//! earlier run and refuses a foreign or missing checkpoint.
 
 use alro_core::model::tiny::{tiny_llama_gguf, TinySpec};
 use alro_tests::tiny_ranking_examples;
@@ -282,4 +283,54 @@ fn twenty_random_kills_then_resume_give_the_uninterrupted_result() {
         assert!(!name.contains(".tmp"), "leftover {name}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn init_adapter_starts_from_an_earlier_run_and_refuses_a_foreign_or_missing_one() {
+    let dir = workdir("init");
+    write_inputs(&dir);
+    let first = train(&dir, "first", "tiny.gguf", false)
+        .args(["--max-steps", "3"])
+        .output()
+        .unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+
+    let second = train(&dir, "second", "tiny.gguf", false)
+        .args([
+            "--max-steps",
+            "2",
+            "--init-adapter",
+            "first/last.safetensors",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let config = std::fs::read_to_string(dir.join("second/config.toml")).unwrap();
+    assert!(
+        config.contains("init_adapter = \"first/last.safetensors\""),
+        "{config}"
+    );
+
+    let refused = |model: &str, init: &str, out: &str| {
+        let o = train(&dir, out, model, false)
+            .args(["--init-adapter", init])
+            .output()
+            .unwrap();
+        assert!(!o.status.success());
+        assert!(!dir.join(out).join("last.safetensors").exists());
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let foreign = refused("other.gguf", "first/last.safetensors", "foreign");
+    assert!(foreign.contains("was trained on backbone"), "{foreign}");
+    let missing = refused("tiny.gguf", "nope/last.safetensors", "missing");
+    assert!(missing.contains("nope/last.safetensors"), "{missing}");
+    let _ = std::fs::remove_dir_all(dir);
 }
