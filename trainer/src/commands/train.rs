@@ -158,6 +158,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
             cfg.preset.map_or("custom", |p| p.name()),
             args.out.display()
         );
+        if let (Some(init), false) = (&cfg.run.init_adapter, args.resume) {
+            eprintln!("starting from the adapters of {}", init.display());
+        }
     }
     // On a rayon worker, this thread's own serial work and the pool's parallel products share
     // the cores instead of this thread waking idle workers and competing with them.
