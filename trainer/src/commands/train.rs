@@ -40,6 +40,9 @@ pub struct TrainArgs {
     /// Override run.max_train_examples
     #[arg(long)]
     pub train_examples: Option<usize>,
+    /// Override run.recent_windows_per_user: train only on each user's K most recent windows
+    #[arg(long, value_name = "K")]
+    pub recent_windows: Option<usize>,
     /// Override run.validation_examples
     #[arg(long)]
     pub validation_examples: Option<usize>,
@@ -68,6 +71,7 @@ impl TrainArgs {
             || self.preset.is_some()
             || self.max_steps.is_some()
             || self.train_examples.is_some()
+            || self.recent_windows.is_some()
             || self.validation_examples.is_some()
             || self.epochs.is_some()
             || self.seed.is_some()
@@ -94,6 +98,9 @@ impl TrainArgs {
         }
         if self.train_examples.is_some() {
             r.max_train_examples = self.train_examples;
+        }
+        if self.recent_windows.is_some() {
+            r.recent_windows_per_user = self.recent_windows;
         }
         if self.validation_examples.is_some() {
             r.validation_examples = self.validation_examples;

@@ -209,6 +209,10 @@ pub struct RunConfig {
     pub epochs: usize,
     /// Stop after this many optimizer steps (None = all epochs).
     pub max_steps: Option<usize>,
+    /// Train only on each user's `k` most recent training windows (None = all): the lists
+    /// closest in time to the validation and test windows, which they resemble most (BENCHMARKS.md,
+    /// "Recent windows"). Applied before `max_train_examples`.
+    pub recent_windows_per_user: Option<usize>,
     /// Train on a seeded random subset of `n` training examples (None = all).
     pub max_train_examples: Option<usize>,
     /// Validate every this many steps, and at the end (0 = only at the end).
@@ -229,6 +233,7 @@ impl Default for RunConfig {
             seed: 2024,
             epochs: 1,
             max_steps: None,
+            recent_windows_per_user: None,
             max_train_examples: None,
             validate_every: 50,
             validation_examples: Some(100),
@@ -343,6 +348,9 @@ impl TrainConfig {
         if self.run.checkpoint_every == 0 {
             bail!("run.checkpoint_every must be at least 1");
         }
+        if self.run.recent_windows_per_user == Some(0) {
+            bail!("run.recent_windows_per_user must be at least 1 (or absent for all windows)");
+        }
         Ok(())
     }
 
@@ -383,5 +391,6 @@ mod tests {
         assert!(err("[lora]\ntargets = [\"qproj\"]\n").contains("qproj"));
         assert!(err("preset = \"sft\"\n[objective]\npsl_weight = 1.0\n").contains("keep one"));
         assert!(err("preset = \"fancy\"\n").contains("fancy"));
+        assert!(err("[run]\nrecent_windows_per_user = 0\n").contains("recent_windows_per_user"));
     }
 }

@@ -20,6 +20,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -50,6 +51,44 @@ const ORDER: u64 = 1;
 const PSL: u64 = 2;
 const DROPOUT: u64 = 3;
 const SUBSET: u64 = 4;
+
+/// Which training examples a run uses, as sorted indices (None = all of them): each user's
+/// `recent_windows_per_user` most recent windows, then a seeded random `max_train_examples` of
+/// those (a limited budget; prepared files are ordered by user, so a prefix would not do).
+fn training_selection(cfg: &TrainConfig, all: &[RankingExample]) -> Option<Vec<usize>> {
+    let mut chosen: Vec<usize> = match cfg.run.recent_windows_per_user {
+        Some(k) => most_recent_windows(all, k),
+        None => (0..all.len()).collect(),
+    };
+    if let Some(n) = cfg.run.max_train_examples {
+        if n < chosen.len() {
+            let pick = permutation(chosen.len(), derive_seed(cfg.run.seed, SUBSET, 0, 0));
+            let mut kept: Vec<usize> = pick[..n].iter().map(|&j| chosen[j]).collect();
+            kept.sort_unstable();
+            chosen = kept;
+        }
+    }
+    (chosen.len() < all.len()).then_some(chosen)
+}
+
+/// Indices of the examples among each user's `k` latest windows (largest `window_start`).
+fn most_recent_windows(all: &[RankingExample], k: usize) -> Vec<usize> {
+    let mut starts: HashMap<&str, Vec<usize>> = HashMap::new();
+    for ex in all {
+        starts.entry(&ex.user).or_default().push(ex.window_start);
+    }
+    // The k-th largest start of each user: their windows at or after it are kept.
+    let cutoff: HashMap<&str, usize> = starts
+        .into_iter()
+        .map(|(user, mut s)| {
+            s.sort_unstable_by(|a, b| b.cmp(a));
+            (user, s[k.min(s.len()) - 1])
+        })
+        .collect();
+    (0..all.len())
+        .filter(|&i| all[i].window_start >= cutoff[all[i].user.as_str()])
+        .collect()
+}
 
 /// A seed for (`seed`, `tag`, `a`, `b`) (SplitMix64 finaliser over the mixed inputs).
 pub fn derive_seed(seed: u64, tag: u64, a: u64, b: u64) -> u64 {
@@ -190,17 +229,13 @@ pub fn train(
 ) -> Result<Summary> {
     let run = RunDir(dir.to_path_buf());
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    // A limited budget takes a seeded random subset (prepared files are ordered by user).
     let subset: Vec<RankingExample>;
-    let train: &[RankingExample] = match cfg.run.max_train_examples {
-        Some(n) if n < inputs.train.len() => {
-            let pick = permutation(inputs.train.len(), derive_seed(cfg.run.seed, SUBSET, 0, 0));
-            let mut chosen: Vec<usize> = pick[..n].to_vec();
-            chosen.sort_unstable();
+    let train: &[RankingExample] = match training_selection(cfg, inputs.train) {
+        Some(chosen) => {
             subset = chosen.iter().map(|&i| inputs.train[i].clone()).collect();
             &subset
         }
-        _ => inputs.train,
+        None => inputs.train,
     };
     if train.is_empty() {
         bail!("no training examples");
@@ -501,4 +536,62 @@ pub fn train(
         serde_json::to_string_pretty(&summary)?.as_bytes(),
     )?;
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alro_core::data::Split;
+
+    fn window(user: &str, window_start: usize) -> RankingExample {
+        RankingExample {
+            user: user.into(),
+            split: Split::Train,
+            window_start,
+            history: vec![],
+            history_items: vec![],
+            candidates: vec![],
+            relevance: vec![],
+            target: vec![],
+        }
+    }
+
+    #[test]
+    fn recent_windows_keep_each_users_latest_then_the_budget_samples_them() {
+        // Prepared files list a user's windows in any order; user "b" has fewer than k.
+        let all = [
+            window("a", 5),
+            window("a", 20),
+            window("a", 10),
+            window("b", 7),
+            window("a", 15),
+            window("c", 3),
+            window("c", 9),
+        ];
+        let mut cfg = TrainConfig::default();
+        assert_eq!(training_selection(&cfg, &all), None, "no limit: everything");
+        cfg.run.recent_windows_per_user = Some(2);
+        assert_eq!(training_selection(&cfg, &all), Some(vec![1, 3, 4, 5, 6]));
+        cfg.run.recent_windows_per_user = Some(1);
+        assert_eq!(training_selection(&cfg, &all), Some(vec![1, 3, 6]));
+        cfg.run.recent_windows_per_user = Some(9);
+        assert_eq!(
+            training_selection(&cfg, &all),
+            None,
+            "k above every user's count"
+        );
+        // The budget draws from the recent windows only, and keeps file order.
+        cfg.run.recent_windows_per_user = Some(2);
+        cfg.run.max_train_examples = Some(3);
+        let picked = training_selection(&cfg, &all).unwrap();
+        assert_eq!(picked.len(), 3);
+        assert!(picked.windows(2).all(|w| w[0] < w[1]));
+        assert!(picked.iter().all(|i| [1, 3, 4, 5, 6].contains(i)));
+        // Without recent windows the budget picks what it always picked (old runs reproduce).
+        cfg.run.recent_windows_per_user = None;
+        let pick = permutation(all.len(), derive_seed(cfg.run.seed, SUBSET, 0, 0));
+        let mut want = pick[..3].to_vec();
+        want.sort_unstable();
+        assert_eq!(training_selection(&cfg, &all), Some(want));
+    }
 }
