@@ -156,9 +156,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             ranker.backbone.info.name,
             ranker.backbone.info.parameters,
             adapters.parameter_count(),
-            cfg.run
-                .max_train_examples
-                .map_or(train.len(), |n| n.min(train.len())),
+            run::training_selection(&cfg, &train).map_or(train.len(), |chosen| chosen.len()),
             cfg.run
                 .validation_examples
                 .map_or(validation.len(), |n| n.min(validation.len())),

@@ -55,7 +55,7 @@ const SUBSET: u64 = 4;
 /// Which training examples a run uses, as sorted indices (None = all of them): each user's
 /// `recent_windows_per_user` most recent windows, then a seeded random `max_train_examples` of
 /// those (a limited budget; prepared files are ordered by user, so a prefix would not do).
-fn training_selection(cfg: &TrainConfig, all: &[RankingExample]) -> Option<Vec<usize>> {
+pub fn training_selection(cfg: &TrainConfig, all: &[RankingExample]) -> Option<Vec<usize>> {
     let mut chosen: Vec<usize> = match cfg.run.recent_windows_per_user {
         Some(k) => most_recent_windows(all, k),
         None => (0..all.len()).collect(),
