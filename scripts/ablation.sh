@@ -19,6 +19,13 @@
 #   ALRO_ABLATION_OUT=artifacts/m3-warmup ALRO_ABLATION_CONFIG=configs/ml100k-cpu-60min-m3-curriculum.toml \
 #   ALRO_WARMUP_CONFIG=configs/ml100k-popularity-warmup-m3.toml \
 #   ALRO_CANDIDATES=3 ALRO_POSITIVES=1 ALRO_POPULARITY_TIERS=7 bash scripts/ablation.sh 100
+# ALRO_RULE_WARMUP_CONFIG adds a second warm-up after it (BENCHMARKS.md "Recent windows"): SFT on
+# 1,600 of the real lists whose target is the note + year rule learned from each user's latest
+# training window (scripts/teacher_lists.py). The three-stage run of session 12:
+#   ALRO_ABLATION_OUT=artifacts/m3-rule ALRO_ABLATION_CONFIG=configs/ml100k-cpu-60min-m3-recent.toml \
+#   ALRO_WARMUP_CONFIG=configs/ml100k-popularity-warmup-m3.toml \
+#   ALRO_RULE_WARMUP_CONFIG=configs/ml100k-rule-warmup-m3.toml \
+#   ALRO_CANDIDATES=3 ALRO_POSITIVES=1 ALRO_POPULARITY_TIERS=7 bash scripts/ablation.sh 943 alro
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100}
@@ -63,6 +70,16 @@ if [ -n "${ALRO_WARMUP_CONFIG:-}" ]; then
   init=(--init-adapter "$OUT/runs/warmup/best.safetensors")
   runs+=("$OUT/runs/warmup")
   adapters+=(--adapter "warm-up only=$OUT/runs/warmup/best.safetensors")
+fi
+if [ -n "${ALRO_RULE_WARMUP_CONFIG:-}" ]; then
+  # Second warm-up: the order of the note + year rule learned from each user's latest training
+  # window (scripts/teacher_lists.py), from the first warm-up's adapters.
+  python3 scripts/teacher_lists.py "$OUT/data" "$OUT/rule-data" --train-sample 1600
+  train rule-warmup "$OUT/runs/rule-warmup" --data "$OUT/rule-data" \
+    --config "$ALRO_RULE_WARMUP_CONFIG" --preset sft "${init[@]:?needs ALRO_WARMUP_CONFIG}"
+  init=(--init-adapter "$OUT/runs/rule-warmup/best.safetensors")
+  runs+=("$OUT/runs/rule-warmup")
+  adapters+=(--adapter "rule warm-up=$OUT/runs/rule-warmup/best.safetensors")
 fi
 for p in $PRESETS; do
   train "$p" "$OUT/runs/$p" --data "$OUT/data" --config "$CONFIG" --preset "$p" "${init[@]}"
