@@ -1,7 +1,7 @@
 //! The trainer on a tiny random Llama (fast): every LoRA parameter receives a gradient, a merged
 //! model equals the adapter model, each ablation preset overfits a handful of examples, a NaN
-//! stops the run without touching the last checkpoint, bad checkpoints are refused, and a run
-//! can start from an earlier run's adapters.
+//! stops the run without touching the last checkpoint, bad checkpoints are refused, a run
+//! can start from an earlier run's adapters, and one stopped at a step keeps its schedule.
 
 use alro_core::data::RankingExample;
 use alro_core::metrics::ndcg_of_ranking;
@@ -566,4 +566,75 @@ fn a_run_can_start_from_an_earlier_runs_adapters() {
     for d in [dir1, dir2, dir3] {
         let _ = std::fs::remove_dir_all(d);
     }
+}
+
+#[test]
+fn stop_at_step_keeps_the_schedule_and_resumes_to_the_uninterrupted_run() {
+    let examples = tiny_ranking_examples(4, 5, 17);
+    let mut cfg = overfit_config(Preset::Sft, 6);
+    cfg.optim.min_lr_ratio = 0.1; // a cosine that a shortened schedule would end early
+    let train = |dir: &std::path::Path, opts: Options| {
+        let (ranker, adapters) = tiny(&cfg.lora, 3);
+        let inputs = Inputs {
+            train: &examples,
+            validation: &[],
+            data_sha256: "x".into(),
+        };
+        run::train(&ranker, &adapters, &cfg, backbone_id(), inputs, dir, opts)
+    };
+    // The optimizer's record of each step, without its wall-clock fields.
+    let steps = |dir: &std::path::Path| -> Vec<(u64, f64, f64, f64)> {
+        std::fs::read_to_string(dir.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v["kind"] == "train")
+            .map(|v| {
+                let f = |k: &str| v[k].as_f64().unwrap();
+                (
+                    v["step"].as_u64().unwrap(),
+                    f("lr"),
+                    f("loss"),
+                    f("grad_norm"),
+                )
+            })
+            .collect()
+    };
+
+    let full = tempdir("stop-at-full");
+    assert_eq!(train(&full, Options::new(false)).unwrap().steps, 6);
+
+    let cut = tempdir("stop-at-cut");
+    let stopped = train(
+        &cut,
+        Options {
+            stop_at_step: Some(3),
+            ..Options::new(false)
+        },
+    )
+    .unwrap();
+    assert_eq!((stopped.steps, stopped.total_steps), (3, 6));
+    assert!(stopped.stopped_early);
+    assert_eq!(steps(&cut), steps(&full)[..3].to_vec());
+    assert!(
+        steps(&cut)[2].1 > cfg.optim.lr * 0.5,
+        "the schedule was shortened"
+    );
+
+    // Resuming with a stop the run has already passed is refused by name, before any step.
+    let err = train(
+        &cut,
+        Options {
+            stop_at_step: Some(2),
+            ..Options::new(true)
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("--stop-at-step"), "{err}");
+
+    assert_eq!(train(&cut, Options::new(true)).unwrap().steps, 6);
+    assert_eq!(steps(&cut), steps(&full));
+    let _ = std::fs::remove_dir_all(full);
+    let _ = std::fs::remove_dir_all(cut);
 }

@@ -60,6 +60,10 @@ pub struct TrainArgs {
     /// later with --resume
     #[arg(long, value_name = "MINUTES")]
     pub time_limit: Option<f64>,
+    /// Stop cleanly (with a checkpoint) at step N without shortening the learning-rate schedule
+    /// (unlike --max-steps); continue later with --resume
+    #[arg(long, value_name = "N")]
+    pub stop_at_step: Option<usize>,
     /// No progress bar
     #[arg(long)]
     pub quiet: bool,
@@ -186,11 +190,18 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 progress: !args.quiet,
                 stop_after_steps: None,
                 stop_after_seconds: args.time_limit.map(|m| m * 60.0),
+                stop_at_step: args.stop_at_step,
             },
         )
     })?;
     let dir = RunDir(args.out.clone());
-    if summary.stopped_early {
+    if summary.stopped_early && args.stop_at_step.is_some_and(|n| summary.steps >= n) {
+        println!(
+            "stopped at step {} of {} (--stop-at-step); continue with --resume and a later \
+             --stop-at-step or none",
+            summary.steps, summary.total_steps
+        );
+    } else if summary.stopped_early {
         println!(
             "stopped at the time limit after step {} of {}; continue with the same command plus --resume",
             summary.steps, summary.total_steps

@@ -161,6 +161,10 @@ pub struct Options {
     pub stop_after_steps: Option<usize>,
     /// Stop (with a checkpoint) after the first step that ends past this many seconds.
     pub stop_after_seconds: Option<f64>,
+    /// Stop (with a checkpoint) once the run reaches this step. Unlike `run.max_steps` it
+    /// leaves the schedule alone, so a run stopped here and one stopped by the clock at the same
+    /// step are the same run (a GPU run cut by `--time-limit`, replayed elsewhere).
+    pub stop_at_step: Option<usize>,
 }
 
 impl Options {
@@ -170,6 +174,7 @@ impl Options {
             progress: false,
             stop_after_steps: None,
             stop_after_seconds: None,
+            stop_at_step: None,
         }
     }
 }
@@ -290,6 +295,14 @@ pub fn train(
                 "{} was trained on different data (sha256 {}…); pass the same --data",
                 path.display(),
                 &loaded.state.data_sha256[..12.min(loaded.state.data_sha256.len())]
+            );
+        }
+        if let Some(stop) = opts.stop_at_step.filter(|&n| loaded.state.step >= n) {
+            bail!(
+                "{} is already at step {} (≥ --stop-at-step {stop}); resume without \
+                 --stop-at-step, or with a later one",
+                path.display(),
+                loaded.state.step
             );
         }
         checkpoint::restore(&path, &loaded, adapters, Some(&mut optim))?;
@@ -505,7 +518,8 @@ pub fn train(
                 .is_some_and(|n| state.step - first_step >= n)
                 || opts
                     .stop_after_seconds
-                    .is_some_and(|s| started.elapsed().as_secs_f64() >= s));
+                    .is_some_and(|s| started.elapsed().as_secs_f64() >= s)
+                || opts.stop_at_step.is_some_and(|n| state.step >= n));
         if finished || stop || state.step % cfg.run.checkpoint_every == 0 {
             checkpoint::save(&run.last(), adapters, Some(&optim), &state)?;
         }
