@@ -26,6 +26,11 @@
 #   ALRO_WARMUP_CONFIG=configs/ml100k-popularity-warmup-m3.toml \
 #   ALRO_RULE_WARMUP_CONFIG=configs/ml100k-rule-warmup-m3.toml \
 #   ALRO_CANDIDATES=3 ALRO_POSITIVES=1 ALRO_POPULARITY_TIERS=7 bash scripts/ablation.sh 943 alro
+# SFT over each user's latest window after the warm-up (BENCHMARKS.md "SFT on the latest
+# windows": above popularity once on a GPU, not in this CPU-hour replica):
+#   ALRO_ABLATION_OUT=artifacts/m3-latest ALRO_ABLATION_CONFIG=configs/ml100k-cpu-60min-m3-recent-sft.toml \
+#   ALRO_WARMUP_CONFIG=configs/ml100k-popularity-warmup-m3.toml \
+#   ALRO_CANDIDATES=3 ALRO_POSITIVES=1 ALRO_POPULARITY_TIERS=7 bash scripts/ablation.sh 943 sft
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100}
