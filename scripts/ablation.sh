@@ -15,7 +15,7 @@
 # ALRO_WARMUP_CONFIG adds a curriculum's first stage (BENCHMARKS.md "A popularity warm-up"): SFT
 # with that config on 1,600 training lists whose target is the popularity-note order
 # (scripts/tier_sanity_lists.py), trained once; every preset then starts from its adapters.
-# Needs ALRO_POPULARITY_TIERS=7. The CPU-hour curriculum at m = 3:
+# Needs notes (ALRO_POPULARITY_TIERS or ALRO_SIMILARITY_TIERS). The CPU-hour curriculum at m = 3:
 #   ALRO_ABLATION_OUT=artifacts/m3-warmup ALRO_ABLATION_CONFIG=configs/ml100k-cpu-60min-m3-curriculum.toml \
 #   ALRO_WARMUP_CONFIG=configs/ml100k-popularity-warmup-m3.toml \
 #   ALRO_CANDIDATES=3 ALRO_POSITIVES=1 ALRO_POPULARITY_TIERS=7 bash scripts/ablation.sh 100
@@ -31,6 +31,12 @@
 #   ALRO_ABLATION_OUT=artifacts/m3-latest ALRO_ABLATION_CONFIG=configs/ml100k-cpu-60min-m3-recent-sft.toml \
 #   ALRO_WARMUP_CONFIG=configs/ml100k-popularity-warmup-m3.toml \
 #   ALRO_CANDIDATES=3 ALRO_POSITIVES=1 ALRO_POPULARITY_TIERS=7 bash scripts/ablation.sh 943 sft
+# ALRO_SIMILARITY_TIERS adds similarity notes (DATA.md "Similarity notes"); without popularity
+# notes the warm-up learns the similarity-note order instead. The CPU hour that beats popularity
+# (BENCHMARKS.md "Similarity notes"):
+#   ALRO_ABLATION_OUT=artifacts/m3-similarity ALRO_ABLATION_CONFIG=configs/ml100k-cpu-60min-m3-similarity.toml \
+#   ALRO_WARMUP_CONFIG=configs/ml100k-similarity-warmup-m3.toml \
+#   ALRO_CANDIDATES=3 ALRO_POSITIVES=1 ALRO_SIMILARITY_TIERS=7 bash scripts/ablation.sh 943 alro
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100}
@@ -40,7 +46,7 @@ OUT=${ALRO_ABLATION_OUT:-artifacts/ablation}
 CONFIG=${ALRO_ABLATION_CONFIG:-configs/ml100k-cpu.toml}
 ALRO=./target/release/alro
 PROTOCOL=(--history-len 5 --candidates "${ALRO_CANDIDATES:-10}" --positives "${ALRO_POSITIVES:-5}"
-  --popularity-tiers "${ALRO_POPULARITY_TIERS:-0}")
+  --popularity-tiers "${ALRO_POPULARITY_TIERS:-0}" --similarity-tiers "${ALRO_SIMILARITY_TIERS:-0}")
 DATA=(--dataset ml-100k --path ../shared/data/ml-100k)
 bash scripts/setup.sh
 cargo build -q --release -p alro-trainer
@@ -66,10 +72,14 @@ adapters=()
 if [ -n "${ALRO_WARMUP_CONFIG:-}" ]; then
   # Stage 1 lists: m = 10 with notes, cut to m candidates of different tiers when m < 10.
   M=${ALRO_CANDIDATES:-10}
+  # The popularity-note order when those notes are on, else the similarity-note order.
+  if [ "${ALRO_POPULARITY_TIERS:-0}" -gt 0 ]; then NOTE=popularity; else NOTE=similarity; fi
+  [ "${ALRO_POPULARITY_TIERS:-0}${ALRO_SIMILARITY_TIERS:-0}" != 00 ] ||
+    { echo "the warm-up needs ALRO_POPULARITY_TIERS or ALRO_SIMILARITY_TIERS" >&2; exit 2; }
   $ALRO data prepare "${DATA[@]}" --history-len 5 --candidates 10 --positives 5 \
-    --popularity-tiers "${ALRO_POPULARITY_TIERS:?the warm-up needs ALRO_POPULARITY_TIERS}" \
+    --popularity-tiers "${ALRO_POPULARITY_TIERS:-0}" --similarity-tiers "${ALRO_SIMILARITY_TIERS:-0}" \
     --out "$OUT/warmup-source"
-  python3 scripts/tier_sanity_lists.py "$OUT/warmup-source" "$OUT/warmup-data" \
+  python3 scripts/tier_sanity_lists.py "$OUT/warmup-source" "$OUT/warmup-data" --note "$NOTE" \
     --train-sample 1600 $([ "$M" -lt 10 ] && echo --candidates "$M")
   train warmup "$OUT/runs/warmup" --data "$OUT/warmup-data" --config "$ALRO_WARMUP_CONFIG" --preset sft
   init=(--init-adapter "$OUT/runs/warmup/best.safetensors")
@@ -93,4 +103,4 @@ for p in $PRESETS; do
 done
 $ALRO plot "${runs[@]}" --out "$OUT/curves.svg"
 $ALRO eval "${DATA[@]}" "${PROTOCOL[@]}" --limit "$N" --mode single --llm "${adapters[@]}" \
-  --baseline random,popularity,item-mean,mf,bpr --markdown | tee "$OUT/table.md"
+  --baseline random,popularity,item-mean,item-knn,mf,bpr --markdown | tee "$OUT/table.md"

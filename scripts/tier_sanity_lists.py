@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Rewrites prepared lists for the sanity task of BENCHMARKS.md: each candidate's relevance
 becomes its popularity tier (from the `popularity T/N` note, so the lists must be prepared with
---popularity-tiers) and the target becomes exactly the tier order, ties by shown position — an
+--popularity-tiers; with `--note similarity`, its `similarity T/N` tier) and the target becomes exactly the tier order, ties by shown position — an
 answer fully written in the prompt. Standard library only.
 
   alro data prepare --dataset ml-100k --path ../shared/data/ml-100k --history-len 5 \\
@@ -21,12 +21,14 @@ import os
 import random
 
 
-def tiers_of(ex, where):
+def tiers_of(ex, where, kind="popularity"):
+    """The `kind T/N` tiers of a list's candidates (a note may hold several, `, `-separated)."""
     try:
-        return [int(c["note"].split()[1].split("/")[0]) for c in ex["candidates"]]
-    except (KeyError, IndexError, ValueError):
-        raise SystemExit(f"{where}: a candidate has no `popularity T/N` note "
-                         "(prepare the lists with --popularity-tiers)")
+        return [next(int(part.split()[1].split("/")[0]) for part in c["note"].split(", ")
+                     if part.split()[0] == kind) for c in ex["candidates"]]
+    except (KeyError, IndexError, ValueError, StopIteration):
+        raise SystemExit(f"{where}: a candidate has no `{kind} T/N` note "
+                         f"(prepare the lists with --{kind}-tiers)")
 
 
 def keep_distinct(tiers, k, rng):
@@ -41,7 +43,7 @@ def keep_distinct(tiers, k, rng):
     return rng.sample(sorted(first_of_tier.values()), k)
 
 
-def rewrite(src, dst, k, rng, sample=None):
+def rewrite(src, dst, k, rng, sample=None, kind="popularity"):
     kept = 0
     with open(src) as f:
         lines = list(enumerate(f, 1))  # (line number, text): errors name the file's line
@@ -51,7 +53,7 @@ def rewrite(src, dst, k, rng, sample=None):
     with open(dst, "w") as out:
         for n, line in lines:
             ex = json.loads(line)
-            tiers = tiers_of(ex, f"{src}:{n}")
+            tiers = tiers_of(ex, f"{src}:{n}", kind)
             if k:
                 keep = keep_distinct(tiers, k, rng)
                 if keep is None:
@@ -75,6 +77,8 @@ def main():
     ap.add_argument("--train-sample", type=int, metavar="N",
                     help="first keep a seeded random N lines of train.jsonl")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--note", choices=("popularity", "similarity"), default="popularity",
+                    help="which note's tiers become the target (default: popularity)")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     os.makedirs(args.dst, exist_ok=True)
@@ -82,7 +86,8 @@ def main():
         path = os.path.join(args.src, name)
         if os.path.exists(path):
             sample = args.train_sample if name == "train.jsonl" else None
-            kept = rewrite(path, os.path.join(args.dst, name), args.candidates, rng, sample)
+            kept = rewrite(path, os.path.join(args.dst, name), args.candidates, rng, sample,
+                           args.note)
             print(f"{name}: {kept} lists")
     manifest_path = os.path.join(args.src, "manifest.json")
     if os.path.exists(manifest_path):

@@ -139,7 +139,9 @@ pub fn validate(req: &RankRequest, config: &PromptConfig, max_candidates: usize)
         let n = config.popularity_tiers;
         for c in &req.candidates {
             let tier = c.note.as_deref().and_then(|note| {
-                let (t, of) = note.strip_prefix("popularity ")?.split_once('/')?;
+                // Other notes (similarity) may follow, after ", ".
+                let first = note.split(", ").next()?;
+                let (t, of) = first.strip_prefix("popularity ")?.split_once('/')?;
                 let t: usize = t.parse().ok()?;
                 (of.parse() == Ok(n) && (1..=n).contains(&t)).then_some(t)
             });

@@ -340,3 +340,51 @@ fn popularity_notes_add_only_notes_and_bad_tier_counts_are_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("popularity_tiers = 17 (at most 16"));
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+#[test]
+fn similarity_notes_follow_popularity_notes_and_bad_tier_counts_are_refused() {
+    let Some(dir) = ml100k() else { return };
+    let tmp = std::env::temp_dir().join(format!("alro-similar-{}", std::process::id()));
+    let prepare = |name: &str, extra: &[&str]| -> std::process::Output {
+        let out = tmp.join(name);
+        let mut args = vec!["data", "prepare", "--dataset", "ml-100k", "--path"];
+        args.extend([dir.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        args.extend(["--history-len", "5", "--candidates", "3", "--positives", "1"]);
+        args.extend(extra);
+        alro(&args)
+    };
+    assert!(prepare("pop", &["--popularity-tiers", "7"]).status.success());
+    let both = ["--popularity-tiers", "7", "--similarity-tiers", "7"];
+    assert!(prepare("both", &both).status.success());
+    let notes = |name: &str| -> Vec<String> {
+        std::fs::read_to_string(tmp.join(name).join("test.jsonl"))
+            .unwrap()
+            .lines()
+            .flat_map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                let cands = v["candidates"].as_array().unwrap().clone();
+                cands.into_iter().map(|c| c["note"].as_str().unwrap().to_string())
+            })
+            .collect()
+    };
+    let (pop, both_notes) = (notes("pop"), notes("both"));
+    assert_eq!(pop.len(), both_notes.len());
+    let mut tiers = std::collections::BTreeSet::new();
+    for (p, b) in pop.iter().zip(&both_notes) {
+        let rest = b.strip_prefix(&format!("{p}, similarity ")).expect(b);
+        let (t, n) = rest.split_once('/').unwrap();
+        assert_eq!(n, "7");
+        tiers.insert(t.parse::<u32>().unwrap());
+    }
+    assert!(tiers.len() >= 5, "ML-100K test lists spread over the tiers: {tiers:?}");
+    assert!(tiers.iter().all(|t| (1..=7).contains(t)));
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.join("both").join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(m["protocol"]["similarity_tiers"], 7);
+
+    let out = prepare("bad", &["--similarity-tiers", "12"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("similarity_tiers = 12 (at most 11"));
+    let _ = std::fs::remove_dir_all(&tmp);
+}

@@ -16,6 +16,7 @@ pub mod manifest;
 pub mod movielens;
 pub mod protocol;
 pub mod rng;
+pub mod similarity;
 pub mod stats;
 
 pub use dataset::{Dataset, Item, LoadOptions, LoadReport, Rating};

@@ -27,6 +27,13 @@
 //! windows for test lists, before the validation windows for validation and training lists. The
 //! LLM then sees the signal the popularity baseline ranks by, and nothing later than it may.
 //!
+//! Similarity notes (off by default; `similarity_tiers = N` turns them on): every candidate gets
+//! `similarity T/N`, the mean item-kNN cosine of the candidate with the list's history items in
+//! tenths (`T = 1 + ⌊10·s⌋`, capped at `N`; see [`super::similarity`]), over the same cut of the
+//! ratings as popularity notes and without the list's own user. It tells the model which
+//! candidates other users rated together with this history: collaborative signal a title does not
+//! carry. With both kinds on, the note reads `popularity P/N, similarity S/N`.
+//!
 //! Baselines are fitted on [`Protocol::fit_ratings`]: every user's ratings strictly before the
 //! evaluated window. For that cut, the last `P` ratings of every user are the test window and the
 //! `P` before them the validation window, whether or not the user has enough history for an
@@ -35,6 +42,7 @@
 use super::dataset::{Dataset, Rating};
 use super::example::{RankingExample, Split};
 use super::rng::ExampleRng;
+use super::similarity::{similarity_tier, CoRatingIndex};
 use crate::request::{Candidate, HistoryEntry};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -58,10 +66,14 @@ pub struct ProtocolConfig {
     pub seed: u64,
     /// Number of popularity tiers shown as a note on every candidate (module docs); 0 = none.
     pub popularity_tiers: usize,
+    /// Number of similarity tiers shown as a note on every candidate (module docs); 0 = none.
+    pub similarity_tiers: usize,
 }
 
 /// Most tiers a note may have: below 2^-15 of the top count every item is tier 1 anyway.
 pub const MAX_POPULARITY_TIERS: usize = 16;
+/// Most similarity tiers: a cosine is at most 1, which is tier 11 in tenths.
+pub const MAX_SIMILARITY_TIERS: usize = 11;
 
 impl Default for ProtocolConfig {
     fn default() -> Self {
@@ -73,6 +85,7 @@ impl Default for ProtocolConfig {
             min_history: None,
             seed: 2024,
             popularity_tiers: 0,
+            similarity_tiers: 0,
         }
     }
 }
@@ -103,6 +116,12 @@ impl ProtocolConfig {
             return bad(format!(
                 "popularity_tiers = {} (at most {MAX_POPULARITY_TIERS}; 0 turns notes off)",
                 self.popularity_tiers
+            ));
+        }
+        if self.similarity_tiers > MAX_SIMILARITY_TIERS {
+            return bad(format!(
+                "similarity_tiers = {} (at most {MAX_SIMILARITY_TIERS}; 0 turns notes off)",
+                self.similarity_tiers
             ));
         }
         if self.min_history() > self.history_len {
@@ -178,6 +197,8 @@ pub struct Protocol<'a> {
     /// Per-item rating counts for popularity notes: `[0]` at the test cut, `[1]` at the
     /// validation cut. Empty when notes are off.
     popularity: [Vec<u32>; 2],
+    /// Co-rating indexes for similarity notes, at the same two cuts. Empty when notes are off.
+    similarity: Vec<CoRatingIndex>,
 }
 
 /// The tier (1..=`tiers`) of an item rated `count` times when the most rated item has `max`:
@@ -217,12 +238,21 @@ impl<'a> Protocol<'a> {
             title_group,
             groups,
             popularity: [Vec::new(), Vec::new()],
+            similarity: Vec::new(),
         };
         if p.cfg.popularity_tiers > 0 {
             p.popularity = [
                 p.rating_counts(Split::Test),
                 p.rating_counts(Split::Validation),
             ];
+        }
+        if p.cfg.similarity_tiers > 0 {
+            p.similarity = [Split::Test, Split::Validation]
+                .map(|split| {
+                    let cut = (0..p.users()).flat_map(|u| p.fit_ratings(u, split));
+                    CoRatingIndex::new(ds.items.len(), cut.map(|r| (r.user, r.item)))
+                })
+                .into();
         }
         Ok(p)
     }
@@ -238,13 +268,24 @@ impl<'a> Protocol<'a> {
         counts
     }
 
-    /// The note shown with `item` in a list of `split`, if notes are on.
-    fn note(&self, item: u32, split: Split) -> Option<String> {
+    /// The note shown with `item` in user `u`'s list of `split` with history `history`, if
+    /// notes are on.
+    fn note(&self, item: u32, split: Split, u: usize, history: &[Rating]) -> Option<String> {
+        let cut = (split != Split::Test) as usize;
+        let mut parts = Vec::new();
         let tiers = self.cfg.popularity_tiers;
-        let counts = &self.popularity[(split != Split::Test) as usize];
-        let max = counts.iter().copied().max()?;
-        let tier = popularity_tier(counts[item as usize], max, tiers);
-        Some(format!("popularity {tier}/{tiers}"))
+        let counts = &self.popularity[cut];
+        if let Some(max) = counts.iter().copied().max() {
+            let tier = popularity_tier(counts[item as usize], max, tiers);
+            parts.push(format!("popularity {tier}/{tiers}"));
+        }
+        if let Some(index) = self.similarity.get(cut) {
+            let tiers = self.cfg.similarity_tiers;
+            let hist: Vec<u32> = history.iter().map(|r| r.item).collect();
+            let tier = similarity_tier(index.mean_cosine(item, &hist, u as u32), tiers);
+            parts.push(format!("similarity {tier}/{tiers}"));
+        }
+        (!parts.is_empty()).then(|| parts.join(", "))
     }
 
     pub fn config(&self) -> &ProtocolConfig {
@@ -400,7 +441,7 @@ impl<'a> Protocol<'a> {
                 .map(|&(i, _)| Candidate {
                     id: ds.items[i as usize].id.clone(),
                     title: ds.items[i as usize].title.clone(),
-                    note: self.note(i, split),
+                    note: self.note(i, split, u, hist),
                 })
                 .collect(),
             relevance: cands.iter().map(|&(_, r)| r).collect(),
@@ -818,5 +859,66 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn similarity_notes_follow_popularity_and_leave_out_the_lists_user() {
+        let ds = synthetic(&[40, 33, 25, 30]);
+        let cfg = ProtocolConfig {
+            popularity_tiers: 4,
+            similarity_tiers: 7,
+            ..Default::default()
+        };
+        let p = Protocol::new(&ds, cfg).unwrap();
+        let popular = Protocol::new(
+            &ds,
+            ProtocolConfig {
+                popularity_tiers: 4,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let mut seen_tiers = std::collections::BTreeSet::new();
+        for u in 0..p.users() {
+            let with = p.user_examples(u, Splits::ALL);
+            let without = popular.user_examples(u, Splits::ALL);
+            for split in [Split::Train, Split::Validation, Split::Test] {
+                // The cut of the baselines for this split, indexed by hand.
+                let cut: Vec<Rating> = (0..p.users())
+                    .flat_map(|v| p.fit_ratings(v, split).iter().copied())
+                    .collect();
+                let index =
+                    CoRatingIndex::new(ds.items.len(), cut.iter().map(|r| (r.user, r.item)));
+                for (a, b) in with.get(split).iter().zip(without.get(split)) {
+                    assert_eq!((&a.relevance, &a.target), (&b.relevance, &b.target));
+                    let hist: Vec<u32> =
+                        a.history_items.iter().map(|h| ds.item_index(h).unwrap() as u32).collect();
+                    for (ca, cb) in a.candidates.iter().zip(&b.candidates) {
+                        let item = ds.item_index(&ca.id).unwrap() as u32;
+                        let tier = similarity_tier(index.mean_cosine(item, &hist, u as u32), 7);
+                        seen_tiers.insert(tier);
+                        let want = format!("{}, similarity {tier}/7", cb.note.as_deref().unwrap());
+                        assert_eq!(ca.note.as_deref(), Some(want.as_str()));
+                    }
+                }
+            }
+        }
+        assert!(seen_tiers.len() > 1, "the synthetic data should give several tiers");
+        let only = Protocol::new(
+            &ds,
+            ProtocolConfig {
+                similarity_tiers: 3,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let ex = only.user_examples(0, Splits::only(Split::Test));
+        let note = ex.test[0].candidates[0].note.clone().unwrap();
+        assert!(note.starts_with("similarity ") && note.ends_with("/3"), "{note}");
+        let too_many = ProtocolConfig {
+            similarity_tiers: MAX_SIMILARITY_TIERS + 1,
+            ..Default::default()
+        };
+        assert!(Protocol::new(&ds, too_many).is_err());
     }
 }

@@ -8,6 +8,7 @@
 //! scored by their expected NDCG.
 
 pub mod bpr;
+pub mod item_knn;
 pub mod item_mean;
 pub mod lightgcn;
 pub mod linalg;
@@ -33,6 +34,8 @@ pub enum BaselineKind {
     Popularity,
     /// Bayesian-smoothed mean rating of the item.
     ItemMean,
+    /// Item-kNN: summed cosine (co-rating) similarity to the user's training items.
+    ItemKnn,
     /// Biased matrix factorisation of the ratings, SGD (Funk / Koren).
     Mf,
     /// BPR-MF: pairwise ranking of rated over unrated items, SGD.
@@ -42,10 +45,11 @@ pub enum BaselineKind {
 }
 
 impl BaselineKind {
-    pub const ALL: [BaselineKind; 6] = [
+    pub const ALL: [BaselineKind; 7] = [
         BaselineKind::Random,
         BaselineKind::Popularity,
         BaselineKind::ItemMean,
+        BaselineKind::ItemKnn,
         BaselineKind::Mf,
         BaselineKind::Bpr,
         BaselineKind::Lightgcn,
@@ -56,6 +60,7 @@ impl BaselineKind {
             BaselineKind::Random => "random",
             BaselineKind::Popularity => "popularity",
             BaselineKind::ItemMean => "item-mean",
+            BaselineKind::ItemKnn => "item-knn",
             BaselineKind::Mf => "mf",
             BaselineKind::Bpr => "bpr",
             BaselineKind::Lightgcn => "lightgcn",
@@ -89,6 +94,7 @@ pub fn fit(
             data,
             hyper.smoothing.unwrap_or(item_mean::DEFAULT_SMOOTHING),
         )),
+        BaselineKind::ItemKnn => Box::new(item_knn::ItemKnn::fit(data)),
         BaselineKind::Mf => Box::new(mf::BiasedMf::fit(
             data,
             &mf::MfConfig::from_hyper(hyper),

@@ -72,6 +72,11 @@ pub struct ProtocolArgs {
     /// of the rating count; counts from the baselines' training cut) [default: 0 = no notes].
     #[arg(long, value_name = "N")]
     pub popularity_tiers: Option<usize>,
+    /// Show how strongly other users co-rated every candidate with the history as a note,
+    /// `similarity T/N`: the mean item-kNN cosine in tenths, capped at N (counts from the
+    /// baselines' training cut, without the list's own user) [default: 0 = no notes].
+    #[arg(long, value_name = "N")]
+    pub similarity_tiers: Option<usize>,
 }
 
 impl ProtocolArgs {
@@ -93,6 +98,7 @@ impl ProtocolArgs {
         cfg.min_history = self.min_history.or(cfg.min_history);
         cfg.seed = self.seed.unwrap_or(cfg.seed);
         set(&mut cfg.popularity_tiers, self.popularity_tiers);
+        set(&mut cfg.similarity_tiers, self.similarity_tiers);
         cfg.validate()?;
         Ok(cfg)
     }
