@@ -147,7 +147,11 @@ fn a_ranker_trained_with_popularity_notes_requires_them() {
     let ok = with_notes(&["popularity 1/7", "popularity 7/7", "popularity 4/7"]);
     assert_permutation(&ok, &r.rank(&ok, RankMode::Greedy).unwrap().ranking);
     // Further notes (`alro data prepare --similarity-tiers`) may follow after ", ".
-    let more = with_notes(&["popularity 1/7, similarity 2/7", "popularity 7/7", "popularity 4/7"]);
+    let more = with_notes(&[
+        "popularity 1/7, similarity 2/7",
+        "popularity 7/7",
+        "popularity 4/7",
+    ]);
     assert!(r.rank(&more, RankMode::Greedy).is_ok());
     for bad in [
         ["popularity 1/7", "", "popularity 4/7"],
@@ -155,7 +159,11 @@ fn a_ranker_trained_with_popularity_notes_requires_them() {
         ["popularity 0/7", "popularity 2/7", "popularity 4/7"],
         ["popularity 1/5", "popularity 2/7", "popularity 4/7"],
         ["popular", "popularity 2/7", "popularity 4/7"],
-        ["similarity 2/7, popularity 1/7", "popularity 2/7", "popularity 4/7"],
+        [
+            "similarity 2/7, popularity 1/7",
+            "popularity 2/7",
+            "popularity 4/7",
+        ],
     ] {
         let e = r
             .rank(&with_notes(&bad), RankMode::Greedy)

@@ -349,11 +349,20 @@ fn similarity_notes_follow_popularity_notes_and_bad_tier_counts_are_refused() {
         let out = tmp.join(name);
         let mut args = vec!["data", "prepare", "--dataset", "ml-100k", "--path"];
         args.extend([dir.to_str().unwrap(), "--out", out.to_str().unwrap()]);
-        args.extend(["--history-len", "5", "--candidates", "3", "--positives", "1"]);
+        args.extend([
+            "--history-len",
+            "5",
+            "--candidates",
+            "3",
+            "--positives",
+            "1",
+        ]);
         args.extend(extra);
         alro(&args)
     };
-    assert!(prepare("pop", &["--popularity-tiers", "7"]).status.success());
+    assert!(prepare("pop", &["--popularity-tiers", "7"])
+        .status
+        .success());
     let both = ["--popularity-tiers", "7", "--similarity-tiers", "7"];
     assert!(prepare("both", &both).status.success());
     let notes = |name: &str| -> Vec<String> {
@@ -363,7 +372,9 @@ fn similarity_notes_follow_popularity_notes_and_bad_tier_counts_are_refused() {
             .flat_map(|l| {
                 let v: serde_json::Value = serde_json::from_str(l).unwrap();
                 let cands = v["candidates"].as_array().unwrap().clone();
-                cands.into_iter().map(|c| c["note"].as_str().unwrap().to_string())
+                cands
+                    .into_iter()
+                    .map(|c| c["note"].as_str().unwrap().to_string())
             })
             .collect()
     };
@@ -376,7 +387,10 @@ fn similarity_notes_follow_popularity_notes_and_bad_tier_counts_are_refused() {
         assert_eq!(n, "7");
         tiers.insert(t.parse::<u32>().unwrap());
     }
-    assert!(tiers.len() >= 5, "ML-100K test lists spread over the tiers: {tiers:?}");
+    assert!(
+        tiers.len() >= 5,
+        "ML-100K test lists spread over the tiers: {tiers:?}"
+    );
     assert!(tiers.iter().all(|t| (1..=7).contains(t)));
     let m: serde_json::Value =
         serde_json::from_slice(&std::fs::read(tmp.join("both").join("manifest.json")).unwrap())

@@ -891,8 +891,11 @@ mod tests {
                     CoRatingIndex::new(ds.items.len(), cut.iter().map(|r| (r.user, r.item)));
                 for (a, b) in with.get(split).iter().zip(without.get(split)) {
                     assert_eq!((&a.relevance, &a.target), (&b.relevance, &b.target));
-                    let hist: Vec<u32> =
-                        a.history_items.iter().map(|h| ds.item_index(h).unwrap() as u32).collect();
+                    let hist: Vec<u32> = a
+                        .history_items
+                        .iter()
+                        .map(|h| ds.item_index(h).unwrap() as u32)
+                        .collect();
                     for (ca, cb) in a.candidates.iter().zip(&b.candidates) {
                         let item = ds.item_index(&ca.id).unwrap() as u32;
                         let tier = similarity_tier(index.mean_cosine(item, &hist, u as u32), 7);
@@ -903,7 +906,10 @@ mod tests {
                 }
             }
         }
-        assert!(seen_tiers.len() > 1, "the synthetic data should give several tiers");
+        assert!(
+            seen_tiers.len() > 1,
+            "the synthetic data should give several tiers"
+        );
         let only = Protocol::new(
             &ds,
             ProtocolConfig {
@@ -914,7 +920,10 @@ mod tests {
         .unwrap();
         let ex = only.user_examples(0, Splits::only(Split::Test));
         let note = ex.test[0].candidates[0].note.clone().unwrap();
-        assert!(note.starts_with("similarity ") && note.ends_with("/3"), "{note}");
+        assert!(
+            note.starts_with("similarity ") && note.ends_with("/3"),
+            "{note}"
+        );
         let too_many = ProtocolConfig {
             similarity_tiers: MAX_SIMILARITY_TIERS + 1,
             ..Default::default()

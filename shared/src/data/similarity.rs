@@ -84,7 +84,15 @@ mod tests {
     #[test]
     fn cosine_of_rater_sets_by_hand() {
         // Item 0 rated by users {0,1,2,3}, item 1 by {2,3,4}, item 2 by nobody.
-        let rs = [r(0, 0), r(1, 0), r(2, 0), r(3, 0), r(2, 1), r(3, 1), r(4, 1)];
+        let rs = [
+            r(0, 0),
+            r(1, 0),
+            r(2, 0),
+            r(3, 0),
+            r(2, 1),
+            r(3, 1),
+            r(4, 1),
+        ];
         let ix = CoRatingIndex::new(3, rs.iter().map(|r| (r.user, r.item)));
         let far = 99; // a user in neither set
         assert!((ix.cosine(0, 1, far) - 2.0 / 12f64.sqrt()).abs() < 1e-12);
