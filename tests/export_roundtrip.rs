@@ -86,6 +86,7 @@ fn card() -> ModelCard {
         lora: "r=8 alpha=16".into(),
         quantization: String::new(),
         popularity_tiers: 0,
+        similarity_tiers: 0,
     }
 }
 

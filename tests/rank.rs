@@ -171,6 +171,56 @@ fn a_ranker_trained_with_popularity_notes_requires_them() {
             .to_string();
         assert!(e.contains("popularity T/7"), "{bad:?}: {e}");
     }
+    // Trained with both kinds: popularity first, then similarity.
+    let both = PromptConfig {
+        popularity_tiers: 7,
+        similarity_tiers: 7,
+        ..PromptConfig::default()
+    };
+    let b = Backbone::from_gguf_bytes(&bytes, "tiny.gguf", MatrixPrecision::AsStored, &Device::Cpu)
+        .unwrap();
+    let r2 = Ranker::new(b, both).unwrap();
+    let good = [
+        "popularity 1/7, similarity 3/7",
+        "popularity 7/7, similarity 1/7",
+        "popularity 2/7, similarity 7/7",
+    ];
+    assert!(r2.rank(&with_notes(&good), RankMode::Greedy).is_ok());
+    for (bad, says) in [
+        (
+            [
+                "popularity 1/7",
+                "popularity 7/7, similarity 1/7",
+                "popularity 2/7, similarity 7/7",
+            ],
+            "similarity notes",
+        ),
+        (
+            [
+                "popularity 1/7, similarity 8/7",
+                "popularity 7/7, similarity 1/7",
+                "popularity 2/7, similarity 7/7",
+            ],
+            "similarity notes",
+        ),
+        (
+            [
+                "similarity 3/7, popularity 1/7",
+                "popularity 7/7, similarity 1/7",
+                "popularity 2/7, similarity 7/7",
+            ],
+            "popularity notes",
+        ),
+    ] {
+        let e = r2
+            .rank(&with_notes(&bad), RankMode::Greedy)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(says) && e.contains("popularity T/7, similarity T/7"),
+            "{bad:?}: {e}"
+        );
+    }
     // A ranker trained without notes takes free-text notes, or none.
     let plain = tiny_ranker();
     let free = with_notes(&["cult classic", "", "popularity 4/7"]);

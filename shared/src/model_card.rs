@@ -16,6 +16,7 @@
 //! | `alro.lora` | string | adapter summary, e.g. `r=8 alpha=16 q_proj,v_proj` | — |
 //! | `alro.quantization` | string | export scheme (`Q8_0`, `Q4_K`, …) | — |
 //! | `alro.popularity_tiers` | u32, optional | `N` of the `popularity T/N` notes every candidate must carry; absent = no notes | absent |
+//! | `alro.similarity_tiers` | u32, optional | `N` of the `similarity T/N` notes every candidate must carry (after the popularity note, if any); absent = none | absent |
 //!
 //! A file with no `alro.*` key is a plain backbone and gets the defaults. A file with some keys
 //! but not the required ones, with keys of the wrong type, or with another template version is
@@ -49,6 +50,8 @@ pub struct ModelCard {
     pub quantization: String,
     /// `N` of the training lists' popularity notes (0 = trained without notes).
     pub popularity_tiers: usize,
+    /// `N` of the training lists' similarity notes (0 = trained without them).
+    pub similarity_tiers: usize,
 }
 
 impl ModelCard {
@@ -58,6 +61,7 @@ impl ModelCard {
             max_history: self.history_len,
             rating_max: self.rating_max,
             popularity_tiers: self.popularity_tiers,
+            similarity_tiers: self.similarity_tiers,
             item_noun: self.item_noun.clone(),
             ..PromptConfig::default()
         }
@@ -91,6 +95,12 @@ impl ModelCard {
             entries.push((
                 "alro.popularity_tiers".into(),
                 GgufValue::U32(self.popularity_tiers as u32),
+            ));
+        }
+        if self.similarity_tiers > 0 {
+            entries.push((
+                "alro.similarity_tiers".into(),
+                GgufValue::U32(self.similarity_tiers as u32),
             ));
         }
         entries
@@ -169,6 +179,13 @@ impl ModelCard {
                 crate::data::protocol::MAX_POPULARITY_TIERS as u64,
             )?,
         };
+        let similarity_tiers = match file.metadata.get("alro.similarity_tiers") {
+            None => 0,
+            Some(_) => count(
+                "alro.similarity_tiers",
+                crate::data::protocol::MAX_SIMILARITY_TIERS as u64,
+            )?,
+        };
         Ok(Some(ModelCard {
             template_version,
             identifiers,
@@ -182,6 +199,7 @@ impl ModelCard {
             lora: string("alro.lora")?,
             quantization: string("alro.quantization")?,
             popularity_tiers,
+            similarity_tiers,
         }))
     }
 }
@@ -210,6 +228,7 @@ mod tests {
             lora: "r=8 alpha=16 q_proj,v_proj".into(),
             quantization: "Q8_0".into(),
             popularity_tiers: 0,
+            similarity_tiers: 0,
         }
     }
 
@@ -230,6 +249,15 @@ mod tests {
             ..card()
         };
         assert_eq!(file_with(noted.to_gguf_entries()).unwrap(), Some(noted));
+        let similar = ModelCard {
+            similarity_tiers: 7,
+            ..card()
+        };
+        assert_eq!(
+            file_with(similar.to_gguf_entries()).unwrap(),
+            Some(similar.clone())
+        );
+        assert_eq!(similar.prompt_config().similarity_tiers, 7);
         let plain = vec![("general.name".to_string(), GgufValue::String("x".into()))];
         assert_eq!(file_with(plain).unwrap(), None);
     }

@@ -52,6 +52,9 @@ pub struct PromptConfig {
     /// `N` > 0: the model was trained with `popularity T/N` notes, so every candidate must carry
     /// one (see `data::protocol`); 0: notes are optional free text.
     pub popularity_tiers: usize,
+    /// `N` > 0: the model was trained with `similarity T/N` notes (after the popularity note when
+    /// both are on), so every candidate must carry one; 0: no such requirement.
+    pub similarity_tiers: usize,
 }
 
 impl Default for PromptConfig {
@@ -62,6 +65,7 @@ impl Default for PromptConfig {
             rating_max: 5.0,
             item_noun: "movies".into(),
             popularity_tiers: 0,
+            similarity_tiers: 0,
         }
     }
 }
@@ -135,30 +139,51 @@ pub fn validate(req: &RankRequest, config: &PromptConfig, max_candidates: usize)
             )));
         }
     }
-    if config.popularity_tiers > 0 {
-        let n = config.popularity_tiers;
-        for c in &req.candidates {
-            let tier = c.note.as_deref().and_then(|note| {
-                // Other notes (similarity) may follow, after ", ".
-                let first = note.split(", ").next()?;
-                let (t, of) = first.strip_prefix("popularity ")?.split_once('/')?;
-                let t: usize = t.parse().ok()?;
-                (of.parse() == Ok(n) && (1..=n).contains(&t)).then_some(t)
-            });
-            if tier.is_none() {
-                return Err(Error::Request(format!(
-                    "candidate {:?} has note {:?}, but this ranker was trained with popularity notes: give every candidate `\"note\": \"popularity T/{n}\"`, T from 1 (rarely rated) to {n} (rated at least half as often as the most rated item)",
-                    c.id, c.note
-                )));
-            }
-        }
-    }
+    check_note_tiers(req, config)?;
     for (i, h) in req.history.iter().enumerate() {
         if !h.rating.is_finite() || h.rating < 0.0 || h.rating > config.rating_max {
             return Err(Error::Request(format!(
                 "history[{i}] ({:?}) has rating {}, outside 0..={}",
                 h.title, h.rating, config.rating_max
             )));
+        }
+    }
+    Ok(())
+}
+
+/// A ranker trained with notes must get the same notes: `popularity P/N` first when on, then
+/// `similarity S/N` when on, `, `-separated as `alro data prepare` writes them (further parts may
+/// follow). Without either, notes are free text.
+fn check_note_tiers(req: &RankRequest, config: &PromptConfig) -> Result<()> {
+    let kinds = [
+        ("popularity", config.popularity_tiers, "T from 1 (rarely rated) to {n} (rated at least half as often as the most rated item)"),
+        ("similarity", config.similarity_tiers, "T = 1 + tenths of the mean co-rating cosine with the history, at most {n} (DATA.md, \"Similarity notes\")"),
+    ];
+    let wanted: Vec<_> = kinds.iter().filter(|k| k.1 > 0).collect();
+    for c in &req.candidates {
+        let mut parts = c.note.as_deref().unwrap_or("").split(", ");
+        for &&(kind, n, range) in &wanted {
+            let tier = parts.next().and_then(|part| {
+                let (t, of) = part
+                    .strip_prefix(kind)?
+                    .strip_prefix(' ')?
+                    .split_once('/')?;
+                let t: usize = t.parse().ok()?;
+                (of.parse() == Ok(n) && (1..=n).contains(&t)).then_some(t)
+            });
+            if tier.is_none() {
+                let example: Vec<String> = wanted
+                    .iter()
+                    .map(|k| format!("{} T/{}", k.0, k.1))
+                    .collect();
+                return Err(Error::Request(format!(
+                    "candidate {:?} has note {:?}, but this ranker was trained with {kind} notes: give every candidate `\"note\": \"{}\"`, {}",
+                    c.id,
+                    c.note,
+                    example.join(", "),
+                    range.replace("{n}", &n.to_string())
+                )));
+            }
         }
     }
     Ok(())

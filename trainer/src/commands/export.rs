@@ -167,6 +167,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
         lora: lora_summary(&state.config.lora),
         quantization: String::new(),
         popularity_tiers: protocol.map_or(0, |p| p.popularity_tiers),
+        similarity_tiers: protocol.map_or(0, |p| p.similarity_tiers),
     };
 
     let mut rows = Vec::new();
