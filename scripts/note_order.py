@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+"""How far a note alone goes: ranks every list of a prepared folder by one kind of note's tier
+(`popularity T/N` or `similarity T/N`; ties by shown position, as a model copying the note would)
+and prints mean NDCG@10 per split — the row "the note alone" of BENCHMARKS.md. Stdlib only.
+
+  alro data prepare --dataset ml-100k --path ../shared/data/ml-100k --history-len 5 \\
+      --candidates 3 --positives 1 --similarity-tiers 7 --out /tmp/s14/sim-m3
+  python3 scripts/note_order.py /tmp/s14/sim-m3 --note similarity
+"""
+import argparse
+import json
+import os
+
+from prompt_rule_ceiling import ndcg
+from tier_sanity_lists import tiers_of
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("lists", help="an `alro data prepare` folder made with that note")
+    ap.add_argument("--note", choices=("popularity", "similarity"), default="similarity")
+    ap.add_argument("--limit", type=int, help="only the first N lists of each split")
+    args = ap.parse_args()
+    for split in ("validation", "test"):
+        path = os.path.join(args.lists, f"{split}.jsonl")
+        with open(path) as f:
+            lines = list(enumerate(f, 1))[: args.limit]
+        total = 0.0
+        for n, line in lines:
+            ex = json.loads(line)
+            tiers = tiers_of(ex, f"{path}:{n}", args.note)
+            order = sorted(range(len(tiers)), key=lambda i: (-tiers[i], i))
+            total += ndcg(ex["relevance"], order)
+        print(f"{split}: {len(lines)} lists, NDCG@10 by the {args.note} note {total / len(lines):.4f}")
+
+
+if __name__ == "__main__":
+    main()
