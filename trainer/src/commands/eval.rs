@@ -11,6 +11,7 @@ pub mod report;
 use super::data::source::DatasetArgs;
 use super::data::{bar, load, ProtocolArgs};
 use crate::baselines::{self, BaselineKind, Hyper, TrainData};
+use alro_core::data::protocol::NegativeSampling;
 use alro_core::data::{Protocol, ProtocolCounts, Split, Splits};
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
@@ -163,7 +164,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         LlmMode::Greedy => alro_core::rank::RankMode::Greedy,
         LlmMode::Single => alro_core::rank::RankMode::Single,
     };
-    let model = crate::model_path::resolve(args.model.clone());
+    let model = crate::model_path::backbone(args.model.clone());
     let mut llms: Vec<(String, Option<std::path::PathBuf>)> = Vec::new();
     if args.llm {
         llms.push(("zero-shot".into(), None));
@@ -185,8 +186,13 @@ pub fn run(args: EvalArgs) -> Result<()> {
         }
         return Ok(());
     }
+    // Uniform negatives are the protocol's default and go unnamed (the line as it always was).
+    let negatives = match cfg.negatives {
+        NegativeSampling::Uniform => String::new(),
+        other => format!(", {} negatives", other.as_str()),
+    };
     println!(
-        "{} — {} {} lists (m={}, P={}, L={}, seed {}), fitted on {} ratings before each user's {} window",
+        "{} — {} {} lists (m={}, P={}, L={}, seed {}{negatives}), fitted on {} ratings before each user's {} window",
         ds.name,
         examples.len(),
         args.split,

@@ -42,6 +42,18 @@ pub struct ExportArgs {
     /// Validation lists scored per file for the table (0: sizes only)
     #[arg(long, default_value_t = 50)]
     lists: usize,
+    /// What a person calls the ranker (`alro.display_name`), e.g. "alro movie ranker —
+    /// SmolLM2-135M fine-tuned with ALRO on MovieLens 100K"; shown by the browser page
+    #[arg(long)]
+    display_name: Option<String>,
+    /// One line on how well it ranks (`alro.quality`), e.g. "NDCG@10 0.71 on 943 held-out
+    /// MovieLens lists (popularity: 0.65)"
+    #[arg(long)]
+    quality: Option<String>,
+    /// Link to the model card, relative to the page that shows the ranker (`alro.card_url`;
+    /// '' writes none)
+    #[arg(long, default_value = "models/README.md")]
+    card_url: String,
 }
 
 /// One row of the size/quality table (also written as JSON next to the files).
@@ -111,7 +123,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
         bail!("--out names one file; with several --quant use --out-dir");
     }
     let ckpt_path = checkpoint_file(&args.checkpoint)?;
-    let model_path = model_path::resolve(args.model.clone());
+    let model_path = model_path::backbone(args.model.clone());
     if model_path.is_dir() {
         bail!(
             "{}: export needs a GGUF backbone (it carries the tokenizer and metadata over to the \
@@ -168,6 +180,10 @@ pub fn run(args: ExportArgs) -> Result<()> {
         quantization: String::new(),
         popularity_tiers: protocol.map_or(0, |p| p.popularity_tiers),
         similarity_tiers: protocol.map_or(0, |p| p.similarity_tiers),
+        // Empty strings are not written (`ModelCard::to_gguf_entries`).
+        display_name: args.display_name.clone(),
+        quality: args.quality.clone(),
+        card_url: Some(args.card_url.clone()),
     };
 
     let mut rows = Vec::new();

@@ -34,7 +34,7 @@ pub fn run(cmd: InspectCommand) -> anyhow::Result<()> {
     match cmd {
         InspectCommand::Tokenize(a) => {
             let backbone = model_path::load(
-                &model_path::resolve(a.model),
+                &model_path::ranker(a.model),
                 MatrixPrecision::AsStored,
                 &device,
             )?;
@@ -43,7 +43,7 @@ pub fn run(cmd: InspectCommand) -> anyhow::Result<()> {
         }
         InspectCommand::Logits { text: a, top } => {
             let backbone = model_path::load(
-                &model_path::resolve(a.model),
+                &model_path::ranker(a.model),
                 MatrixPrecision::AsStored,
                 &device,
             )?;

@@ -2,6 +2,7 @@
 
 use crate::model_path;
 use alro_core::model::MatrixPrecision;
+use alro_core::notes::{fill_notes, ItemTable};
 use alro_core::prompt::PromptConfig;
 use alro_core::rank::{RankMode, Ranker};
 use alro_core::request::RankRequest;
@@ -9,7 +10,11 @@ use anyhow::Context;
 use candle_core::Device;
 use clap::{Args, ValueEnum};
 use std::io::{BufRead, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// The item table `alro rank` reads when the ranker needs notes and `--items` is not given
+/// (`alro items build`, see models/ITEMS.md).
+pub const DEFAULT_ITEMS: &str = "models/items-ml-latest-small.json";
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum ModeArg {
@@ -49,6 +54,11 @@ pub struct RankArgs {
     /// `alro.L`, else 10]
     #[arg(long)]
     history: Option<usize>,
+    /// Item table (`alro items build`) to compute the notes of candidates without one, for a
+    /// ranker trained with popularity/similarity notes [default: models/items-ml-latest-small.json
+    /// when the ranker needs notes]
+    #[arg(long, value_name = "FILE")]
+    items: Option<PathBuf>,
 }
 
 /// Reads and validates every line before any model work, so a bad line 9,000 is reported at
@@ -95,7 +105,7 @@ pub fn run(args: RankArgs) -> anyhow::Result<()> {
     let requests = read_requests(&args.input)?;
     let device = Device::Cpu;
     let backbone = model_path::load(
-        &model_path::resolve(args.model),
+        &model_path::ranker(args.model),
         MatrixPrecision::AsStored,
         &device,
     )?;
@@ -106,6 +116,7 @@ pub fn run(args: RankArgs) -> anyhow::Result<()> {
     };
     let ranker = Ranker::new(backbone, prompt)?;
     let name = args.input.display().to_string();
+    let requests = with_notes(requests, &ranker.prompt, args.items.as_deref())?;
     // Validate every request against the model (identifiers, context) before ranking any.
     let problems: Vec<String> = requests
         .iter()
@@ -158,6 +169,65 @@ pub fn run(args: RankArgs) -> anyhow::Result<()> {
     }
     bar.finish_and_clear();
     Ok(())
+}
+
+/// Fills the notes a ranker trained with notes needs into candidates without one, from the item
+/// table (`--items`, or [`DEFAULT_ITEMS`]); one stderr line names the titles the table lacks.
+/// Requests whose candidates all carry notes are unchanged, and need no table.
+fn with_notes(
+    mut requests: Vec<(usize, RankRequest)>,
+    prompt: &PromptConfig,
+    items: Option<&Path>,
+) -> anyhow::Result<Vec<(usize, RankRequest)>> {
+    let needs_notes = prompt.popularity_tiers > 0 || prompt.similarity_tiers > 0;
+    let missing = requests.iter().any(|(_, r)| {
+        r.candidates
+            .iter()
+            .any(|c| c.note.as_deref().is_none_or(|n| n.trim().is_empty()))
+    });
+    if !(needs_notes && missing) && items.is_none() {
+        return Ok(requests);
+    }
+    let kinds: Vec<String> = [
+        ("popularity", prompt.popularity_tiers),
+        ("similarity", prompt.similarity_tiers),
+    ]
+    .iter()
+    .filter(|k| k.1 > 0)
+    .map(|(kind, n)| format!("{kind} T/{n}"))
+    .collect();
+    let path = items.unwrap_or(Path::new(DEFAULT_ITEMS));
+    if items.is_none() && !path.exists() {
+        anyhow::bail!(
+            "this ranker was trained with notes ({}) and some candidates have none: pass --items \
+             FILE, an item table built by `alro items build` (the default {DEFAULT_ITEMS} is not \
+             here), to compute them, or give every candidate its note",
+            kinds.join(", ")
+        );
+    }
+    let bytes =
+        std::fs::read(path).with_context(|| format!("reading item table {}", path.display()))?;
+    let table = ItemTable::from_json(&bytes)
+        .with_context(|| format!("item table {} (--items)", path.display()))?;
+    let mut unknown: Vec<String> = Vec::new();
+    for (_, req) in &mut requests {
+        for t in fill_notes(req, prompt, &table).unknown_titles() {
+            if !unknown.iter().any(|u| u == t) {
+                unknown.push(t.to_string());
+            }
+        }
+    }
+    if !unknown.is_empty() {
+        let quoted: Vec<String> = unknown.iter().map(|t| format!("{t:?}")).collect();
+        eprintln!(
+            "notes: {} title(s) not in the item table {} (left out of similarity means; as \
+             candidates they get the lowest tier): {}",
+            unknown.len(),
+            path.display(),
+            quoted.join(", ")
+        );
+    }
+    Ok(requests)
 }
 
 fn print_text(

@@ -147,7 +147,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     }
     let data_sha256 = format!("{:x}", hash.finalize());
 
-    let model_path = model_path::resolve(args.model.clone());
+    let model_path = model_path::backbone(args.model.clone());
     let device = device()?;
     let mut backbone = model_path::load(&model_path, MatrixPrecision::F32, &device)?;
     let adapters = lora::attach(&mut backbone.model, &cfg.lora, cfg.run.seed)?;
