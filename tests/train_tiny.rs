@@ -13,6 +13,7 @@ use alro_tests::tiny_ranking_examples;
 use alro_trainer::train::checkpoint::{self, BackboneId};
 use alro_trainer::train::config::{LoraConfig, OptimConfig, RunConfig};
 use alro_trainer::train::lora::{self, Adapters};
+use alro_trainer::train::optim::AdamW;
 use alro_trainer::train::run::{self, Inputs, Options};
 use alro_trainer::train::step::example_loss;
 use alro_trainer::train::{Preset, TrainConfig};
@@ -495,6 +496,59 @@ fn corrupt_and_foreign_checkpoints_are_refused() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("has shape"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_release_adapter_is_the_checkpoint_in_f16_without_optimizer_state() {
+    let dir = tempdir("f16");
+    let (_, adapters) = tiny(&lora_all(2), 1);
+    randomize_b(&adapters);
+    let state = checkpoint::State {
+        format: checkpoint::FORMAT,
+        step: 5,
+        total_steps: 10,
+        backbone: backbone_id(),
+        config: TrainConfig::default(),
+        data_sha256: "x".into(),
+        best: None,
+        rng: "derived".into(),
+        seconds: 1.0,
+    };
+    let full = dir.join("last.safetensors");
+    let optim = AdamW::new(&adapters.vars(), &TrainConfig::default().optim).unwrap();
+    checkpoint::save(&full, &adapters, Some(&optim), &state).unwrap();
+    let release = dir.join("adapter.safetensors");
+    let written = checkpoint::save_adapters_f16(&full, &release).unwrap();
+    assert_eq!(written, adapters.params.len());
+    let (a, b) = (
+        checkpoint::load(&full, &Device::Cpu).unwrap(),
+        checkpoint::load(&release, &Device::Cpu).unwrap(),
+    );
+    assert!(a.tensors.keys().any(|n| n.starts_with("adamw.")));
+    assert!(!b.tensors.keys().any(|n| n.starts_with("adamw.")));
+    // Every adapter tensor is back within f16 rounding (relative 2^-11), state unchanged.
+    for (name, t) in &b.tensors {
+        let (x, y) = (
+            a.tensors[name].flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            t.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+        );
+        assert_eq!(x.len(), y.len(), "{name}");
+        for (u, v) in x.iter().zip(&y) {
+            assert!((u - v).abs() <= u.abs() / 2048.0 + 1e-7, "{name}: {u} vs {v}");
+        }
+    }
+    assert_eq!(b.state, a.state);
+    // Two bytes a parameter fewer than the adapters alone in f32 (the headers differ only in
+    // offsets), and it restores into the same shapes.
+    let adapters_f32 = dir.join("adapters-f32.safetensors");
+    checkpoint::save(&adapters_f32, &adapters, None, &a.state).unwrap();
+    let size = |p: &std::path::Path| std::fs::metadata(p).unwrap().len() as i64;
+    let params: usize = adapters.params.iter().map(|p| p.var.as_tensor().elem_count()).sum();
+    let saved = size(&adapters_f32) - size(&release);
+    assert!((saved - 2 * params as i64).abs() < 64, "{saved} bytes saved for {params} params");
+    let (_, fresh) = tiny(&lora_all(2), 9);
+    checkpoint::restore(&release, &b, &fresh, None).unwrap();
     let _ = std::fs::remove_dir_all(dir);
 }
 

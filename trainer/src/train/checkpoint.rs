@@ -178,6 +178,39 @@ pub fn save(path: &Path, adapters: &Adapters, optim: Option<&AdamW>, state: &Sta
     write_atomic(path, &bytes)
 }
 
+/// Writes the adapters of the checkpoint `src` alone (no optimizer moments), in f16, with its run
+/// state, to `dst`: the small file a release commits (`models/`). [`load`] reads it back as f32,
+/// so `--init-adapter`, `alro eval --adapter` and `alro export` take it like any checkpoint.
+/// Returns the number of adapter tensors written.
+pub fn save_adapters_f16(src: &Path, dst: &Path) -> Result<usize> {
+    let loaded = load(src, &Device::Cpu)?;
+    let mut names: Vec<&String> = loaded
+        .tensors
+        .keys()
+        .filter(|n| !n.starts_with("adamw."))
+        .collect();
+    names.sort();
+    let mut named: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::with_capacity(names.len());
+    for name in &names {
+        let t = &loaded.tensors[*name];
+        let data: Vec<u8> = t
+            .flatten_all()?
+            .to_vec1::<f32>()?
+            .iter()
+            .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+            .collect();
+        named.push(((*name).clone(), t.dims().to_vec(), data));
+    }
+    let views: Vec<(String, TensorView)> = named
+        .iter()
+        .map(|(n, shape, data)| Ok((n.clone(), TensorView::new(Dtype::F16, shape.clone(), data)?)))
+        .collect::<Result<_>>()?;
+    let meta = HashMap::from([(STATE_KEY.to_string(), serde_json::to_string(&loaded.state)?)]);
+    let bytes = safetensors::serialize(views, Some(meta))?;
+    write_atomic(dst, &bytes)?;
+    Ok(names.len())
+}
+
 /// A checkpoint read back: its tensors by name and its state.
 pub struct Loaded {
     pub tensors: HashMap<String, Tensor>,
@@ -206,17 +239,25 @@ pub fn load(path: &Path, device: &Device) -> Result<Loaded> {
     }
     let mut tensors = HashMap::new();
     for (name, view) in st.tensors() {
-        if view.dtype() != Dtype::F32 {
-            return Err(bad(format!(
-                "tensor {name} is {:?}, expected F32",
-                view.dtype()
-            )));
-        }
-        let values: Vec<f32> = view
-            .data()
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
+        // F32: what training writes; F16: a release adapter (`save_adapters_f16`), read back
+        // in f32 as training and merging compute.
+        let values: Vec<f32> = match view.dtype() {
+            Dtype::F32 => view
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+            Dtype::F16 => view
+                .data()
+                .chunks_exact(2)
+                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect(),
+            other => {
+                return Err(bad(format!(
+                    "tensor {name} is {other:?}, expected F32 (or F16 for a release adapter)"
+                )))
+            }
+        };
         tensors.insert(name, Tensor::from_vec(values, view.shape(), device)?);
     }
     Ok(Loaded { tensors, state })
