@@ -402,3 +402,131 @@ fn similarity_notes_follow_popularity_notes_and_bad_tier_counts_are_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("similarity_tiers = 12 (at most 11"));
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+#[test]
+fn popular_negatives_are_recorded_and_bad_values_are_refused() {
+    // Refused by the argument parser, before any data is read, naming the choices.
+    for cmd in [
+        &["data", "prepare", "--out", "/nonexistent"][..],
+        &["eval", "--baseline", "random"],
+    ] {
+        let mut args = cmd.to_vec();
+        args.extend(["--negatives", "zipf"]);
+        let out = alro(&args);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("invalid value 'zipf' for '--negatives <HOW>'")
+                && err.contains("[possible values: uniform, popular]"),
+            "{err}"
+        );
+    }
+
+    let Some(dir) = ml100k() else { return };
+    let tmp = std::env::temp_dir().join(format!("alro-negatives-{}", std::process::id()));
+    let prepare = |name: &str, negatives: &str| -> PathBuf {
+        let out = tmp.join(name);
+        ok(&[
+            "data",
+            "prepare",
+            "--dataset",
+            "ml-100k",
+            "--path",
+            dir.to_str().unwrap(),
+            "--negatives",
+            negatives,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        out
+    };
+    let (uniform, popular) = (prepare("uniform", "uniform"), prepare("popular", "popular"));
+    let manifest = |d: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(d.join("manifest.json")).unwrap()).unwrap()
+    };
+    let (mu, mp) = (manifest(&uniform), manifest(&popular));
+    assert_eq!(mu["protocol"]["negatives"], "uniform");
+    assert_eq!(mp["protocol"]["negatives"], "popular");
+    // `--negatives uniform` is the default: the pinned test lists.
+    assert_eq!(
+        mu["outputs"][2]["sha256"],
+        "9c0cb2849fdb4111db8f69da756c4a8f26f9a5c32fc2589b8ce03bae3f23c013"
+    );
+    assert_eq!(mp["examples"]["test"], 943);
+
+    // Rating counts over the whole dataset, by item id.
+    let mut count: std::collections::HashMap<String, usize> = Default::default();
+    for line in std::fs::read_to_string(dir.join("u.data")).unwrap().lines() {
+        *count
+            .entry(line.split('\t').nth(1).unwrap().to_string())
+            .or_default() += 1;
+    }
+    let lists = |d: &Path| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(d.join("test.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    // Same windows and positives; negatives rated far more often on average.
+    let mean_negative_count = |ls: &[serde_json::Value]| {
+        let (mut sum, mut n) = (0usize, 0usize);
+        for l in ls {
+            for (c, r) in l["candidates"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .zip(l["relevance"].as_array().unwrap())
+            {
+                if r.as_f64().unwrap() == 0.0 {
+                    sum += count[c["id"].as_str().unwrap()];
+                    n += 1;
+                }
+            }
+        }
+        sum as f64 / n as f64
+    };
+    let (lu, lp) = (lists(&uniform), lists(&popular));
+    assert_eq!(lu.len(), lp.len());
+    for (a, b) in lu.iter().zip(&lp) {
+        assert_eq!(
+            (&a["user"], &a["history_items"]),
+            (&b["user"], &b["history_items"])
+        );
+        let positives = |l: &serde_json::Value| {
+            let mut p: Vec<String> = l["candidates"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .zip(l["relevance"].as_array().unwrap())
+                .filter(|(_, r)| r.as_f64().unwrap() > 0.0)
+                .map(|(c, _)| c["id"].as_str().unwrap().to_string())
+                .collect();
+            p.sort();
+            p
+        };
+        assert_eq!(positives(a), positives(b));
+    }
+    let (nu, np) = (mean_negative_count(&lu), mean_negative_count(&lp));
+    assert!(
+        np > 2.0 * nu,
+        "mean rating count of negatives: uniform {nu:.1}, popular {np:.1}"
+    );
+
+    // `alro eval` draws its lists the same way and says so.
+    let text = ok(&[
+        "eval",
+        "--baseline",
+        "popularity",
+        "--dataset",
+        "ml-100k",
+        "--path",
+        dir.to_str().unwrap(),
+        "--negatives",
+        "popular",
+        "--limit",
+        "50",
+    ]);
+    assert!(text.contains("seed 2024, popular negatives)"), "{text}");
+    let _ = std::fs::remove_dir_all(&tmp);
+}

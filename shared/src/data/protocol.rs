@@ -8,12 +8,29 @@
 //! - a window starting at `t` needs `t ≥ min_history` (default `L`); its history is the `L`
 //!   ratings `[t−L, t)` (fewer only if `min_history < L`).
 //!
-//! Negatives: `m − P` items drawn uniformly, without replacement, from the items that have at
-//! least one rating in the dataset, excluding every item the user ever rated (at any time),
+//! Negatives: `m − P` items drawn without replacement from the items that have at least one
+//! rating in the dataset (the pool), excluding every item the user ever rated (at any time),
 //! every item whose title equals the title of an item the user rated (ML-100K lists 18 films
 //! under two ids), and — so that nothing of a later window reaches an earlier one — the test
 //! candidates when sampling validation and training negatives, and the validation candidates
-//! when sampling training negatives.
+//! when sampling training negatives. How they are drawn ([`NegativeSampling`]):
+//! - `uniform` (default): every allowed item equally likely. Rejection sampling over the pool
+//!   while at least half of the pool is allowed; otherwise a partial Fisher–Yates shuffle of the
+//!   explicit allowed list.
+//! - `popular`: one item after another, each with probability proportional to its rating count
+//!   in the whole dataset (all ratings, as the pool is defined) among the allowed items not yet
+//!   chosen (successive weighted sampling without replacement). A draw is `r = below(W)` over the
+//!   pool's total count `W`, mapped to an item by binary search in the cumulative counts (pool
+//!   order), and rejected if that item is excluded or already chosen — used while
+//!   `2·(A − k·c_max) ≥ W`, where `A` is the allowed items' total count, `k = m − P` and `c_max`
+//!   the largest count, so that every draw is accepted with probability at least ½. Otherwise an
+//!   explicit draw: `r = below(R)` over the remaining allowed count `R`, the item found by
+//!   walking the allowed list in pool order, then removed from it. Both give the same
+//!   distribution, not the same lists. Negatives are then known films, and ranking by popularity
+//!   helps little (the demo page's situation).
+//!
+//! Which method runs depends only on the data, so the lists are deterministic either way, and
+//! with `uniform` they are exactly those of earlier versions.
 //!
 //! Determinism: every example has its own ChaCha8 stream keyed by (seed, user, split, window
 //! start) (see [`super::rng`]); users and items are iterated in sorted order, never in hash
@@ -68,6 +85,28 @@ pub struct ProtocolConfig {
     pub popularity_tiers: usize,
     /// Number of similarity tiers shown as a note on every candidate (module docs); 0 = none.
     pub similarity_tiers: usize,
+    /// How the `m − P` negatives are drawn (module docs).
+    pub negatives: NegativeSampling,
+}
+
+/// How a list's negatives are drawn from the allowed items (module docs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NegativeSampling {
+    /// Every allowed item equally likely.
+    #[default]
+    Uniform,
+    /// Proportionally to each item's rating count in the whole dataset.
+    Popular,
+}
+
+impl NegativeSampling {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NegativeSampling::Uniform => "uniform",
+            NegativeSampling::Popular => "popular",
+        }
+    }
 }
 
 /// Most tiers a note may have: below 2^-15 of the top count every item is tier 1 anyway.
@@ -86,6 +125,7 @@ impl Default for ProtocolConfig {
             seed: 2024,
             popularity_tiers: 0,
             similarity_tiers: 0,
+            negatives: NegativeSampling::Uniform,
         }
     }
 }
@@ -191,6 +231,10 @@ pub struct Protocol<'a> {
     cfg: ProtocolConfig,
     /// Items with at least one rating, in catalog (natural id) order: the negative pool.
     pool: Vec<u32>,
+    /// `popular` negatives only (else empty): each pool item's rating count in the whole dataset,
+    /// and their inclusive prefix sums (`cumulative[j] = counts[0] + … + counts[j]`).
+    pool_counts: Vec<u32>,
+    pool_cumulative: Vec<u32>,
     /// `title_group[item]` = index into `groups` of the items sharing its title.
     title_group: Vec<u32>,
     groups: Vec<Vec<u32>>,
@@ -213,13 +257,31 @@ pub fn popularity_tier(count: u32, max: u32, tiers: usize) -> usize {
 impl<'a> Protocol<'a> {
     pub fn new(ds: &'a Dataset, cfg: ProtocolConfig) -> Result<Self> {
         cfg.validate()?;
-        let mut rated = vec![false; ds.items.len()];
-        ds.ratings
-            .iter()
-            .for_each(|r| rated[r.item as usize] = true);
-        let pool = (0..ds.items.len() as u32)
-            .filter(|&i| rated[i as usize])
+        let mut count = vec![0u64; ds.items.len()];
+        ds.ratings.iter().for_each(|r| count[r.item as usize] += 1);
+        let pool: Vec<u32> = (0..ds.items.len() as u32)
+            .filter(|&i| count[i as usize] > 0)
             .collect();
+        let (mut pool_counts, mut pool_cumulative) = (Vec::new(), Vec::new());
+        if cfg.negatives == NegativeSampling::Popular {
+            // `ExampleRng::below` draws below a u32, so the total must fit one.
+            let total: u64 = count.iter().sum();
+            if total > u32::MAX as u64 {
+                return Err(Error::Invalid(format!(
+                    "protocol: negatives = popular needs at most {} ratings in all (the dataset \
+                     has {total})",
+                    u32::MAX
+                )));
+            }
+            pool_counts = pool.iter().map(|&i| count[i as usize] as u32).collect();
+            pool_cumulative = pool_counts
+                .iter()
+                .scan(0u32, |acc, &c| {
+                    *acc += c;
+                    Some(*acc)
+                })
+                .collect();
+        }
         let mut by_title: HashMap<&str, u32> = HashMap::new();
         let mut groups: Vec<Vec<u32>> = Vec::new();
         let mut title_group = Vec::with_capacity(ds.items.len());
@@ -235,6 +297,8 @@ impl<'a> Protocol<'a> {
             ds,
             cfg,
             pool,
+            pool_counts,
+            pool_cumulative,
             title_group,
             groups,
             popularity: [Vec::new(), Vec::new()],
@@ -449,10 +513,24 @@ impl<'a> Protocol<'a> {
         })
     }
 
+    /// Draw `k` distinct pool items not marked in `excluded` the configured way (module docs),
+    /// or `None` if fewer than `k` are allowed.
+    fn sample_negatives(
+        &self,
+        rng: &mut ExampleRng,
+        excluded: &[bool],
+        k: usize,
+    ) -> Option<Vec<u32>> {
+        match self.cfg.negatives {
+            NegativeSampling::Uniform => self.uniform_negatives(rng, excluded, k),
+            NegativeSampling::Popular => self.popular_negatives(rng, excluded, k),
+        }
+    }
+
     /// Draw `k` distinct pool items not marked in `excluded`, uniformly. Rejection sampling while
     /// most of the pool is allowed; an explicit list otherwise (a user who rated most items).
     /// Which method runs depends only on the data, so the result is deterministic either way.
-    fn sample_negatives(
+    fn uniform_negatives(
         &self,
         rng: &mut ExampleRng,
         excluded: &[bool],
@@ -486,6 +564,64 @@ impl<'a> Protocol<'a> {
             list.truncate(k);
             Some(list)
         }
+    }
+
+    /// Draw `k` distinct pool items not marked in `excluded`, each in turn with probability
+    /// proportional to its rating count among the allowed items not yet chosen. Rejection over
+    /// the cumulative counts while every draw is accepted with probability at least ½ (module
+    /// docs); an explicit weighted draw over the allowed list otherwise. Which method runs depends
+    /// only on the data.
+    fn popular_negatives(
+        &self,
+        rng: &mut ExampleRng,
+        excluded: &[bool],
+        k: usize,
+    ) -> Option<Vec<u32>> {
+        let (pool, counts, cumulative) = (&self.pool, &self.pool_counts, &self.pool_cumulative);
+        let (mut allowed, mut allowed_count) = (0usize, 0u64);
+        for (&i, &c) in pool.iter().zip(counts) {
+            if !excluded[i as usize] {
+                allowed += 1;
+                allowed_count += c as u64;
+            }
+        }
+        if allowed < k {
+            return None;
+        }
+        let total = cumulative.last().copied().unwrap_or(0);
+        let max_count = counts.iter().copied().max().unwrap_or(0) as u64;
+        let mut chosen: Vec<u32> = Vec::with_capacity(k);
+        // Even after k − 1 picks of the most rated item, half of every draw lands on an allowed,
+        // not yet chosen item.
+        if allowed_count.saturating_sub(k as u64 * max_count) * 2 >= total as u64 {
+            while chosen.len() < k {
+                let r = rng.below(total);
+                let i = pool[cumulative.partition_point(|&c| c <= r)];
+                if !excluded[i as usize] && !chosen.contains(&i) {
+                    chosen.push(i);
+                }
+            }
+        } else {
+            let mut list: Vec<(u32, u32)> = pool
+                .iter()
+                .zip(counts)
+                .filter(|&(&i, _)| !excluded[i as usize])
+                .map(|(&i, &c)| (i, c))
+                .collect();
+            let mut remaining = allowed_count as u32; // ≤ total, which fits a u32
+            while chosen.len() < k {
+                // r < remaining = the sum of the list's counts, so the walk stops inside it.
+                let (mut r, mut j) = (rng.below(remaining), 0);
+                while r >= list[j].1 {
+                    r -= list[j].1;
+                    j += 1;
+                }
+                let (i, c) = list.remove(j);
+                chosen.push(i);
+                remaining -= c;
+            }
+        }
+        Some(chosen)
     }
 }
 
@@ -646,9 +782,19 @@ mod tests {
 
     #[test]
     fn no_leakage_and_negatives_never_rated() {
+        check_no_leakage(NegativeSampling::Uniform);
+    }
+
+    #[test]
+    fn popular_negatives_respect_every_exclusion() {
+        check_no_leakage(NegativeSampling::Popular);
+    }
+
+    fn check_no_leakage(negatives: NegativeSampling) {
         let ds = synthetic(&[40, 52, 25, 31]);
         let cfg = ProtocolConfig {
             stride: Some(2),
+            negatives,
             ..Default::default()
         };
         let p = Protocol::new(&ds, cfg).unwrap();
@@ -764,24 +910,29 @@ mod tests {
             LoadReport::default(),
         )
         .unwrap();
-        let cfg = ProtocolConfig {
-            candidates: 25,
-            ..Default::default()
-        }; // 20 negatives from 20 allowed minus "1"
-        let p = Protocol::new(&ds, cfg).unwrap();
-        let ex = p.user_examples(ds.user_index("u").unwrap(), Splits::only(Split::Test));
-        // 19 odd items other than "1" are allowed; 20 negatives are needed: dropped.
-        assert_eq!((ex.test.len(), ex.dropped_windows), (0, 1));
-        let p = Protocol::new(
-            &ds,
-            ProtocolConfig {
-                candidates: 24,
+        for negatives in [NegativeSampling::Uniform, NegativeSampling::Popular] {
+            let cfg = ProtocolConfig {
+                candidates: 25,
+                negatives,
                 ..Default::default()
-            },
-        )
-        .unwrap();
-        let ex = p.user_examples(ds.user_index("u").unwrap(), Splits::only(Split::Test));
-        assert!(ex.test[0].candidates.iter().all(|c| c.id != "1"));
+            }; // 20 negatives from 20 allowed minus "1"
+            let p = Protocol::new(&ds, cfg).unwrap();
+            let ex = p.user_examples(ds.user_index("u").unwrap(), Splits::only(Split::Test));
+            // 19 odd items other than "1" are allowed; 20 negatives are needed: dropped.
+            assert_eq!((ex.test.len(), ex.dropped_windows), (0, 1));
+            let p = Protocol::new(
+                &ds,
+                ProtocolConfig {
+                    candidates: 24,
+                    negatives,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            let ex = p.user_examples(ds.user_index("u").unwrap(), Splits::only(Split::Test));
+            // All 19 allowed items are negatives (every method must find the last ones).
+            assert!(ex.test[0].candidates.iter().all(|c| c.id != "1"));
+        }
     }
 
     #[test]
@@ -821,7 +972,11 @@ mod tests {
             [100, 50, 49, 25, 24, 13, 12, 7, 6, 4, 3, 2, 1, 0].map(tier),
             [7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1]
         );
-        assert_eq!(popularity_tier(0, 0, 7), 7, "an empty catalog ties everything at the top");
+        assert_eq!(
+            popularity_tier(0, 0, 7),
+            7,
+            "an empty catalog ties everything at the top"
+        );
         assert_eq!(popularity_tier(5, 100, 1), 1);
     }
 
@@ -929,5 +1084,211 @@ mod tests {
             ..Default::default()
         };
         assert!(Protocol::new(&ds, too_many).is_err());
+    }
+
+    /// A dataset of `n` items where item `i` is rated by `i + 1` users (user `r{j}` rates items
+    /// `j..n`), so item `i`'s count is `i + 1`.
+    fn counts_one_to_n(n: usize) -> Dataset {
+        let items: Vec<Item> = (0..n)
+            .map(|i| Item {
+                id: i.to_string(),
+                title: format!("Film {i}"),
+            })
+            .collect();
+        let raw = (0..n)
+            .flat_map(|j| {
+                (j..n).map(move |i| RawRating {
+                    user: format!("r{j}"),
+                    item: i.to_string(),
+                    rating: 3.0,
+                    timestamp: i as i64,
+                })
+            })
+            .collect();
+        Dataset::from_raw(
+            "counts",
+            items,
+            raw,
+            &LoadOptions::default(),
+            LoadReport::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn popular_draws_are_proportional_to_rating_counts_with_both_methods() {
+        let ds = counts_one_to_n(30); // counts 1..=30, total 465
+        let cfg = ProtocolConfig {
+            negatives: NegativeSampling::Popular,
+            ..Default::default()
+        };
+        let p = Protocol::new(&ds, cfg).unwrap();
+        let idx = |i: usize| ds.item_index(&i.to_string()).unwrap();
+        let count = |i: usize| (i + 1) as f64;
+        // Item 0 excluded: allowed count A = 464; for k ≤ 3 draws, (A − k·30)·2 ≥ 465, so
+        // rejection sampling runs. Items 20..30 excluded: A = 210, (210 − 30)·2 < 465, so the
+        // explicit draw runs.
+        for excluded_items in [vec![0], (20..30).collect::<Vec<_>>()] {
+            let mut excluded = vec![false; ds.items.len()];
+            excluded_items.iter().for_each(|&i| excluded[idx(i)] = true);
+            let allowed: Vec<usize> = (0..30).filter(|i| !excluded_items.contains(i)).collect();
+            let allowed_count: f64 = allowed.iter().map(|&i| count(i)).sum();
+            // First draw: exactly proportional to the count among the allowed items.
+            let n = 20_000;
+            let mut hits = vec![0usize; ds.items.len()];
+            for t in 0..n {
+                let mut rng = ExampleRng::new(7, "s", "test", t);
+                let got = p.sample_negatives(&mut rng, &excluded, 1).unwrap();
+                hits[got[0] as usize] += 1;
+            }
+            for i in 0..30 {
+                let freq = hits[idx(i)] as f64 / n as f64;
+                let want = if allowed.contains(&i) {
+                    count(i) / allowed_count
+                } else {
+                    0.0
+                };
+                assert!(
+                    (freq - want).abs() < 0.01,
+                    "excluded {excluded_items:?}: item {i} drawn first {freq:.4}, want {want:.4}"
+                );
+            }
+            // Several draws: distinct, allowed, and as many as asked (all allowed ones at most).
+            for k in [1, 3, allowed.len()] {
+                for t in 0..200 {
+                    let mut rng = ExampleRng::new(7, "s", "validation", t);
+                    let got = p.sample_negatives(&mut rng, &excluded, k).unwrap();
+                    let set: HashSet<u32> = got.iter().copied().collect();
+                    assert_eq!((got.len(), set.len()), (k, k));
+                    assert!(got.iter().all(|&i| !excluded[i as usize]));
+                }
+            }
+            let mut rng = ExampleRng::new(7, "s", "train", 0);
+            assert_eq!(
+                p.sample_negatives(&mut rng, &excluded, allowed.len() + 1),
+                None
+            );
+        }
+    }
+
+    #[test]
+    fn popular_negatives_follow_the_rating_count() {
+        // 100 items. Item "0" has 100 fans and item "1" 10 (one rating each: no lists of their
+        // own); a background user rates every item; 200 users rate 20 items of 10..100 each
+        // (never "0" or "1", so both are allowed in every list). Counts: 101 vs 11.
+        let items: Vec<Item> = (0..100)
+            .map(|i| Item {
+                id: i.to_string(),
+                title: format!("Film {i}"),
+            })
+            .collect();
+        let one = |user: String, item: usize, timestamp: i64| RawRating {
+            user,
+            item: item.to_string(),
+            rating: 4.0,
+            timestamp,
+        };
+        let mut raw: Vec<RawRating> = (0..100).map(|i| one("bg".into(), i, 0)).collect();
+        raw.extend((0..100).map(|f| one(format!("hot{f}"), 0, 0)));
+        raw.extend((0..10).map(|f| one(format!("cold{f}"), 1, 0)));
+        for u in 0..200 {
+            raw.extend((0..20).map(|k| one(format!("u{u}"), 10 + (u * 7 + k) % 90, k as i64)));
+        }
+        let ds = Dataset::from_raw(
+            "hot-cold",
+            items,
+            raw,
+            &LoadOptions::default(),
+            LoadReport::default(),
+        )
+        .unwrap();
+        let times_negative = |negatives| {
+            let cfg = ProtocolConfig {
+                negatives,
+                ..Default::default()
+            };
+            let (examples, counts) = build_all(&ds, &cfg, Splits::ALL).unwrap();
+            assert_eq!((counts.test, counts.validation), (200, 200));
+            let n = |id: &str| {
+                examples
+                    .iter()
+                    .filter(|e| e.candidates.iter().any(|c| c.id == id))
+                    .count()
+            };
+            (n("0"), n("1"))
+        };
+        // Seed 2024: "0" is in 147 of the 400 lists and "1" in 25 (69 and 88 under `uniform`,
+        // where each is expected in 15/80 of them).
+        let (hot, cold) = times_negative(NegativeSampling::Popular);
+        assert!(
+            hot > 3 * cold && cold > 0,
+            "popular: hot {hot}, cold {cold}"
+        );
+        let (hot_u, cold_u) = times_negative(NegativeSampling::Uniform);
+        assert!(
+            hot_u < 2 * cold_u && cold_u < 2 * hot_u,
+            "uniform: hot {hot_u}, cold {cold_u}"
+        );
+        assert!(hot > hot_u && cold < cold_u);
+    }
+
+    #[test]
+    fn uniform_is_the_default_and_popular_changes_only_the_negatives() {
+        // The default lists themselves are pinned on ML-100K by `tests/data_protocol.rs` (and
+        // byte for byte through the CLI by `trainer/tests/cli_data.rs`).
+        let ds = synthetic(&[40, 52, 25, 31]);
+        let default = build_all(&ds, &ProtocolConfig::default(), Splits::ALL)
+            .unwrap()
+            .0;
+        let with = |negatives| ProtocolConfig {
+            negatives,
+            ..Default::default()
+        };
+        let uniform = build_all(&ds, &with(NegativeSampling::Uniform), Splits::ALL)
+            .unwrap()
+            .0;
+        assert_eq!(
+            serde_json::to_string(&default).unwrap(),
+            serde_json::to_string(&uniform).unwrap()
+        );
+        let popular = build_all(&ds, &with(NegativeSampling::Popular), Splits::ALL);
+        let popular = popular.unwrap().0;
+        assert_eq!(
+            popular,
+            build_all(&ds, &with(NegativeSampling::Popular), Splits::ALL)
+                .unwrap()
+                .0,
+            "deterministic"
+        );
+        assert_eq!(popular.len(), uniform.len());
+        let positives = |e: &RankingExample| -> Vec<String> {
+            let mut p: Vec<String> = e
+                .candidates
+                .iter()
+                .zip(&e.relevance)
+                .filter(|(_, &r)| r > 0.0)
+                .map(|(c, _)| c.id.clone())
+                .collect();
+            p.sort();
+            p
+        };
+        for (a, b) in popular.iter().zip(&uniform) {
+            assert_eq!(
+                (&a.user, a.split, a.window_start, &a.history_items),
+                (&b.user, b.split, b.window_start, &b.history_items)
+            );
+            assert_eq!(positives(a), positives(b));
+        }
+        assert_ne!(popular, uniform);
+
+        // Old configs (no field) read as uniform; the field is written in lower case.
+        let old: ProtocolConfig = serde_json::from_str(r#"{"seed": 7}"#).unwrap();
+        assert_eq!(old.negatives, NegativeSampling::Uniform);
+        let cfg: ProtocolConfig = serde_json::from_str(r#"{"negatives": "popular"}"#).unwrap();
+        assert_eq!(cfg, with(NegativeSampling::Popular));
+        assert!(serde_json::to_string(&cfg)
+            .unwrap()
+            .contains(r#""negatives":"popular""#));
+        assert!(serde_json::from_str::<ProtocolConfig>(r#"{"negatives": "zipf"}"#).is_err());
     }
 }

@@ -5,9 +5,10 @@ pub mod files;
 pub mod source;
 
 use alro_core::data::manifest::{FileDigest, Manifest, FORMAT};
+use alro_core::data::protocol::NegativeSampling;
 use alro_core::data::{Dataset, DatasetStats, Protocol, ProtocolConfig, ProtocolCounts, Splits};
 use anyhow::{Context, Result};
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 use source::DatasetArgs;
@@ -77,6 +78,28 @@ pub struct ProtocolArgs {
     /// baselines' training cut, without the list's own user) [default: 0 = no notes].
     #[arg(long, value_name = "N")]
     pub similarity_tiers: Option<usize>,
+    /// How the m − P negatives of a list are drawn from the items the user never rated
+    /// [default: uniform].
+    #[arg(long, value_enum, value_name = "HOW")]
+    pub negatives: Option<NegativesArg>,
+}
+
+/// `--negatives` values (the protocol's `negatives` field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NegativesArg {
+    /// Every allowed item equally likely.
+    Uniform,
+    /// In proportion to each item's rating count in the whole dataset (known films).
+    Popular,
+}
+
+impl From<NegativesArg> for NegativeSampling {
+    fn from(a: NegativesArg) -> Self {
+        match a {
+            NegativesArg::Uniform => NegativeSampling::Uniform,
+            NegativesArg::Popular => NegativeSampling::Popular,
+        }
+    }
 }
 
 impl ProtocolArgs {
@@ -99,6 +122,7 @@ impl ProtocolArgs {
         cfg.seed = self.seed.unwrap_or(cfg.seed);
         set(&mut cfg.popularity_tiers, self.popularity_tiers);
         set(&mut cfg.similarity_tiers, self.similarity_tiers);
+        cfg.negatives = self.negatives.map_or(cfg.negatives, Into::into);
         cfg.validate()?;
         Ok(cfg)
     }
