@@ -54,6 +54,11 @@ pub struct ExportArgs {
     /// '' writes none)
     #[arg(long, default_value = "models/README.md")]
     card_url: String,
+    /// Instead of GGUF files, write the checkpoint's adapters alone in f16 (no optimizer state)
+    /// to this file: the release artifact committed under `models/`, which `--checkpoint` (and
+    /// `train --init-adapter`, `eval --adapter`) read back
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["quant", "out", "out_dir", "data"])]
+    adapter_f16: Option<PathBuf>,
 }
 
 /// One row of the size/quality table (also written as JSON next to the files).
@@ -85,6 +90,16 @@ fn checkpoint_file(path: &Path) -> Result<PathBuf> {
     )
 }
 
+fn read_manifest(dir: &Path) -> Result<Option<Manifest>> {
+    let manifest_path = dir.join("manifest.json");
+    match std::fs::read(&manifest_path) {
+        Ok(b) => Ok(Some(serde_json::from_slice(&b).with_context(|| {
+            format!("{}: not a manifest", manifest_path.display())
+        })?)),
+        Err(_) => Ok(None),
+    }
+}
+
 fn read_validation(dir: &Path, limit: usize) -> Result<(Vec<RankingExample>, Option<Manifest>)> {
     let path = dir.join("validation.jsonl");
     let text = std::fs::read_to_string(&path).with_context(|| {
@@ -95,15 +110,7 @@ fn read_validation(dir: &Path, limit: usize) -> Result<(Vec<RankingExample>, Opt
     })?;
     let mut examples = parse_jsonl(&path.display().to_string(), &text)?;
     examples.truncate(limit);
-    let manifest_path = dir.join("manifest.json");
-    let manifest = match std::fs::read(&manifest_path) {
-        Ok(b) => Some(
-            serde_json::from_slice(&b)
-                .with_context(|| format!("{}: not a manifest", manifest_path.display()))?,
-        ),
-        Err(_) => None,
-    };
-    Ok((examples, manifest))
+    Ok((examples, read_manifest(dir)?))
 }
 
 fn scores_with_bar(ranker: &Ranker, examples: &[RankingExample], what: &str) -> Result<ListScores> {
@@ -123,6 +130,16 @@ pub fn run(args: ExportArgs) -> Result<()> {
         bail!("--out names one file; with several --quant use --out-dir");
     }
     let ckpt_path = checkpoint_file(&args.checkpoint)?;
+    if let Some(dst) = &args.adapter_f16 {
+        let n = checkpoint::save_adapters_f16(&ckpt_path, dst)?;
+        eprintln!(
+            "wrote {} ({n} adapter tensors in f16, {:.1} MB) from {}",
+            dst.display(),
+            std::fs::metadata(dst)?.len() as f64 / 1e6,
+            ckpt_path.display()
+        );
+        return Ok(());
+    }
     let model_path = model_path::backbone(args.model.clone());
     if model_path.is_dir() {
         bail!(
@@ -147,7 +164,8 @@ pub fn run(args: ExportArgs) -> Result<()> {
 
     let (examples, manifest) = match &args.data {
         Some(dir) if args.lists > 0 => read_validation(dir, args.lists)?,
-        Some(dir) => (Vec::new(), read_validation(dir, 0)?.1),
+        // Sizes only: the manifest alone gives the model card (`m`, `L`, notes).
+        Some(dir) => (Vec::new(), read_manifest(dir)?),
         None => (Vec::new(), None),
     };
     if let Some(dir) = &args.data {
