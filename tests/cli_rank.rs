@@ -185,3 +185,140 @@ fn inspect_tokenize_and_logits() {
     assert!(top[0]["token"].is_string() && top[0]["id"].is_u64());
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// The tiny model with a model card (the `alro.*` keys `alro export` writes) saying it was
+/// trained with `similarity T/7` notes.
+fn tiny_model_with_similarity_notes(dir: &std::path::Path) -> PathBuf {
+    use alro_core::gguf::{GgufFile, GgufValue, GgufWriter, ValueType};
+    let bytes = tiny_llama_gguf(&TinySpec::default()).unwrap();
+    let file = GgufFile::parse(&bytes, "tiny.gguf").unwrap();
+    let mut w = GgufWriter::new();
+    for (key, value) in &file.metadata {
+        w.set(key.clone(), value.clone());
+    }
+    let s = |v: &str| GgufValue::String(v.into());
+    let labels = alro_core::model_card::default_identifiers();
+    w.set("alro.format", GgufValue::U32(alro_core::model_card::FORMAT))
+        .set(
+            "alro.template_version",
+            s(alro_core::prompt::TEMPLATE_VERSION),
+        )
+        .set(
+            "alro.identifiers",
+            GgufValue::Array(ValueType::String, labels.iter().map(|l| s(l)).collect()),
+        )
+        .set("alro.m", GgufValue::U32(20))
+        .set("alro.L", GgufValue::U32(10))
+        .set("alro.rating_max", GgufValue::F32(5.0))
+        .set("alro.item_noun", s("movies"))
+        .set("alro.similarity_tiers", GgufValue::U32(7));
+    for key in [
+        "run_id",
+        "dataset_sha256",
+        "base_sha256",
+        "lora",
+        "quantization",
+    ] {
+        w.set(format!("alro.{key}"), s("test"));
+    }
+    for t in &file.tensors {
+        let data = file.tensor_data(&bytes, t).unwrap().to_vec();
+        w.add_raw(t.name.clone(), t.shape.clone(), t.dtype, data);
+    }
+    let p = dir.join("tiny-similarity.gguf");
+    std::fs::write(&p, w.to_bytes()).unwrap();
+    p
+}
+
+/// The committed item table of MovieLens latest-small (models/ITEMS.md).
+fn committed_items() -> PathBuf {
+    alro_tests::repo_root().join("models/items-ml-latest-small.json")
+}
+
+#[test]
+fn rank_computes_similarity_notes_from_an_item_table() {
+    let dir = workdir("items");
+    let model = tiny_model_with_similarity_notes(&dir);
+    let input = dir.join("requests.jsonl");
+    // "Unheard Of" is in no table: left out of the mean, and reported.
+    let plain = r#"{"history": [{"title": "Toy Story (1995)", "rating": 4}, {"title": "the matrix", "rating": 5}, {"title": "Unheard Of (2031)", "rating": 3}], "candidates": [{"id": "m1", "title": "Heat (1995)"}, {"id": "m2", "title": "Casino"}, {"id": "m3", "title": "Amélie (2001)"}]}"#;
+    std::fs::write(&input, format!("{plain}\n")).unwrap();
+    let rank = |extra: &[&std::ffi::OsStr], cwd: &std::path::Path| {
+        alro()
+            .current_dir(cwd)
+            .args(["rank", "--model"])
+            .arg(&model)
+            .arg("--input")
+            .arg(&input)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let ranked = |out: &std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+        let mut ids: Vec<String> = v["ranking"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        assert_eq!(ids, ["m1", "m2", "m3"]);
+    };
+
+    // With a table: ranked; the unknown history title is named on stderr.
+    let items = committed_items();
+    let out = rank(&["--items".as_ref(), items.as_os_str()], &dir);
+    ranked(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("\"Unheard Of (2031)\"") && !err.contains("Heat"),
+        "{err}"
+    );
+    // The default table, found from the repository root.
+    ranked(&rank(&[], &alro_tests::repo_root()));
+
+    // Without a table (none at the default path here): refused, naming the flag.
+    let out = rank(&[], &dir);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && out.stdout.is_empty() && err.contains("--items"),
+        "{err}"
+    );
+    assert!(err.contains("similarity T/7"), "{err}");
+    // A bad table is an error naming the file.
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, r#"{"format":"alro-items","version":9}"#).unwrap();
+    let out = rank(&["--items".as_ref(), bad.as_os_str()], &dir);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("bad.json") && err.contains("item table"),
+        "{err}"
+    );
+
+    // Candidates that carry their notes need no table and are ranked as given.
+    let noted = plain
+        .replace(
+            r#""title": "Heat (1995)""#,
+            r#""title": "Heat (1995)", "note": "similarity 2/7""#,
+        )
+        .replace(
+            r#""title": "Casino""#,
+            r#""title": "Casino", "note": "similarity 1/7""#,
+        )
+        .replace(
+            r#""title": "Amélie (2001)""#,
+            r#""title": "Amélie (2001)", "note": "similarity 7/7""#,
+        );
+    std::fs::write(&input, format!("{noted}\n")).unwrap();
+    let out = rank(&[], &dir);
+    ranked(&out);
+    assert!(out.stderr.is_empty() || !String::from_utf8_lossy(&out.stderr).contains("notes:"));
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -375,3 +375,113 @@ fn training_kernels_equal_inference_kernels_on_the_default_backbone() {
         "training and inference logits differ by {worst}"
     );
 }
+
+/// The committed item table of MovieLens latest-small (models/ITEMS.md).
+fn committed_items() -> alro_core::notes::ItemTable {
+    let p = alro_tests::repo_root().join("models/items-ml-latest-small.json");
+    let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    assert!(
+        bytes.len() < 1 << 20,
+        "{} is {} bytes",
+        p.display(),
+        bytes.len()
+    );
+    alro_core::notes::ItemTable::from_json(&bytes).unwrap()
+}
+
+#[test]
+fn the_committed_item_table_finds_titles_as_users_type_them() {
+    let t = committed_items();
+    assert_eq!((t.len(), t.users()), (9742, 610));
+    let shown = |q: &str| t.find(q).map(|i| t.item(i).display_title());
+    for (query, want) in [
+        ("The Matrix (1999)", "Matrix, The (1999)"),
+        ("the matrix", "Matrix, The (1999)"),
+        ("Matrix, The (1999)", "Matrix, The (1999)"),
+        ("matrix", "Matrix, The (1999)"),
+        (
+            "The City of Lost Children",
+            "City of Lost Children, The (Cité des enfants perdus, La) (1995)",
+        ),
+        (
+            "La Cité des enfants perdus (1995)",
+            "City of Lost Children, The (Cité des enfants perdus, La) (1995)",
+        ),
+        ("Il Postino", "Postman, The (Postino, Il) (1994)"),
+        ("Se7en", "Seven (a.k.a. Se7en) (1995)"),
+        (
+            "Leon: The Professional",
+            "Léon: The Professional (a.k.a. The Professional) (Léon) (1994)",
+        ),
+        (
+            "Amelie",
+            "Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)",
+        ),
+        ("Das Boot", "Boot, Das (Boat, The) (1981)"),
+        ("Les Misérables (1995)", "Misérables, Les (1995)"),
+        ("A Beautiful Mind", "Beautiful Mind, A (2001)"),
+        ("Schindlers List", "Schindler's List (1993)"),
+    ] {
+        assert_eq!(shown(query).as_deref(), Some(want), "{query:?}");
+    }
+    // The year picks among films of one title; without it, the most rated.
+    let year = |q: &str| t.find(q).and_then(|i| t.item(i).year);
+    assert_eq!(year("Les Misérables (2012)"), Some(2012));
+    assert_eq!(year("Les Misérables (1995)"), Some(1995));
+    let les =
+        [1995u16, 1998, 2000, 2012].map(|y| t.find(&format!("Les Misérables ({y})")).unwrap());
+    let most = *les.iter().max_by_key(|&&i| t.rating_count(i)).unwrap();
+    assert_eq!(t.find("les miserables"), Some(most));
+    assert_eq!(t.find("No Such Film Ever (2031)"), None);
+}
+
+#[test]
+fn a_ranker_trained_with_similarity_notes_ranks_with_notes_from_the_item_table() {
+    let bytes = tiny_llama_gguf(&TinySpec::default()).unwrap();
+    let b = Backbone::from_gguf_bytes(&bytes, "tiny.gguf", MatrixPrecision::AsStored, &Device::Cpu)
+        .unwrap();
+    let prompt = PromptConfig {
+        similarity_tiers: 7,
+        ..PromptConfig::default()
+    };
+    let r = Ranker::new(b, prompt.clone()).unwrap();
+    let mut req = RankRequest {
+        history: [
+            "Toy Story (1995)",
+            "Toy Story 2 (1999)",
+            "Monsters, Inc. (2001)",
+        ]
+        .map(|t| HistoryEntry {
+            title: t.into(),
+            rating: 4.5,
+        })
+        .into(),
+        candidates: ["Finding Nemo (2003)", "The Godfather", "Unheard Of (2031)"]
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Candidate {
+                id: format!("c{i}"),
+                title: t.to_string(),
+                note: None,
+            })
+            .collect(),
+    };
+    let e = r.rank(&req, RankMode::Greedy).unwrap_err().to_string();
+    assert!(e.contains("similarity T/7"), "{e}");
+    let report = alro_core::notes::fill_notes(&mut req, &prompt, &committed_items());
+    assert_eq!(report.filled, 3);
+    assert_eq!(report.unknown_titles(), ["Unheard Of (2031)"]);
+    let tier = |i: usize| -> usize {
+        let note = req.candidates[i].note.as_deref().unwrap();
+        note.strip_prefix("similarity ")
+            .unwrap()
+            .strip_suffix("/7")
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    // Pixar with Pixar is co-rated more than the Godfather is; the unknown film gets tier 1.
+    assert!(tier(0) > tier(1), "{:?}", req.candidates);
+    assert_eq!(tier(2), 1);
+    assert_permutation(&req, &r.rank(&req, RankMode::Greedy).unwrap().ranking);
+}

@@ -9,6 +9,7 @@
 //! - [`rank`]: listwise ranking inference (greedy, single pass, bootstrap), batched.
 //! - [`request`]: the public request/response contract.
 //! - [`metrics`] and [`data`]: NDCG and rating datasets, the ALRO evaluation protocol.
+//! - [`notes`]: the item table and the candidate notes computed from it on the device.
 
 pub mod data;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod identifiers;
 pub mod metrics;
 pub mod model;
 pub mod model_card;
+pub mod notes;
 pub mod prompt;
 pub mod rank;
 pub mod request;

@@ -29,6 +29,9 @@ enum Command {
     /// Rating datasets: statistics and ALRO example preparation.
     #[command(subcommand)]
     Data(commands::data::DataCommand),
+    /// Item tables: what a ranker trained with notes needs to compute them from titles.
+    #[command(subcommand)]
+    Items(commands::items::ItemsCommand),
     /// Evaluate a ranker or a classical baseline on the ALRO test lists.
     Eval(commands::eval::EvalArgs),
     /// Fine-tune the backbone with LoRA and the ALRO objective.
@@ -45,6 +48,7 @@ fn main() {
         Command::Rank(args) => commands::rank::run(args),
         Command::Inspect(cmd) => commands::inspect::run(cmd),
         Command::Data(cmd) => commands::data::run(cmd),
+        Command::Items(cmd) => commands::items::run(cmd),
         Command::Eval(args) => commands::eval::run(args),
         Command::Train(args) => commands::train::run(args),
         Command::Plot(args) => commands::plot::run(args),

@@ -26,6 +26,27 @@ impl CoRatingIndex {
         CoRatingIndex { raters }
     }
 
+    /// An index over rater lists that are already sorted and free of repeats (an item table read
+    /// from a file, [`crate::notes::ItemTable`], validates that before calling this).
+    pub fn from_sorted_raters(raters: Vec<Vec<u32>>) -> Self {
+        debug_assert!(raters.iter().all(|r| r.windows(2).all(|w| w[0] < w[1])));
+        CoRatingIndex { raters }
+    }
+
+    /// Number of items in the catalog.
+    pub fn len(&self) -> usize {
+        self.raters.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.raters.is_empty()
+    }
+
+    /// The sorted users who rated `item`.
+    pub fn raters(&self, item: u32) -> &[u32] {
+        &self.raters[item as usize]
+    }
+
     /// Cosine of the rater sets of `a` and `b`, both without `user`; 0 when either is empty.
     pub fn cosine(&self, a: u32, b: u32, user: u32) -> f64 {
         let (ra, rb) = (&self.raters[a as usize], &self.raters[b as usize]);

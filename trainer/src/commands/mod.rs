@@ -4,6 +4,7 @@ pub mod data;
 pub mod eval;
 pub mod export;
 pub mod inspect;
+pub mod items;
 pub mod plot;
 pub mod rank;
 pub mod train;
