@@ -8,7 +8,9 @@
 #   4. package.json, README.md and the hand-written types next to wasm-bindgen's .d.ts
 #   5. www/pkg/ (a copy of the package), www/data/movies.json (from the vendored MovieLens
 #      latest-small), www/models/ranker.gguf (a link to $ALRO_PAGE_MODEL, default: the setup's
-#      backbone; a trained export can be given instead)
+#      backbone; a trained export can be given instead), and copies of models/README.md (the model
+#      card the page links as alro.card_url "models/README.md") and of the item table
+#      models/items-ml-latest-small.json (passed to Ranker.load as `items`), where they exist
 # Prints the .wasm size raw and gzipped. Outputs are git-ignored.
 # Usage: bash scripts/build-wasm.sh      (after scripts/setup.sh)
 set -euo pipefail
@@ -58,4 +60,13 @@ python3 www/tools/movies_json.py data/ml-latest-small www/data/movies.json
 mkdir -p www/models
 ln -sfn "$(realpath "$MODEL")" www/models/ranker.gguf
 say "www/models/ranker.gguf -> $(realpath "$MODEL")"
+for f in README.md items-ml-latest-small.json; do
+  if [ -f "models/$f" ]; then
+    cp "models/$f" "www/models/$f"
+    say "www/models/$f (copy of models/$f)"
+  else
+    rm -f "www/models/$f"
+    say "models/$f not found: the page runs without it"
+  fi
+done
 say "done; serve with: bash scripts/serve-www.sh"

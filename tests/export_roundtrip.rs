@@ -87,6 +87,9 @@ fn card() -> ModelCard {
         quantization: String::new(),
         popularity_tiers: 0,
         similarity_tiers: 0,
+        display_name: Some("alro movie ranker — tiny fixture".into()),
+        quality: Some("NDCG@10 0.50 on 12 fixture lists (popularity: 0.40)".into()),
+        card_url: Some("models/README.md".into()),
     }
 }
 
@@ -183,6 +186,12 @@ fn tiny_export_keeps_metadata_types_and_rankings() {
         let read = ModelCard::from_gguf(&file).unwrap().expect("a card");
         assert_eq!(read.quantization, scheme.to_string());
         assert_eq!(read.identifiers, card().identifiers);
+        assert_eq!(
+            (&read.display_name, &read.quality, &read.card_url),
+            (&card().display_name, &card().quality, &card().card_url)
+        );
+        let shown = alro_core::model_card::Presentation::of(Some(&read), &file.metadata);
+        assert_eq!(Some(shown.display_name), card().display_name);
         assert_eq!(file.tensors.len(), backbone.tensors.len());
         for t in &file.tensors {
             let role = if t.shape.len() < 2 {

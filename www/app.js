@@ -6,6 +6,9 @@ import { fetchModel, forgetModels, RankerClient } from './ranker-client.js';
 
 const params = new URLSearchParams(location.search);
 const MODEL_URL = params.get('model') || 'models/ranker.gguf';
+// The item table (MovieLens latest-small): lets a ranker trained with notes get them computed in
+// the package. Optional: a build without it ranks without notes.
+const ITEMS_URL = 'models/items-ml-latest-small.json';
 const BACKEND = params.get('backend') || 'auto';
 const RATINGS_KEY = 'alro-demo-ratings';
 
@@ -80,18 +83,51 @@ function buildRequest(count) {
   return { history: ratings.map(({ title, rating }) => ({ title, rating })), candidates };
 }
 
+/** Single mode's log-probabilities (first position) as probabilities over the candidates. */
+function probabilities(scores) {
+  const ids = Object.keys(scores);
+  const top = Math.max(...ids.map((id) => scores[id]));
+  const exp = ids.map((id) => Math.exp(scores[id] - top));
+  const sum = exp.reduce((a, b) => a + b, 0);
+  return Object.fromEntries(ids.map((id, i) => [id, exp[i] / sum]));
+}
+
+const percent = (p) => (p > 0 && p < 0.005 ? '<1%' : `${Math.round(p * 100)}%`);
+
+/** The ranked list: the order itself (the <ol> numbers it) and, in single mode, a match bar. */
+function renderRanking(result, byId, mode) {
+  const probs = mode === 'single' ? probabilities(result.scores) : null;
+  const best = probs ? Math.max(...Object.values(probs)) : 0;
+  $('ranking').replaceChildren(...result.ranking.map((id) => {
+    const li = el('li', {}, el('span', { className: 'title', textContent: byId.get(id) }));
+    if (probs) {
+      const p = probs[id];
+      li.append(el('span', { className: 'match', title: `${percent(p)} chance that the model picks this movie first` },
+        el('meter', { min: 0, max: 1, value: best > 0 ? p / best : 0 }),
+        el('span', { className: 'pct', textContent: percent(p) })));
+    }
+    return li;
+  }));
+  const note = $('ranking-note');
+  note.textContent = probs
+    ? 'Bars: how likely the model is to pick each movie first, next to its favourite.'
+    : 'Most likely to please you first. (The whole-list mode gives an order, not scores; ' +
+      'the single-pass mode shows how strongly each movie is preferred.)';
+  note.hidden = false;
+}
+
 async function rankNow() {
   const request = buildRequest(Number($('count').value) || 20);
   const byId = new Map(request.candidates.map((c) => [c.id, c.title]));
+  const mode = $('mode').value;
   $('rank-button').disabled = true;
   $('rank-status').className = 'muted';
   $('rank-status').textContent = `Ranking ${request.candidates.length} movies…`;
   try {
-    const result = await client.rank(request, { mode: $('mode').value });
-    $('ranking').replaceChildren(...result.ranking.map((id) => el('li', {},
-      byId.get(id), el('span', { className: 'score', textContent: result.scores[id].toFixed(2) }))));
+    const result = await client.rank(request, { mode });
+    renderRanking(result, byId, mode);
     $('rank-status').textContent = `Ranked ${result.ranking.length} movies in ` +
-      `${(result.millis / 1000).toFixed(2)} s on ${backendName(result.backend)}.`;
+      `${(result.millis / 1000).toFixed(1)} s on ${backendName(result.backend)}.`;
   } catch (e) {
     $('rank-status').className = 'error';
     $('rank-status').textContent = e.message;
@@ -100,21 +136,61 @@ async function rankNow() {
   }
 }
 
-const backendName = (b) => (b === 'webgpu' ? 'WebGPU' : 'the CPU (WebAssembly)');
+const backendName = (b) => (b === 'webgpu' ? 'WebGPU' : 'your CPU (WebAssembly)');
+
+/** The model's name as a person would say it (older packages have only the GGUF name). */
+const displayName = (info) => info.displayName || info.name;
+
+/** The card link, if it is a web address (a model file cannot smuggle in a javascript: URL). */
+function safeLink(url) {
+  if (!url) return null;
+  try {
+    const u = new URL(url, location.href);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/** One short line; the technical reason for not using WebGPU goes into a closed toggle. */
+function backendSummary(info) {
+  if (info.backend !== 'webgpu') return 'Running on your CPU (WebAssembly)';
+  // info().adapter: the name or "unnamed adapter", then " (software)" for a software adapter.
+  const software = / \(software\)$/.test(info.adapter || '');
+  const name = (info.adapter || '').replace(/ \(software\)$/, '');
+  const named = name && name !== 'unnamed adapter';
+  return software
+    ? `Running on WebGPU with a software adapter${named ? ` (${name})` : ''}, which is slower than the CPU`
+    : `Running on your GPU (WebGPU${named ? `: ${name}` : ''})`;
+}
 
 function showInfo(info, stats) {
-  const line = $('backend-line');
-  line.replaceChildren(el('span', { className: 'badge', textContent: info.backend === 'webgpu' ? 'WebGPU' : 'CPU' }),
-    info.backend === 'webgpu'
-      ? ` Ranking runs on your GPU through WebGPU${info.adapter ? ` (${info.adapter})` : ''}.`
-      : ` Ranking runs on your CPU (WebAssembly). ${info.fallbackReason ? `WebGPU is not used: ${info.fallbackReason}.` : ''}`);
+  $('model-name').textContent = displayName(info);
+  const quality = $('model-quality');
+  const card = safeLink(info.cardUrl);
+  quality.replaceChildren(...[
+    info.quality,
+    info.quality && card ? ' · ' : null,
+    card ? el('a', { href: card, textContent: 'model card', target: '_blank', rel: 'noopener' }) : null,
+  ].filter(Boolean));
+  quality.hidden = !info.quality && !card;
+
+  $('backend-line').replaceChildren(
+    el('span', { className: 'badge', textContent: info.backend === 'webgpu' ? 'GPU' : 'CPU' }),
+    ` ${backendSummary(info)}.`);
+  $('backend-why').hidden = !info.fallbackReason;
+  $('backend-why').open = false;
+  $('fallback-reason').textContent = info.fallbackReason ? `WebGPU is not used: ${info.fallbackReason}.` : '';
+
   const rows = {
-    model: info.name, quantization: info.quantization,
+    model: displayName(info), quality: info.quality ?? '—', 'GGUF name': info.name,
+    quantization: info.quantization,
     parameters: `${(info.parameters / 1e6).toFixed(1)} M`, context: info.contextLength,
     'max candidates': info.maxCandidates, 'history shown': info.maxHistory,
     template: info.templateVersion,
     'loaded from': stats.fromCache ? 'browser cache (no download)' : 'network (now cached)',
     'load time': `${(stats.totalMillis / 1000).toFixed(1)} s`,
+    'item table': stats.itemsUsed ? 'loaded (notes are computed in this tab)' : 'not loaded',
   };
   for (const [k, v] of Object.entries(info.metadata)) rows[k] = Array.isArray(v) ? v.join(' ') : String(v);
   $('model-info').replaceChildren(...Object.entries(rows).flatMap(([k, v]) => [el('dt', { textContent: k }), el('dd', { textContent: v })]));
@@ -128,6 +204,8 @@ async function start() {
     if (!r.ok) throw new Error(`data/movies.json: HTTP ${r.status} (run scripts/build-wasm.sh)`);
     return r.json();
   });
+  // Fetched once, before the model loads (nothing is fetched after it).
+  const itemsReady = fetch(ITEMS_URL).then((r) => (r.ok ? r.arrayBuffer() : null)).catch(() => null);
   status.textContent = 'Opening the model…';
   const { bytes, fromCache } = await fetchModel(MODEL_URL, (p) => {
     bar.value = p.fraction * 0.5;
@@ -138,15 +216,22 @@ async function start() {
   });
   const fetchedMillis = performance.now() - t0;
   movies = (await moviesReady).movies;
+  const items = await itemsReady;
+  if (!items) console.warn(`${ITEMS_URL} not found: ranking without the item table (no notes)`);
   status.textContent = 'Starting the model…';
-  const { info, loadMillis } = await client.load(bytes, {
+  const { info, loadMillis, itemsUsed } = await client.load(bytes, {
     backend: BACKEND,
+    items,
     onProgress: (p) => { bar.value = 0.5 + 0.5 * p.fraction; },
   });
   bar.value = 1;
+  bar.hidden = true;
   modelInfo = info;
-  const stats = { fromCache, fetchMillis: fetchedMillis, loadMillis, totalMillis: performance.now() - t0 };
-  status.textContent = `Ready (${info.name}, ${(stats.totalMillis / 1000).toFixed(1)} s). ` +
+  const stats = {
+    fromCache, fetchMillis: fetchedMillis, loadMillis, totalMillis: performance.now() - t0,
+    itemsUsed: Boolean(itemsUsed),
+  };
+  status.textContent = `Ready in ${(stats.totalMillis / 1000).toFixed(1)} s. ` +
     'From now on this page makes no network request.';
   showInfo(info, stats);
   $('search').disabled = false;

@@ -70,9 +70,11 @@ export class RankerClient {
     });
   }
 
-  /** Loads model bytes (an ArrayBuffer, transferred to the worker). */
-  load(bytes, { backend = 'auto', onProgress } = {}) {
-    return this.#call('load', { bytes, backend }, onProgress, [bytes]);
+  /** Loads model bytes (an ArrayBuffer, transferred to the worker), with the item table's
+   *  bytes (an ArrayBuffer of its JSON, transferred too) when the page has one. Resolves to
+   *  {info, loadMillis, itemsUsed}. */
+  load(bytes, { backend = 'auto', onProgress, items = null } = {}) {
+    return this.#call('load', { bytes, backend, items }, onProgress, items ? [bytes, items] : [bytes]);
   }
   rank(request, options) { return this.#call('rank', { request, options }); }
   info() { return this.#call('info', {}); }

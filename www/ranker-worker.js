@@ -12,11 +12,16 @@ async function handle(id, op, args) {
     case 'load': {
       if (ranker) { ranker.free(); ranker = null; }
       const start = performance.now();
-      ranker = await Ranker.load(new Uint8Array(args.bytes), {
+      const options = {
         backend: args.backend,
         onProgress: (progress) => self.postMessage({ id, progress }),
-      });
-      return { info: ranker.info(), loadMillis: performance.now() - start };
+      };
+      // The item table lets a ranker trained with notes get them computed here. A package
+      // without the `items` option (no setItems either) refuses unknown options, so ask first.
+      const itemsUsed = Boolean(args.items) && typeof Ranker.prototype.setItems === 'function';
+      if (itemsUsed) options.items = new Uint8Array(args.items);
+      ranker = await Ranker.load(new Uint8Array(args.bytes), options);
+      return { info: ranker.info(), loadMillis: performance.now() - start, itemsUsed };
     }
     case 'rank':
       if (!ranker) throw new Error('no model loaded yet: load one before ranking');

@@ -10,12 +10,12 @@ use crate::{alro_metadata, js, Info, Progress};
 use alro_core::gguf::{GgufFile, GgufValue};
 use alro_core::identifiers::Identifiers;
 use alro_core::model::{Backbone, LlamaConfig, MatrixPrecision};
-use alro_core::model_card::ModelCard;
+use alro_core::model_card::{ModelCard, Presentation};
 use alro_core::prompt::PromptConfig;
 use alro_core::rank::{self, GreedyDecoder, GreedyStep, RankMode, Ranker};
 use alro_core::request::{RankRequest, RankResponse};
 use alro_core::tokenizer::Tokenizer;
-use alro_gpu::{GpuContext, GpuModel, GpuOptions};
+use alro_gpu::{GpuContext, GpuInfo, GpuModel, GpuOptions};
 use std::collections::BTreeMap;
 use wasm_bindgen::{JsError, JsValue};
 
@@ -36,13 +36,14 @@ pub async fn load(
 ) -> Result<(Engine, Option<String>), JsError> {
     match choice {
         BackendChoice::Cpu => Ok((load_cpu(bytes, progress).await?, None)),
-        BackendChoice::Webgpu => match load_gpu(bytes, progress).await {
+        BackendChoice::Webgpu => match load_gpu(bytes, progress, true).await {
             Ok(engine) => Ok((engine, None)),
             Err(e) => Err(JsError::new(&format!(
                 "WebGPU backend: {e}. Load with backend 'auto' to fall back to the CPU, or 'cpu'."
             ))),
         },
-        BackendChoice::Auto => match load_gpu(bytes, progress).await {
+        // `auto` never takes a slower path: a software adapter goes to the CPU backend.
+        BackendChoice::Auto => match load_gpu(bytes, progress, false).await {
             Ok(engine) => Ok((engine, None)),
             Err(reason) => Ok((load_cpu(bytes, progress).await?, Some(reason))),
         },
@@ -77,10 +78,17 @@ pub struct GpuRanker {
     quantization: String,
     parameters: usize,
     metadata: BTreeMap<String, GgufValue>,
+    /// The `alro.*` card (`None`: plain backbone), for `info()`'s display name.
+    card: Option<ModelCard>,
 }
 
-/// `Err` carries the reason in words (for `fallbackReason` or the error).
-async fn load_gpu(bytes: &[u8], progress: &Progress) -> Result<Engine, String> {
+/// `Err` carries the reason in words (for `fallbackReason` or the error). A software adapter
+/// is refused unless `allow_software` (an explicit `backend: 'webgpu'`).
+async fn load_gpu(
+    bytes: &[u8],
+    progress: &Progress,
+    allow_software: bool,
+) -> Result<Engine, String> {
     if !has_navigator_gpu() {
         return Err("this browser has no WebGPU (navigator.gpu is missing)".into());
     }
@@ -88,6 +96,13 @@ async fn load_gpu(bytes: &[u8], progress: &Progress) -> Result<Engine, String> {
     let ctx = GpuContext::new(GpuOptions::default())
         .await
         .map_err(|e| e.to_string())?;
+    if !allow_software && is_software(ctx.info()) {
+        let named = bare_adapter_name(ctx.info()).map_or(String::new(), |n| format!(" ({n})"));
+        return Err(format!(
+            "WebGPU offers only a software adapter here{named}, which ranks far slower than \
+             WebAssembly on the CPU; load with backend 'webgpu' to use it anyway"
+        ));
+    }
     let file = GgufFile::parse(bytes, SOURCE_NAME).map_err(|e| e.to_string())?;
     // The same settings the CPU path takes from Backbone + Ranker::new.
     let card = ModelCard::from_gguf(&file).map_err(|e| e.to_string())?;
@@ -113,6 +128,7 @@ async fn load_gpu(bytes: &[u8], progress: &Progress) -> Result<Engine, String> {
         quantization,
         parameters,
         metadata: file.metadata.clone(),
+        card,
         ctx,
         model,
         tokenizer,
@@ -120,6 +136,36 @@ async fn load_gpu(bytes: &[u8], progress: &Progress) -> Result<Engine, String> {
         prompt,
         config,
     })))
+}
+
+/// A software (fallback) adapter: WebGPU's `isFallbackAdapter` (wgpu reports it as device type
+/// `Cpu`), or a software rasterizer known by name, for browsers that do not set the flag.
+fn is_software(info: &GpuInfo) -> bool {
+    const SOFTWARE: [&str; 5] = [
+        "swiftshader",
+        "llvmpipe",
+        "lavapipe",
+        "softpipe",
+        "basic render driver",
+    ];
+    let name = info.adapter_name.to_lowercase();
+    info.is_fallback || SOFTWARE.iter().any(|s| name.contains(s))
+}
+
+/// The adapter's name, if the browser tells it (Chromium leaves it empty unless asked).
+fn bare_adapter_name(info: &GpuInfo) -> Option<&str> {
+    Some(info.adapter_name.trim()).filter(|n| !n.is_empty())
+}
+
+/// The adapter as a person reads it (`info().adapter`): its name or "unnamed adapter", followed
+/// by " (software)" for a software adapter.
+fn adapter_name(info: &GpuInfo) -> String {
+    let name = bare_adapter_name(info).unwrap_or("unnamed adapter");
+    if is_software(info) {
+        format!("{name} (software)")
+    } else {
+        name.to_string()
+    }
 }
 
 fn has_navigator_gpu() -> bool {
@@ -202,8 +248,12 @@ impl Engine {
         match self {
             Engine::Cpu(r) => {
                 let i = &r.backbone.info;
+                let shown = Presentation::of(i.card.as_ref(), &i.gguf_metadata);
                 Info {
                     name: i.name.clone(),
+                    display_name: shown.display_name,
+                    quality: shown.quality,
+                    card_url: shown.card_url,
                     format: i.format.clone(),
                     quantization: i.quantization.clone(),
                     parameters: i.parameters,
@@ -220,24 +270,18 @@ impl Engine {
                 }
             }
             Engine::Gpu(g) => {
-                let a = g.ctx.info();
+                let shown = Presentation::of(g.card.as_ref(), &g.metadata);
                 Info {
                     name: g.name.clone(),
+                    display_name: shown.display_name,
+                    quality: shown.quality,
+                    card_url: shown.card_url,
                     format: "gguf".into(),
                     quantization: g.quantization.clone(),
                     parameters: g.parameters,
                     context_length: g.config.max_position_embeddings,
                     backend: self.name(),
-                    adapter: Some(format!(
-                        "{} ({}{})",
-                        a.adapter_name,
-                        a.backend,
-                        if a.is_fallback {
-                            ", software fallback"
-                        } else {
-                            ""
-                        }
-                    )),
+                    adapter: Some(adapter_name(g.ctx.info())),
                     fallback_reason,
                     max_candidates: g.identifiers.len(),
                     identifiers: g.identifiers.labels.clone(),

@@ -64,15 +64,27 @@ export interface LoadOptions {
   onProgress?: (progress: LoadProgress) => void;
 }
 export interface RankerInfo {
+  /** The GGUF `general.name` (often a conversion tool's, e.g. "Smollm2 135M 8k Lc100K Mix1 Ep2"); show `displayName` instead. */
   name: string;
+  /** What a person calls the model: the ranker's `alro.display_name`; else a readable backbone
+   *  name, e.g. "SmolLM2-135M (untrained backbone)" for a plain backbone. Never empty. */
+  displayName: string;
+  /** One line on how well it ranks (`alro.quality`), e.g. "NDCG@10 0.71 on 943 held-out
+   *  MovieLens lists (popularity: 0.65)"; "untrained: ranks at chance" for a plain backbone;
+   *  null when an exported ranker does not say. */
+  quality: string | null;
+  /** Link to the model card (`alro.card_url`), relative to the page, e.g. "models/README.md"; null when absent. */
+  cardUrl: string | null;
   format: string;
   quantization: string;
   parameters: number;
   contextLength: number;
   backend: Backend;
-  /** The WebGPU adapter, e.g. "SwiftShader Device (Subzero) (BrowserWebGpu, software fallback)"; null on the CPU. */
+  /** The WebGPU adapter's name or "unnamed adapter" (browsers may hide it), followed by
+   *  " (software)" for a software adapter, e.g. "SwiftShader Device (Subzero) (software)"; null on the CPU. */
   adapter: string | null;
-  /** Why 'auto' did not use WebGPU, when it did not. */
+  /** Why 'auto' did not use WebGPU, when it did not: no WebGPU, no adapter, or only a software
+   *  (fallback) adapter, which is slower than the CPU backend ('webgpu' uses it anyway). */
   fallbackReason: string | null;
   maxCandidates: number;
   identifiers: string[];
@@ -121,6 +133,10 @@ pub fn render_prompt(request_json: &str) -> Result<String, JsError> {
 #[serde(rename_all = "camelCase")]
 struct Info {
     name: String,
+    /// From `alro_core::model_card::Presentation`: the card's, else a readable backbone name.
+    display_name: String,
+    quality: Option<String>,
+    card_url: Option<String>,
     format: String,
     quantization: String,
     parameters: usize,

@@ -17,16 +17,27 @@
 //! | `alro.quantization` | string | export scheme (`Q8_0`, `Q4_K`, …) | — |
 //! | `alro.popularity_tiers` | u32, optional | `N` of the `popularity T/N` notes every candidate must carry; absent = no notes | absent |
 //! | `alro.similarity_tiers` | u32, optional | `N` of the `similarity T/N` notes every candidate must carry (after the popularity note, if any); absent = none | absent |
+//! | `alro.display_name` | string, optional | what a person calls the ranker, e.g. "alro movie ranker — SmolLM2-135M fine-tuned with ALRO on MovieLens 100K" | absent |
+//! | `alro.quality` | string, optional | one line on how well it ranks, e.g. "NDCG@10 0.71 on 943 held-out MovieLens lists (popularity: 0.65)" | absent |
+//! | `alro.card_url` | string, optional | link to the model card, relative to the page that shows the ranker (`alro export` writes "models/README.md" unless told otherwise) | absent |
 //!
 //! A file with no `alro.*` key is a plain backbone and gets the defaults. A file with some keys
 //! but not the required ones, with keys of the wrong type, or with another template version is
-//! refused: prompting a trained ranker with the wrong template silently ranks garbage.
+//! refused: prompting a trained ranker with the wrong template silently ranks garbage. The three
+//! descriptive keys change nothing about prompting; an empty string reads as absent.
+//!
+//! [`Presentation::of`] is what a UI shows (the CLI and the browser package alike): the card's
+//! display name and quality line, or for a file without them a name made readable from
+//! `general.basename`/`general.size_label` (`general.name` is often a conversion tool's
+//! "Smollm2 135M 8k Lc100K Mix1 Ep2"), marked "(untrained backbone)" for a plain backbone, whose
+//! quality line is [`UNTRAINED_QUALITY`].
 
 use crate::gguf::{GgufFile, GgufValue, ValueType};
 use crate::identifiers::DEFAULT_LABELS;
 use crate::prompt::{PromptConfig, TEMPLATE_VERSION};
 use crate::{Error, Result};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// Version of the key set written by this build.
 pub const FORMAT: u32 = 1;
@@ -52,6 +63,12 @@ pub struct ModelCard {
     pub popularity_tiers: usize,
     /// `N` of the training lists' similarity notes (0 = trained without them).
     pub similarity_tiers: usize,
+    /// `alro.display_name`: what a person calls the ranker (`None`: not recorded).
+    pub display_name: Option<String>,
+    /// `alro.quality`: one line on how well it ranks, e.g. its test NDCG@10 and a baseline's.
+    pub quality: Option<String>,
+    /// `alro.card_url`: link to the model card, relative to the page showing the ranker.
+    pub card_url: Option<String>,
 }
 
 impl ModelCard {
@@ -103,6 +120,16 @@ impl ModelCard {
                 GgufValue::U32(self.similarity_tiers as u32),
             ));
         }
+        // Likewise optional: written only when given (an empty string is not given).
+        for (key, value) in [
+            ("alro.display_name", &self.display_name),
+            ("alro.quality", &self.quality),
+            ("alro.card_url", &self.card_url),
+        ] {
+            if let Some(v) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+                entries.push((key.into(), s(v)));
+            }
+        }
         entries
     }
 
@@ -125,6 +152,16 @@ impl ModelCard {
                 .as_str()
                 .map(str::to_string)
                 .ok_or_else(|| bad(key, "is not a string"))
+        };
+        // Absent or empty: `None`; present with another type: refused like a required key.
+        let optional_string = |key: &str| -> Result<Option<String>> {
+            match file.metadata.get(key) {
+                None => Ok(None),
+                Some(v) => v
+                    .as_str()
+                    .map(|s| Some(s.trim().to_string()).filter(|s| !s.is_empty()))
+                    .ok_or_else(|| bad(key, "is not a string")),
+            }
         };
         let count = |key: &str, max: u64| -> Result<usize> {
             let v = get(key)?
@@ -200,7 +237,111 @@ impl ModelCard {
             quantization: string("alro.quantization")?,
             popularity_tiers,
             similarity_tiers,
+            display_name: optional_string("alro.display_name")?,
+            quality: optional_string("alro.quality")?,
+            card_url: optional_string("alro.card_url")?,
         }))
+    }
+}
+
+/// The quality line of a plain backbone: it was never taught to rank.
+pub const UNTRAINED_QUALITY: &str = "untrained: ranks at chance";
+
+/// What a UI shows about a model: its name as a person would say it, how well it ranks, and
+/// where its model card is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Presentation {
+    /// The card's `alro.display_name`; else a readable name of the backbone, followed by
+    /// "(untrained backbone)" for a plain backbone or by the training run for a ranker.
+    pub display_name: String,
+    /// The card's `alro.quality`; [`UNTRAINED_QUALITY`] for a plain backbone; else `None`.
+    pub quality: Option<String>,
+    /// The card's `alro.card_url` (`None` for a plain backbone).
+    pub card_url: Option<String>,
+}
+
+impl Presentation {
+    /// From a file's card (`None`: plain backbone) and its GGUF metadata (for the `general.*`
+    /// names).
+    pub fn of(card: Option<&ModelCard>, metadata: &BTreeMap<String, GgufValue>) -> Presentation {
+        let readable = || readable_model_name(metadata).unwrap_or_else(|| "Unnamed model".into());
+        match card {
+            None => Presentation {
+                display_name: format!("{} (untrained backbone)", readable()),
+                quality: Some(UNTRAINED_QUALITY.into()),
+                card_url: None,
+            },
+            Some(card) => Presentation {
+                display_name: card.display_name.clone().unwrap_or_else(|| {
+                    let run = card.run_id.trim();
+                    if run.is_empty() {
+                        format!("{} ranker (alro)", readable())
+                    } else {
+                        format!("{} ranker (alro run {run})", readable())
+                    }
+                }),
+                quality: card.quality.clone(),
+                card_url: card.card_url.clone(),
+            },
+        }
+    }
+}
+
+/// Model families whose usual spelling a lower-case `general.basename` loses.
+const FAMILY_SPELLINGS: &[(&str, &str)] = &[
+    ("smollm", "SmolLM"),
+    ("tinyllama", "TinyLlama"),
+    ("llama", "Llama"),
+    ("qwen", "Qwen"),
+    ("phi", "Phi"),
+    ("gemma", "Gemma"),
+    ("mistral", "Mistral"),
+    ("olmo", "OLMo"),
+    ("gpt2", "GPT-2"),
+];
+
+/// A model name a person would write, from the GGUF `general.*` keys: "SmolLM2-135M" from
+/// basename "smollm2" and size label "135M", with a one-word fine-tune ("Instruct") appended;
+/// else `general.name` as it is. `None` when the file names itself nowhere.
+pub fn readable_model_name(metadata: &BTreeMap<String, GgufValue>) -> Option<String> {
+    let get = |key: &str| {
+        metadata
+            .get(key)
+            .and_then(GgufValue::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    };
+    let Some(base) = get("general.basename") else {
+        return get("general.name").map(str::to_string);
+    };
+    let family = FAMILY_SPELLINGS.iter().find(|(k, _)| {
+        base.get(..k.len())
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case(k))
+    });
+    let mut name = match family {
+        Some((k, spelled)) => format!("{spelled}{}", &base[k.len()..]),
+        None if base == base.to_lowercase() => capitalized(base),
+        None => base.to_string(),
+    };
+    if let Some(size) = get("general.size_label") {
+        if !name.to_lowercase().contains(&size.to_lowercase()) {
+            name = format!("{name}-{size}");
+        }
+    }
+    // "instruct", "chat": a word; "8k-lc100k-mix1-ep2" is a training recipe, not a name.
+    if let Some(ft) = get("general.finetune") {
+        if ft.len() <= 12 && ft.chars().all(|c| c.is_ascii_alphabetic()) {
+            name = format!("{name}-{}", capitalized(ft));
+        }
+    }
+    Some(name)
+}
+
+fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -229,6 +370,9 @@ mod tests {
             quantization: "Q8_0".into(),
             popularity_tiers: 0,
             similarity_tiers: 0,
+            display_name: None,
+            quality: None,
+            card_url: None,
         }
     }
 
@@ -285,5 +429,140 @@ mod tests {
         other[1].1 = GgufValue::String("alro-v0".into());
         let e = file_with(other).unwrap_err().to_string();
         assert!(e.contains("alro-v0") && e.contains(TEMPLATE_VERSION), "{e}");
+    }
+
+    fn described() -> ModelCard {
+        ModelCard {
+            display_name: Some(
+                "alro movie ranker — SmolLM2-135M fine-tuned with ALRO on MovieLens 100K".into(),
+            ),
+            quality: Some("NDCG@10 0.71 on 943 held-out MovieLens lists (popularity: 0.65)".into()),
+            card_url: Some("models/README.md".into()),
+            ..card()
+        }
+    }
+
+    #[test]
+    fn descriptive_keys_round_trip_and_are_optional() {
+        let entries = described().to_gguf_entries();
+        let value = |k: &str| entries.iter().find(|(key, _)| key == k).map(|(_, v)| v);
+        assert_eq!(
+            value("alro.card_url"),
+            Some(&GgufValue::String("models/README.md".into()))
+        );
+        assert_eq!(file_with(entries.clone()).unwrap(), Some(described()));
+        // One of the three alone; an empty string is not written and reads as absent.
+        let only_quality = ModelCard {
+            display_name: Some("  ".into()),
+            card_url: None,
+            ..described()
+        };
+        let entries = only_quality.to_gguf_entries();
+        assert!(!entries.iter().any(|(k, _)| k == "alro.display_name"));
+        let read = file_with(entries).unwrap().unwrap();
+        assert_eq!((read.display_name, read.card_url), (None, None));
+        assert_eq!(read.quality, described().quality);
+        // Without them the file is the one this build wrote before they existed.
+        assert_eq!(card().to_gguf_entries().len(), 12);
+        let mut empty = card().to_gguf_entries();
+        empty.push(("alro.quality".into(), GgufValue::String(String::new())));
+        assert_eq!(file_with(empty).unwrap(), Some(card()));
+    }
+
+    #[test]
+    fn wrongly_typed_descriptive_keys_are_refused() {
+        for key in ["alro.display_name", "alro.quality", "alro.card_url"] {
+            for wrong in [
+                GgufValue::U32(7),
+                GgufValue::Array(ValueType::String, vec![GgufValue::String("x".into())]),
+            ] {
+                let mut entries = card().to_gguf_entries();
+                entries.push((key.into(), wrong));
+                let e = file_with(entries).unwrap_err().to_string();
+                assert!(e.contains(key) && e.contains("not a string"), "{e}");
+            }
+        }
+    }
+
+    fn metadata(pairs: &[(&str, &str)]) -> BTreeMap<String, GgufValue> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), GgufValue::String(v.to_string())))
+            .collect()
+    }
+
+    #[test]
+    fn plain_backbones_get_a_readable_name_and_the_untrained_quality() {
+        // The setup's SmolLM2-135M-Instruct Q4_1 GGUF, as llama.cpp's converter named it.
+        let smollm = metadata(&[
+            ("general.name", "Smollm2 135M 8k Lc100K Mix1 Ep2"),
+            ("general.basename", "smollm2"),
+            ("general.size_label", "135M"),
+            ("general.finetune", "8k-lc100k-mix1-ep2"),
+        ]);
+        let p = Presentation::of(None, &smollm);
+        assert_eq!(p.display_name, "SmolLM2-135M (untrained backbone)");
+        assert_eq!(p.quality.as_deref(), Some(UNTRAINED_QUALITY));
+        assert_eq!(p.card_url, None);
+
+        let cases: &[(&[(&str, &str)], Option<&str>)] = &[
+            (
+                &[
+                    ("general.basename", "Qwen2.5"),
+                    ("general.size_label", "0.5B"),
+                    ("general.finetune", "instruct"),
+                ],
+                Some("Qwen2.5-0.5B-Instruct"),
+            ),
+            (
+                &[
+                    ("general.basename", "TinyLlama-1.1B"),
+                    ("general.size_label", "1.1B"),
+                ],
+                Some("TinyLlama-1.1B"),
+            ),
+            (&[("general.basename", "orca")], Some("Orca")),
+            (&[("general.basename", "İx")], Some("İx")),
+            (
+                &[("general.name", "tiny-random-llama")],
+                Some("tiny-random-llama"),
+            ),
+            (
+                &[("general.basename", " "), ("general.name", "N")],
+                Some("N"),
+            ),
+            (&[], None),
+        ];
+        for (pairs, want) in cases {
+            assert_eq!(
+                readable_model_name(&metadata(pairs)).as_deref(),
+                *want,
+                "{pairs:?}"
+            );
+        }
+        assert_eq!(
+            Presentation::of(None, &BTreeMap::new()).display_name,
+            "Unnamed model (untrained backbone)"
+        );
+        // A wrongly typed general.name is no name (the card's keys are checked, these are not).
+        let mut odd = BTreeMap::new();
+        odd.insert("general.name".to_string(), GgufValue::U32(3));
+        assert_eq!(readable_model_name(&odd), None);
+    }
+
+    #[test]
+    fn rankers_show_their_card_else_the_backbone_and_run() {
+        let smollm = metadata(&[
+            ("general.basename", "smollm2"),
+            ("general.size_label", "135M"),
+        ]);
+        let p = Presentation::of(Some(&described()), &smollm);
+        assert_eq!(p.display_name, described().display_name.unwrap());
+        assert_eq!(p.quality, described().quality);
+        assert_eq!(p.card_url.as_deref(), Some("models/README.md"));
+        // Exported before the descriptive keys existed: named by backbone and run, no quality.
+        let p = Presentation::of(Some(&card()), &smollm);
+        assert_eq!(p.display_name, "SmolLM2-135M ranker (alro run alro@30)");
+        assert_eq!((p.quality, p.card_url), (None, None));
     }
 }

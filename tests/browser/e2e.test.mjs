@@ -75,6 +75,46 @@ async function openPage(browser, query) {
   return { context, page, load, requests, consoleErrors };
 }
 
+/** A score as the package returns it, e.g. greedy's Borda points "19.00" or a log-probability. */
+const RAW_SCORE = /-?\d+\.\d{2}/;
+
+/** What a person sees of the model: its name as a person says it, a quality line, a short
+ *  backend line, and the technical reason for not using WebGPU (if any) in a closed toggle. */
+async function checkModelPresentation(name, page, info) {
+  const shown = await page.evaluate(() => ({
+    name: document.getElementById('model-name').textContent,
+    quality: document.getElementById('model-quality').hidden ? null : document.getElementById('model-quality').textContent,
+    backendLine: document.getElementById('backend-line').textContent,
+    whyHidden: document.getElementById('backend-why').hidden,
+    whyOpen: document.getElementById('backend-why').open,
+    whyText: document.getElementById('fallback-reason').textContent,
+    whyVisible: document.getElementById('fallback-reason').checkVisibility(),
+  }));
+  results[`${name}Shown`] = shown;
+  assert.ok(info.displayName, `${name}: info().displayName is empty`);
+  assert.equal(shown.name, info.displayName, `${name}: the page must name the model by its display name`);
+  assert.ok(!shown.name.includes(info.name), `${name}: the visible name shows the GGUF general.name ${info.name}`);
+  if (Object.keys(info.metadata).length === 0) {
+    // A plain backbone says so, and that it ranks at chance.
+    assert.match(info.displayName, /\(untrained backbone\)$/);
+    assert.equal(info.quality, 'untrained: ranks at chance');
+    assert.equal(info.cardUrl, null);
+  }
+  if (info.quality) assert.ok(shown.quality.includes(info.quality), `${name}: quality line not shown`);
+  if (info.backend === 'cpu') assert.match(shown.backendLine, /^\s*CPU\s+Running on your CPU \(WebAssembly\)\.$/);
+  else assert.match(shown.backendLine, /Running on (your GPU \(WebGPU[:)]|WebGPU with a software adapter)/);
+  assert.ok(shown.backendLine.length < 140, `${name}: backend line too long: ${shown.backendLine}`);
+  if (info.fallbackReason) {
+    assert.ok(!shown.backendLine.includes(info.fallbackReason), `${name}: the fallback reason is on the visible line`);
+    assert.equal(shown.whyHidden, false, `${name}: the fallback reason toggle is hidden`);
+    assert.equal(shown.whyOpen, false, `${name}: the fallback reason toggle must start closed`);
+    assert.equal(shown.whyVisible, false, `${name}: the fallback reason is visible without opening the toggle`);
+    assert.ok(shown.whyText.includes(info.fallbackReason), `${name}: the toggle lacks the fallback reason`);
+  } else {
+    assert.equal(shown.whyHidden, true, `${name}: a fallback toggle without a fallback`);
+  }
+}
+
 function assertClose(actual, expected, tol, what) {
   for (const [id, v] of Object.entries(expected)) {
     assert.ok(Math.abs(actual[id] - v) <= tol, `${what}: score of ${id} is ${actual[id]}, native ${v} (tolerance ${tol})`);
@@ -113,7 +153,28 @@ async function rankAndCheck(name, { page, requests, consoleErrors }, expectBacke
   await page.waitForFunction(() => document.querySelectorAll('#ranking li').length === 20, null, { timeout: 180_000 });
   const status = await page.textContent('#rank-status');
   assert.match(status, /Ranked 20 movies in [\d.]+ s on /);
+  // Greedy: the order only (the list numbers it), no Borda points like "19.00".
+  const greedyText = await page.textContent('#ranking');
+  assert.doesNotMatch(greedyText, RAW_SCORE, `${name}: the greedy ranking shows raw scores`);
+  assert.equal(await page.locator('#ranking meter').count(), 0);
   await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+
+  // Single pass: a match bar and a percentage per movie, derived from the probabilities.
+  await page.selectOption('#mode', 'single');
+  await page.click('#rank-button');
+  await page.waitForFunction(() => document.querySelectorAll('#ranking meter').length === 20, null, { timeout: 180_000 });
+  const single = await page.evaluate(() => [...document.querySelectorAll('#ranking li')].map((li) => ({
+    text: li.textContent, pct: li.querySelector('.pct').textContent, bar: li.querySelector('meter').value,
+  })));
+  for (const row of single) {
+    assert.doesNotMatch(row.text, RAW_SCORE, `${name}: the single-pass ranking shows raw scores`);
+    assert.match(row.pct, /^(<1|\d{1,3})%$/);
+    assert.ok(row.bar >= 0 && row.bar <= 1);
+  }
+  assert.equal(single[0].bar, 1, `${name}: the first movie's bar is the reference`);
+  for (let i = 1; i < single.length; i++) assert.ok(single[i].bar <= single[i - 1].bar + 1e-9, `${name}: bars not in ranking order`);
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}-single.png`), fullPage: true });
+  await page.selectOption('#mode', 'greedy');
 
   results[name].uiStatus = status;
   checkNoLateRequests(name, afterLoad, serverMark, requests, consoleErrors);
@@ -135,6 +196,7 @@ test('CPU backend (WebGPU disabled): same ranking as the native CLI, no request 
     assert.match(opened.load.info.fallbackReason, /WebGPU/i);
     assert.equal(opened.load.fromCache, false);
     assert.match(await opened.page.textContent('#backend-line'), /CPU/);
+    await checkModelPresentation('cpu', opened.page, opened.load.info);
     results.cpuLoad = opened.load;
     await rankAndCheck('cpu', opened, 'cpu', { fixtures: FIXTURES.map((_, i) => i), visitorPath: true });
 
@@ -158,11 +220,50 @@ test('WebGPU backend (SwiftShader): same ranking as the native CLI, no request a
     const opened = await openPage(browser, '?backend=webgpu');
     assert.equal(opened.load.info.backend, 'webgpu');
     assert.match(await opened.page.textContent('#backend-line'), /WebGPU/);
+    // The adapter is named once, readably (no wgpu backend enum like "BrowserWebGpu").
+    const adapter = opened.load.info.adapter;
+    assert.ok(adapter && !/BrowserWebGpu/.test(adapter), `adapter: ${adapter}`);
+    const line = await opened.page.textContent('#backend-line');
+    const bare = adapter.replace(/ \(software\)$/, '');
+    // Chromium hides the adapter's description unless asked: then no name, and no placeholder.
+    if (bare === 'unnamed adapter') assert.ok(!line.includes(bare), `placeholder shown: ${line}`);
+    else assert.equal(line.split(bare).length - 1, 1, `the adapter should be named once: ${line}`);
+    await checkModelPresentation('webgpu', opened.page, opened.load.info);
     results.webgpuLoad = opened.load;
     // SwiftShader runs the WGSL kernels on the CPU (~1 minute for a 100-token prompt here), so
     // this run ranks the small fixture and skips the 20-movie visitor path (the CPU run covers
     // the page itself); on a real GPU the same test takes seconds.
     await rankAndCheck('webgpu', opened, 'webgpu', { fixtures: [1], visitorPath: false });
+    await opened.context.close();
+  } finally {
+    await browser.close();
+  }
+});
+
+test("'auto' with only a software (fallback) WebGPU adapter runs on the CPU", { timeout: 300_000 }, async (t) => {
+  const browser = await launch({ webgpu: true });
+  try {
+    const opened = await openPage(browser, '?backend=auto');
+    // Headless Chromium without a GPU offers SwiftShader, a fallback adapter.
+    const adapter = await opened.page.evaluate(async () => {
+      const a = await navigator.gpu?.requestAdapter();
+      return a ? { fallback: Boolean(a.info?.isFallbackAdapter ?? a.isFallbackAdapter), name: a.info?.description || a.info?.device || '' } : null;
+    });
+    results.fallbackAdapter = { adapter, load: opened.load };
+    if (!adapter?.fallback) {
+      t.skip(`this browser offers no fallback adapter (${JSON.stringify(adapter)})`);
+      return;
+    }
+    const { info } = opened.load;
+    assert.equal(info.backend, 'cpu', `'auto' chose the software adapter: ${info.adapter}`);
+    assert.equal(info.adapter, null);
+    assert.match(info.fallbackReason, /software adapter.*slower than WebAssembly on the CPU.*backend 'webgpu'/);
+    assert.ok(info.fallbackReason.length < 240, `fallback reason is not one short sentence: ${info.fallbackReason}`);
+    await checkModelPresentation('fallbackAdapter', opened.page, info);
+    // Still ranks, on the CPU.
+    const r = await opened.page.evaluate((req) => window.alroDemo.rank(req, { mode: 'single' }), FIXTURES[1]);
+    assert.equal(r.backend, 'cpu');
+    await opened.page.screenshot({ path: path.join(ARTIFACTS, 'fallback-adapter.png'), fullPage: true });
     await opened.context.close();
   } finally {
     await browser.close();
@@ -229,6 +330,14 @@ test('package errors are JS Errors that say what to fix', { timeout: 300_000 }, 
     assert.equal(outcome.ok.ranking.length, 2);
     assert.equal(outcome.info.maxCandidates, 26);
     assert.equal(outcome.info.templateVersion, 'alro-v1');
+    assert.ok(outcome.info.displayName && outcome.info.displayName !== outcome.info.name, `displayName: ${outcome.info.displayName}`);
+    assert.ok('quality' in outcome.info && 'cardUrl' in outcome.info);
+    if (Object.keys(outcome.info.metadata).length === 0) {
+      assert.match(outcome.info.displayName, /^\S.* \(untrained backbone\)$/);
+      assert.equal(outcome.info.quality, 'untrained: ranks at chance');
+      assert.equal(outcome.info.cardUrl, null);
+    }
+    results.packageInfo = outcome.info;
     results.errorMessages = Object.fromEntries(Object.keys(expect).map((k) => [k, outcome[k].message]));
   } finally {
     await browser.close();

@@ -29,6 +29,8 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         ".mjs": "text/javascript",
         ".json": "application/json",
         ".gguf": "application/octet-stream",
+        # The model card (models/README.md): shown as text, not downloaded.
+        ".md": "text/plain; charset=utf-8",
     }
 
     def end_headers(self):
