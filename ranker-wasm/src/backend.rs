@@ -237,6 +237,14 @@ impl GpuRanker {
 }
 
 impl Engine {
+    /// The prompt settings the model was trained with (its card): which notes it needs.
+    pub fn prompt(&self) -> &PromptConfig {
+        match self {
+            Engine::Cpu(r) => &r.prompt,
+            Engine::Gpu(g) => &g.prompt,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Engine::Cpu(_) => "cpu",

@@ -77,13 +77,31 @@ pub enum BackendChoice {
 pub struct LoadOptions {
     pub backend: BackendChoice,
     pub on_progress: Option<js_sys::Function>,
+    /// The bytes of an item table file (`alro items build`), to compute missing notes.
+    pub items: Option<Vec<u8>>,
+}
+
+/// The bytes of a `Uint8Array` or an `ArrayBuffer`; `what` names the argument in the error.
+pub fn bytes(value: &JsValue, what: &str) -> Result<Vec<u8>, String> {
+    if let Some(a) = value.dyn_ref::<js_sys::Uint8Array>() {
+        Ok(a.to_vec())
+    } else if let Some(b) = value.dyn_ref::<js_sys::ArrayBuffer>() {
+        Ok(js_sys::Uint8Array::new(b).to_vec())
+    } else {
+        Err(format!(
+            "{what} must be a Uint8Array or an ArrayBuffer of the item table file \
+             (e.g. new Uint8Array(await (await fetch('models/items-ml-latest-small.json')).arrayBuffer()))"
+        ))
+    }
 }
 
 pub fn load_options(value: JsValue) -> Result<LoadOptions, String> {
-    const SHAPE: &str = "{backend?: 'auto' | 'webgpu' | 'cpu', onProgress?: (p) => void}";
+    const SHAPE: &str =
+        "{backend?: 'auto' | 'webgpu' | 'cpu', onProgress?: (p) => void, items?: Uint8Array}";
     let mut out = LoadOptions {
         backend: BackendChoice::Auto,
         on_progress: None,
+        items: None,
     };
     if value.is_undefined() || value.is_null() {
         return Ok(out);
@@ -111,6 +129,8 @@ pub fn load_options(value: JsValue) -> Result<LoadOptions, String> {
                         .map_err(|_| "options.onProgress must be a function".to_string())?,
                 )
             }
+            "items" if v.is_undefined() || v.is_null() => {}
+            "items" => out.items = Some(bytes(&v, "options.items")?),
             other => {
                 return Err(format!(
                     "options.{other} is not an option; expected {SHAPE}"

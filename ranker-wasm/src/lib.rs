@@ -5,21 +5,24 @@
 //!
 //! JavaScript API (types in `pkg/alro_ranker.d.ts`):
 //! ```js
-//! const ranker = await Ranker.load(bytes, { backend: 'auto', onProgress: (p) => ... });
+//! const ranker = await Ranker.load(bytes, { backend: 'auto', onProgress: (p) => ..., items });
 //! const { ranking, scores, backend, millis } = await ranker.rank({ history, candidates }, { mode: 'greedy' });
 //! ranker.info();  // model, quantization, backend in use, max candidates, alro.* metadata, ...
+//! ranker.setItems(tableBytes);  // item table: notes computed for candidates without one
 //! ```
 
 mod backend;
 mod input;
 mod js;
+mod notes;
 
 use alro_core::gguf::GgufValue;
+use alro_core::notes::ItemTable;
 use alro_core::request::RankRequest;
 use backend::Engine;
 use input::Mode;
 use serde::Serialize;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -35,7 +38,9 @@ const TS_TYPES: &'static str = r#"
 export interface HistoryEntry { title: string; rating: number }
 /** One item to rank. `id` is yours and is returned in `ranking`; the model never sees it. */
 /** `note`: optional side information shown after the title, e.g. 'popularity 5/7'; give it
- *  only to a model trained with notes (`alro data prepare --popularity-tiers`). */
+ *  only to a model trained with notes (`alro data prepare --popularity-tiers`). With an item
+ *  table loaded (`LoadOptions.items`, `Ranker.setItems`), a model trained with notes gets them
+ *  computed for every candidate that has none. */
 export interface Candidate { id: string; title: string; note?: string }
 export interface RankRequest { history: HistoryEntry[]; candidates: Candidate[] }
 export interface RankOptions {
@@ -51,6 +56,16 @@ export interface RankResult {
   backend: Backend;
   /** Wall-clock time of this call in milliseconds. */
   millis: number;
+  /** Titles (history, then candidates) the item table does not know, when notes were computed
+   *  from it: left out of the similarity mean; as candidates they got the lowest tier. */
+  unknownTitles: string[];
+}
+/** The loaded item table (`Ranker.itemsInfo()`). */
+export interface ItemsInfo {
+  /** The dataset it was built from, e.g. "ml-latest-small: ratings.csv.xz sha256:...". */
+  source: string;
+  items: number;
+  users: number;
 }
 export interface LoadProgress {
   /** 'read' | 'adapter' | 'upload' (WebGPU) | 'weights' (CPU) | 'ready' */
@@ -62,6 +77,10 @@ export interface LoadOptions {
   /** 'auto' (default): WebGPU when an adapter is available and the model fits, else CPU. */
   backend?: 'auto' | 'webgpu' | 'cpu';
   onProgress?: (progress: LoadProgress) => void;
+  /** An item table file (models/items-ml-latest-small.json, built by `alro items build`): with
+   *  it, a ranker trained with popularity/similarity notes gets them computed from the titles
+   *  for every candidate without a `note`. Same as calling `setItems` after loading. */
+  items?: Uint8Array | ArrayBuffer;
 }
 export interface RankerInfo {
   /** The GGUF `general.name` (often a conversion tool's, e.g. "Smollm2 135M 8k Lc100K Mix1 Ep2"); show `displayName` instead. */
@@ -159,6 +178,8 @@ struct RankResult<'a> {
     scores: &'a BTreeMap<String, f32>,
     backend: &'static str,
     millis: f64,
+    #[serde(rename = "unknownTitles")]
+    unknown_titles: &'a [String],
 }
 
 struct Inner {
@@ -167,6 +188,8 @@ struct Inner {
     /// Set while a ranking runs: the GPU backend awaits between decode steps, and one KV cache
     /// cannot serve two interleaved calls.
     busy: Cell<bool>,
+    /// The item table notes are computed from (`options.items`, `setItems`).
+    items: RefCell<Option<Rc<ItemTable>>>,
 }
 
 /// A loaded ranking model. Create with `await Ranker.load(bytes, options)`.
@@ -185,6 +208,13 @@ impl Ranker {
         #[wasm_bindgen(unchecked_param_type = "LoadOptions | undefined")] options: JsValue,
     ) -> Result<Ranker, JsError> {
         let options = input::load_options(options).map_err(|e| JsError::new(&e))?;
+        // A bad table fails before the model's long load.
+        let items = options
+            .items
+            .as_deref()
+            .map(|b| notes::parse(b, "options.items").map(Rc::new))
+            .transpose()
+            .map_err(|e| JsError::new(&e))?;
         let progress = Progress(options.on_progress.clone());
         let array = if let Some(a) = bytes.dyn_ref::<js_sys::Uint8Array>() {
             a.clone()
@@ -216,6 +246,7 @@ impl Ranker {
                 engine,
                 info,
                 busy: Cell::new(false),
+                items: RefCell::new(items),
             }),
         })
     }
@@ -228,12 +259,20 @@ impl Ranker {
         #[wasm_bindgen(unchecked_param_type = "RankRequest")] request: JsValue,
         #[wasm_bindgen(unchecked_param_type = "RankOptions | undefined")] options: JsValue,
     ) -> js_sys::Promise {
-        // Inputs are read now, before the caller can mutate them.
+        // Inputs are read now, before the caller can mutate them; missing notes are filled from
+        // the item table now too.
         let parsed =
             input::request(request).and_then(|r| input::rank_options(options).map(|o| (r, o.mode)));
         let inner = self.inner.clone();
+        let table = inner.items.borrow().clone();
+        let prompt = inner.engine.prompt();
+        let parsed = parsed.map(|(mut req, mode)| {
+            let unknown = notes::fill(&mut req, prompt, table.as_deref());
+            (req, mode, unknown)
+        });
+        let hint = table.is_none() && notes::required(prompt);
         wasm_bindgen_futures::future_to_promise(async move {
-            let (req, mode) = parsed.map_err(to_js_error)?;
+            let (req, mode, unknown) = parsed.map_err(to_js_error)?;
             if inner.busy.replace(true) {
                 return Err(to_js_error(
                     "a ranking is already running on this Ranker; await the previous rank() \
@@ -241,9 +280,15 @@ impl Ranker {
                         .into(),
                 ));
             }
-            let result = rank_timed(&inner, &req, mode).await;
+            let result = rank_timed(&inner, &req, mode, &unknown).await;
             inner.busy.set(false);
-            result.map_err(to_js_error)
+            result.map_err(|e| {
+                if hint && e.contains(" notes: give every candidate") {
+                    to_js_error(format!("{e}{}", notes::NO_TABLE_HINT))
+                } else {
+                    to_js_error(e)
+                }
+            })
         })
     }
 
@@ -253,6 +298,35 @@ impl Ranker {
         to_js(&self.inner.info)
     }
 
+    /// Loads (a `Uint8Array` or `ArrayBuffer` of an item table file) or, with `null`, removes the
+    /// item table missing notes are computed from. Throws an `Error` naming what is wrong with the
+    /// file, keeping the table loaded before.
+    #[wasm_bindgen(js_name = setItems)]
+    pub fn set_items(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer | null")] bytes: JsValue,
+    ) -> Result<(), JsError> {
+        let table = if bytes.is_undefined() || bytes.is_null() {
+            None
+        } else {
+            let b = input::bytes(&bytes, "setItems").map_err(|e| JsError::new(&e))?;
+            Some(Rc::new(
+                notes::parse(&b, "setItems").map_err(|e| JsError::new(&e))?,
+            ))
+        };
+        *self.inner.items.borrow_mut() = table;
+        Ok(())
+    }
+
+    /// The loaded item table's source and size, or `null`.
+    #[wasm_bindgen(js_name = itemsInfo, unchecked_return_type = "ItemsInfo | null")]
+    pub fn items_info(&self) -> Result<JsValue, JsError> {
+        match self.inner.items.borrow().as_deref() {
+            Some(t) => to_js(&notes::ItemsInfo::of(t)),
+            None => Ok(JsValue::NULL),
+        }
+    }
+
     /// The backend in use: `'webgpu'` or `'cpu'`.
     #[wasm_bindgen(getter, unchecked_return_type = "Backend")]
     pub fn backend(&self) -> String {
@@ -260,7 +334,12 @@ impl Ranker {
     }
 }
 
-async fn rank_timed(inner: &Inner, req: &RankRequest, mode: Mode) -> Result<JsValue, String> {
+async fn rank_timed(
+    inner: &Inner,
+    req: &RankRequest,
+    mode: Mode,
+    unknown_titles: &[String],
+) -> Result<JsValue, String> {
     let start = js::now_ms();
     let resp = inner.engine.rank(req, mode).await?;
     let millis = js::now_ms() - start;
@@ -269,6 +348,7 @@ async fn rank_timed(inner: &Inner, req: &RankRequest, mode: Mode) -> Result<JsVa
         scores: &resp.scores,
         backend: inner.engine.name(),
         millis,
+        unknown_titles,
     })
     .map_err(|_| "could not convert the result to JavaScript".to_string())
 }
