@@ -530,3 +530,496 @@ fn popular_negatives_are_recorded_and_bad_values_are_refused() {
     assert!(text.contains("seed 2024, popular negatives)"), "{text}");
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// A tiny MovieLens-100K-format dataset: 8 users each rate 7 of 12 films ("Film I (1980+I)"),
+/// one rating per time step. With `TINY` (L = 3, m = 3, P = 1) every user has one test list:
+/// the last rating and 2 of the 5 films the user never rated. User 1's rated candidate has
+/// rating 3, user 2's rating 4.
+fn tiny_dataset(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("alro-tiny-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let zeros = vec!["0"; 19].join("|");
+    let items: String = (1..=12)
+        .map(|i| {
+            format!(
+                "{i}|Film {i} ({})|01-Jan-{}||http://x|{zeros}\n",
+                1980 + i,
+                1980 + i
+            )
+        })
+        .collect();
+    let mut ratings = String::new();
+    for u in 1..=8 {
+        for j in 0..7 {
+            let item = (u * 3 + j * 5) % 12 + 1;
+            let r = 1 + (u + j) % 5;
+            ratings.push_str(&format!("{u}\t{item}\t{r}\t{}\n", 1000 * u + j));
+        }
+    }
+    std::fs::write(dir.join("u.item"), items).unwrap();
+    std::fs::write(dir.join("u.data"), ratings).unwrap();
+    dir
+}
+
+const TINY: [&str; 6] = [
+    "--history-len",
+    "3",
+    "--candidates",
+    "3",
+    "--positives",
+    "1",
+];
+
+/// `alro eval` on the tiny dataset with `TINY` and `extra`.
+fn eval_tiny(dir: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "eval",
+        "--dataset",
+        "ml-100k",
+        "--path",
+        dir.to_str().unwrap(),
+    ];
+    args.extend(TINY);
+    args.extend(extra);
+    alro(&args)
+}
+
+fn stdout_of(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+/// The test lists `alro data prepare` writes for the tiny dataset with `TINY` and `extra`, the
+/// same lists `alro eval` scores.
+fn tiny_lists(dir: &Path, extra: &[&str]) -> Vec<alro_core::data::RankingExample> {
+    let out = dir.join("prepared");
+    let mut args = vec!["data", "prepare", "--dataset", "ml-100k"];
+    args.extend([
+        "--path",
+        dir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    args.extend(TINY);
+    args.extend(extra);
+    ok(&args);
+    std::fs::read_to_string(out.join("test.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// NDCG@10 of `relevance` ranked by `scores`, ties broken every possible way and averaged: the
+/// definition of "ties in expectation", computed by brute force over all orders (3 candidates).
+fn brute_force_ndcg(relevance: &[f32], scores: &[f64]) -> f64 {
+    fn perms(n: usize) -> Vec<Vec<usize>> {
+        if n == 0 {
+            return vec![vec![]];
+        }
+        let mut out = Vec::new();
+        for p in perms(n - 1) {
+            for at in 0..=p.len() {
+                let mut q = p.clone();
+                q.insert(at, n - 1);
+                out.push(q);
+            }
+        }
+        out
+    }
+    let dcg = |order: &[usize]| -> f64 {
+        order
+            .iter()
+            .take(10)
+            .enumerate()
+            .map(|(i, &c)| (2f64.powf(relevance[c] as f64) - 1.0) / ((i + 2) as f64).log2())
+            .sum()
+    };
+    let mut ideal: Vec<usize> = (0..relevance.len()).collect();
+    ideal.sort_by(|&a, &b| relevance[b].total_cmp(&relevance[a]));
+    let consistent: Vec<Vec<usize>> = perms(relevance.len())
+        .into_iter()
+        .filter(|p| p.windows(2).all(|w| scores[w[0]] >= scores[w[1]]))
+        .collect();
+    consistent.iter().map(|p| dcg(p)).sum::<f64>() / consistent.len() as f64 / dcg(&ideal)
+}
+
+#[test]
+fn versus_lines_json_and_per_list_file() {
+    let dir = tiny_dataset("versus");
+    let per_list = dir.join("per-list.jsonl");
+    let text = stdout_of(&eval_tiny(
+        &dir,
+        &[
+            "--baseline",
+            "random,popularity,item-mean",
+            "--per-list",
+            per_list.to_str().unwrap(),
+        ],
+    ));
+    // By default every other ranker against popularity: a mean, an interval and a verdict.
+    for ranker in ["random", "item-mean"] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(ranker) && l.contains("Δ NDCG@10 vs popularity: "))
+            .unwrap_or_else(|| panic!("no Δ line for {ranker}: {text}"));
+        let rest = line.split("vs popularity: ").nth(1).unwrap();
+        let (mean, rest) = rest.split_once(" [").unwrap();
+        let (interval, rest) = rest.split_once("] ").unwrap();
+        let (lo, hi) = interval.split_once(", ").unwrap();
+        let (mean, lo, hi): (f64, f64, f64) = (
+            mean.parse().unwrap(),
+            lo.parse().unwrap(),
+            hi.parse().unwrap(),
+        );
+        assert!(lo <= mean && mean <= hi, "{line}");
+        let verdict = rest.split(' ').next().unwrap();
+        assert!(["above", "below", "level"].contains(&verdict), "{line}");
+        assert!(
+            rest.ends_with("(8 lists, 1000 paired-bootstrap resamples)"),
+            "{line}"
+        );
+    }
+    assert!(!text.contains("popularity  Δ"), "{text}");
+    // One line per list, every ranker's value, the same mean as the table.
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&per_list)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 8);
+    assert_eq!(lines[0]["user"], "1");
+    let names: Vec<&str> = lines[0]["ndcg@10"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(names.len(), 3);
+
+    // --json: each line but popularity's carries "versus"; explicit, comma-separated --versus.
+    let out = eval_tiny(
+        &dir,
+        &[
+            "--baseline",
+            "random,popularity,item-mean",
+            "--versus",
+            "popularity,random",
+            "--json",
+        ],
+    );
+    let rankers: Vec<serde_json::Value> = stdout_of(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rankers.len(), 3);
+    for r in &rankers {
+        let v = &r["versus"];
+        let name = r["ranker"].as_str().unwrap();
+        let mean_of = |n: &str| {
+            lines
+                .iter()
+                .map(|l| l["ndcg@10"][n].as_f64().unwrap())
+                .sum::<f64>()
+                / 8.0
+        };
+        assert!((r["ndcg@10"].as_f64().unwrap() - mean_of(name)).abs() < 1e-12);
+        match name {
+            "popularity" => assert!(r.get("versus").is_none(), "{r}"),
+            "random" => {
+                // random vs popularity is there; popularity vs random would repeat it.
+                let d = &v["popularity"];
+                let want = mean_of("random") - mean_of("popularity");
+                assert!((d["mean"].as_f64().unwrap() - want).abs() < 1e-12, "{r}");
+                assert!(d["lo"].as_f64().unwrap() <= d["hi"].as_f64().unwrap());
+                assert!(d["verdict"].is_string());
+            }
+            _ => {
+                assert!(v["popularity"]["verdict"].is_string(), "{r}");
+                assert!(v["random"]["verdict"].is_string(), "{r}");
+            }
+        }
+    }
+    // --markdown: the comparisons as a second table.
+    let md = stdout_of(&eval_tiny(
+        &dir,
+        &["--baseline", "random,popularity", "--markdown"],
+    ));
+    assert!(
+        md.contains("| ranker | vs | Δ NDCG@10 | 95% interval | verdict | lists |")
+            && md.contains("| random | popularity | "),
+        "{md}"
+    );
+    // A --versus that names no evaluated ranker is refused.
+    let out = eval_tiny(&dir, &["--baseline", "random", "--versus", "mf"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--versus mf: no such ranker"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn notes_baseline_equals_a_hand_computation_and_needs_notes() {
+    let dir = tiny_dataset("notes");
+    let notes = ["--popularity-tiers", "4", "--similarity-tiers", "7"];
+    let lists = tiny_lists(&dir, &notes);
+    assert_eq!(lists.len(), 8);
+    let per_list = dir.join("per-list.jsonl");
+    let mut args = vec!["--baseline", "notes", "--json", "--per-list"];
+    args.push(per_list.to_str().unwrap());
+    args.extend(notes);
+    let rows: Vec<serde_json::Value> = stdout_of(&eval_tiny(&dir, &args))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let names: Vec<&str> = rows.iter().map(|r| r["ranker"].as_str().unwrap()).collect();
+    assert_eq!(names, ["note:popularity", "note:similarity"]);
+    let per: Vec<serde_json::Value> = std::fs::read_to_string(&per_list)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for (row, kind) in rows.iter().zip(["popularity", "similarity"]) {
+        let mut sum = 0.0;
+        for (ex, line) in lists.iter().zip(&per) {
+            assert_eq!(line["user"].as_str(), Some(ex.user.as_str()));
+            // The tier written in each candidate's note, read here by hand.
+            let tiers: Vec<f64> = ex
+                .candidates
+                .iter()
+                .map(|c| {
+                    let note = c.note.as_deref().unwrap();
+                    let part = note
+                        .split(", ")
+                        .find(|p| p.starts_with(kind))
+                        .unwrap_or_else(|| panic!("{note}"));
+                    part[kind.len() + 1..]
+                        .split('/')
+                        .next()
+                        .unwrap()
+                        .parse()
+                        .unwrap()
+                })
+                .collect();
+            let want = brute_force_ndcg(&ex.relevance, &tiers);
+            let got = line["ndcg@10"][format!("note:{kind}")].as_f64().unwrap();
+            assert!(
+                (got - want).abs() < 1e-12,
+                "{kind} {}: {got} vs {want}",
+                ex.user
+            );
+            sum += want;
+        }
+        let mean = row["ndcg@10"].as_f64().unwrap();
+        assert!((mean - sum / 8.0).abs() < 1e-12, "{row}");
+        assert!((0.0..=1.0).contains(&mean));
+    }
+    // `all` adds the note rows only when the lists carry notes.
+    let all = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["--baseline", "all", "--json", "--epochs", "1"];
+        args.extend(extra);
+        stdout_of(&eval_tiny(&dir, &args))
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["ranker"].as_str().unwrap().to_string()
+            })
+            .collect()
+    };
+    assert!(all(&["--similarity-tiers", "7"]).contains(&"note:similarity".to_string()));
+    assert!(!all(&[]).iter().any(|n| n.starts_with("note:")));
+    // Without notes on the lists: refused, naming the flags that add them.
+    let out = eval_tiny(&dir, &["--baseline", "popularity,notes"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--similarity-tiers") && err.contains("--popularity-tiers"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One `--show` list: (user, [(mark, title)], NDCG line).
+type Shown = (String, Vec<(char, String)>, String);
+
+/// The `--show` lists of `text`.
+fn shown(text: &str) -> Vec<Shown> {
+    let mut out: Vec<Shown> = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("user ") {
+            out.push((
+                rest.split(' ').next().unwrap().into(),
+                vec![],
+                String::new(),
+            ));
+        } else if let Some(ndcg) = line.strip_prefix("  NDCG@10: ") {
+            out.last_mut().unwrap().2 = ndcg.into();
+        } else if let Some((n, rest)) = line.trim_start().split_once(". ") {
+            if n.parse::<usize>().is_ok() && !out.is_empty() {
+                let mut chars = rest.chars();
+                let mark = chars.next().unwrap();
+                let title = chars.as_str().trim_start();
+                let title = title.split(" (popularity").next().unwrap();
+                let title = title.split(" (similarity").next().unwrap();
+                out.last_mut().unwrap().1.push((mark, title.to_string()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn show_prints_readable_lists_with_marks() {
+    let dir = tiny_dataset("show");
+    let lists = tiny_lists(&dir, &["--similarity-tiers", "7"]);
+    let text = stdout_of(&eval_tiny(
+        &dir,
+        &[
+            "--baseline",
+            "popularity,notes",
+            "--similarity-tiers",
+            "7",
+            "--show",
+            "2",
+        ],
+    ));
+    let shows = shown(&text);
+    assert_eq!(shows.len(), 2, "{text}");
+    let mut marks = String::new();
+    for ((user, rows, ndcg), ex) in shows.iter().zip(&lists) {
+        assert_eq!(user, &ex.user);
+        assert_eq!(rows.len(), 3, "{text}");
+        for (mark, title) in rows {
+            let c = ex
+                .candidates
+                .iter()
+                .position(|c| &c.title == title)
+                .expect(title);
+            let want = match ex.relevance[c] {
+                r if r >= 4.0 => '★',
+                r if r > 0.0 => '☆',
+                _ => ' ',
+            };
+            assert_eq!(*mark, want, "{title} in {text}");
+            marks.push(*mark);
+        }
+        assert!(
+            ndcg.starts_with("popularity 0.") && ndcg.contains(" · note:similarity "),
+            "{ndcg}"
+        );
+    }
+    // User 1 rated its candidate 3, user 2 rated its 4.
+    assert!(marks.contains('★') && marks.contains('☆'), "{text}");
+    // The history's last 3 films with their ratings, then the table after the lists.
+    let h = &lists[0].history;
+    let last = &h[h.len() - 1];
+    assert!(
+        text.contains(&format!("{}: {}", last.title, last.rating)),
+        "{text}"
+    );
+    let table = text.find("ranker ").unwrap();
+    assert!(table > text.rfind("NDCG@10: ").unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The tiny random model with a model card saying it was trained with `similarity T/7` notes.
+fn tiny_model_with_similarity_notes(dir: &Path) -> PathBuf {
+    use alro_core::gguf::{GgufFile, GgufValue, GgufWriter, ValueType};
+    use alro_core::model::tiny::{tiny_llama_gguf, TinySpec};
+    let bytes = tiny_llama_gguf(&TinySpec::default()).unwrap();
+    let file = GgufFile::parse(&bytes, "tiny.gguf").unwrap();
+    let mut w = GgufWriter::new();
+    for (key, value) in &file.metadata {
+        w.set(key.clone(), value.clone());
+    }
+    let s = |v: &str| GgufValue::String(v.into());
+    let labels = alro_core::model_card::default_identifiers();
+    w.set("alro.format", GgufValue::U32(alro_core::model_card::FORMAT))
+        .set(
+            "alro.template_version",
+            s(alro_core::prompt::TEMPLATE_VERSION),
+        )
+        .set(
+            "alro.identifiers",
+            GgufValue::Array(ValueType::String, labels.iter().map(|l| s(l)).collect()),
+        )
+        .set("alro.m", GgufValue::U32(20))
+        .set("alro.L", GgufValue::U32(10))
+        .set("alro.rating_max", GgufValue::F32(5.0))
+        .set("alro.item_noun", s("movies"))
+        .set("alro.similarity_tiers", GgufValue::U32(7));
+    for key in [
+        "run_id",
+        "dataset_sha256",
+        "base_sha256",
+        "lora",
+        "quantization",
+    ] {
+        w.set(format!("alro.{key}"), s("test"));
+    }
+    for t in &file.tensors {
+        let data = file.tensor_data(&bytes, t).unwrap().to_vec();
+        w.add_raw(t.name.clone(), t.shape.clone(), t.dtype, data);
+    }
+    let p = dir.join("tiny-similarity.gguf");
+    std::fs::write(&p, w.to_bytes()).unwrap();
+    p
+}
+
+#[test]
+fn the_lists_carry_the_notes_the_model_card_asks_for() {
+    let dir = tiny_dataset("card");
+    let model = tiny_model_with_similarity_notes(&dir);
+    let model = model.to_str().unwrap();
+    let out = eval_tiny(
+        &dir,
+        &[
+            "--llm",
+            "--model",
+            model,
+            "--baseline",
+            "popularity",
+            "--show",
+            "2",
+        ],
+    );
+    let text = stdout_of(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "the ranker reads similarity notes in 7 tiers: lists built with --similarity-tiers 7"
+        ),
+        "{err}"
+    );
+    assert!(text.contains("similarity notes in 7 tiers)"), "{text}");
+    // --show follows the LLM, whose rows carry the notes it read.
+    assert!(text.contains("Top 3 by zero-shot"), "{text}");
+    let shows = shown(&text);
+    assert_eq!(shows.len(), 2, "{text}");
+    assert!(shows[0].2.starts_with("zero-shot 0.") || shows[0].2.starts_with("zero-shot 1."));
+    assert!(shows[0].2.contains(" · popularity "), "{text}");
+    assert!(text.contains("(similarity ") && text.contains("zero-shot  Δ NDCG@10 vs popularity"));
+    // Tiers the card does not have are refused before anything is built.
+    let out = eval_tiny(
+        &dir,
+        &[
+            "--llm",
+            "--model",
+            model,
+            "--baseline",
+            "popularity",
+            "--similarity-tiers",
+            "5",
+        ],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--similarity-tiers 5") && err.contains("--similarity-tiers 7"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

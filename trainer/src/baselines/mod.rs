@@ -13,6 +13,7 @@ pub mod item_mean;
 pub mod lightgcn;
 pub mod linalg;
 pub mod mf;
+pub mod notes;
 pub mod popularity;
 pub mod random;
 pub mod train_data;

@@ -10,12 +10,13 @@ pub mod report;
 
 use super::data::source::DatasetArgs;
 use super::data::{bar, load, ProtocolArgs};
-use crate::baselines::{self, BaselineKind, Hyper, TrainData};
+use crate::baselines::{self, notes, BaselineKind, Hyper, TrainData};
 use alro_core::data::protocol::NegativeSampling;
-use alro_core::data::{Protocol, ProtocolCounts, Split, Splits};
-use anyhow::{Context, Result};
+use alro_core::data::{Protocol, ProtocolConfig, ProtocolCounts, Split, Splits};
+use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use ranker::{evaluate, BaselineLists, EvalResult, IdMaps};
+use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -35,6 +36,9 @@ pub enum BaselineChoice {
     Mf,
     Bpr,
     Lightgcn,
+    /// The candidates ranked by their notes alone: one row per note kind the lists carry
+    /// (`note:popularity`, `note:similarity`; in `all` only when the lists carry notes).
+    Notes,
 }
 
 #[derive(Args)]
@@ -55,7 +59,7 @@ pub struct EvalArgs {
     pub adapter: Vec<String>,
     /// The backbone for --llm and --adapter [default: $ALRO_MODEL or the setup's backbone]
     #[arg(long)]
-    pub model: Option<std::path::PathBuf>,
+    pub model: Option<PathBuf>,
     /// How the LLM ranks: `greedy` (full list, ALRO.md §7 default) or `single` (first-position
     /// distribution, one forward pass).
     #[arg(long, value_enum, default_value = "greedy")]
@@ -68,12 +72,28 @@ pub struct EvalArgs {
     #[arg(long, default_value = "test")]
     pub split: Split,
     /// One JSON object per ranker: {"ndcg@1", "ndcg@5", "ndcg@10", "ndcg@20", "lists"} (with
-    /// several rankers, one per line with a "ranker" key).
+    /// several rankers, one per line with a "ranker" key, and a "versus" object holding the
+    /// --versus comparisons: {"popularity": {"mean", "lo", "hi", "verdict"}}).
     #[arg(long)]
     pub json: bool,
-    /// Print the table as markdown.
+    /// Print the table as markdown (and the --versus comparisons as a second table).
     #[arg(long, conflicts_with = "json")]
     pub markdown: bool,
+    /// Compare every other ranker with RANKER: the mean per-list difference in NDCG@10 with a
+    /// 95% paired-bootstrap interval (1000 resamples of the lists, seed 2024) and a verdict
+    /// (above, below or level: the interval excludes 0 or not). Comma-separated or repeated,
+    /// e.g. `popularity,item-knn,note:similarity` [default: popularity, when it is evaluated]
+    #[arg(long, value_delimiter = ',', value_name = "RANKER")]
+    pub versus: Vec<String>,
+    /// Write every list's NDCG@10 as JSON lines, one per list:
+    /// `{"user": .., "ndcg@10": {"RANKER": value, ..}}` (null for a list without a positive).
+    #[arg(long, value_name = "FILE")]
+    pub per_list: Option<PathBuf>,
+    /// Print the first N lists as a person reads them (the user's last 3 ratings, the first
+    /// LLM's top 10 — the first ranker's without an LLM — marked ★ rated ≥ 4 / ☆ rated < 4,
+    /// every ranker's NDCG@10 on the list), then the table.
+    #[arg(long, value_name = "N", conflicts_with = "json")]
+    pub show: Option<usize>,
     /// Embedding size (mf: 100, bpr: 64, lightgcn: 64).
     #[arg(long)]
     pub dim: Option<usize>,
@@ -98,18 +118,53 @@ pub struct EvalArgs {
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
-    let cfg = args.protocol.config()?;
-    let kinds: Vec<BaselineKind> = if args.baseline.contains(&BaselineChoice::All) {
-        BaselineKind::ALL.to_vec()
-    } else {
-        let mut k: Vec<BaselineKind> = Vec::new();
-        for kind in args.baseline.iter().map(|&c| to_kind(c)) {
-            if !k.contains(&kind) {
-                k.push(kind);
-            }
-        }
-        k
+    let mut cfg = args.protocol.config()?;
+
+    let mode = match args.mode {
+        LlmMode::Greedy => alro_core::rank::RankMode::Greedy,
+        LlmMode::Single => alro_core::rank::RankMode::Single,
     };
+    let model = crate::model_path::backbone(args.model.clone());
+    let mut llms: Vec<(String, Option<PathBuf>)> = Vec::new();
+    if args.llm {
+        llms.push(("zero-shot".into(), None));
+    }
+    for spec in &args.adapter {
+        let (name, path) = spec.split_once('=').with_context(|| {
+            format!("--adapter {spec:?}: expected NAME=PATH, e.g. alro=runs/alro/best.safetensors")
+        })?;
+        llms.push((name.to_string(), Some(path.into())));
+    }
+    // The model is loaded before the lists are built: its card says which notes the lists must
+    // carry. Every LLM row shares the backbone of --model, hence its card.
+    let mut first_llm = match llms.first() {
+        Some((name, adapter)) => {
+            let r = llm::load(name, &model, adapter.as_deref(), mode)?;
+            if let Some(card) = r.card_tiers {
+                if let Some(line) = notes_for_card(&mut cfg, card)? {
+                    eprintln!("{line}");
+                }
+            }
+            Some(r)
+        }
+        None => None,
+    };
+
+    let note_kinds = notes::kinds_on(&cfg);
+    let rows = rows(&args.baseline, &note_kinds)?;
+    let names: Vec<String> = rows
+        .iter()
+        .map(Row::name)
+        .chain(llms.iter().map(|(n, _)| n.clone()))
+        .collect();
+    for (i, n) in names.iter().enumerate() {
+        anyhow::ensure!(
+            !names[..i].contains(n),
+            "two rankers are named {n:?}: give each --adapter its own NAME"
+        );
+    }
+    let versus = versus_names(&args.versus, &names)?;
+
     let loaded = load(&args.data)?;
     let ds = &loaded.dataset;
     let protocol = Protocol::new(ds, cfg.clone())?;
@@ -133,6 +188,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         "no {} lists: every user has fewer than min_history + P ratings",
         args.split
     );
+    let keep = args.show.unwrap_or(0).min(examples.len());
 
     let train = TrainData::from_protocol(&protocol, args.split);
     let ids = IdMaps::new(ds);
@@ -146,43 +202,49 @@ pub fn run(args: EvalArgs) -> Result<()> {
         seed: args.train_seed,
     };
     let mut results: Vec<EvalResult> = Vec::new();
-    for kind in kinds {
-        let pb = bar(0, kind.name());
-        let t = Instant::now();
-        let scorer = baselines::fit(kind, &train, &hyper, &pb);
-        let fit_seconds = t.elapsed().as_secs_f64();
-        pb.finish_and_clear();
-        let mut r = BaselineLists {
-            name: kind.name().to_string(),
-            scorer,
-            ids: &ids,
+    for row in &rows {
+        match *row {
+            Row::Baseline(kind) => {
+                let pb = bar(0, kind.name());
+                let t = Instant::now();
+                let scorer = baselines::fit(kind, &train, &hyper, &pb);
+                let fit_seconds = t.elapsed().as_secs_f64();
+                pb.finish_and_clear();
+                let mut r = BaselineLists {
+                    name: kind.name().to_string(),
+                    scorer,
+                    ids: &ids,
+                };
+                results.push(evaluate(&mut r, &examples, fit_seconds, keep)?);
+            }
+            Row::Note(kind) => {
+                let mut r = notes::NoteLists::new(kind);
+                results.push(evaluate(&mut r, &examples, 0.0, keep)?);
+            }
+        }
+    }
+    let first_llm_row = results.len();
+    for (name, adapter) in &llms {
+        let mut r = match first_llm.take() {
+            Some(r) => r,
+            None => llm::load(name, &model, adapter.as_deref(), mode)?,
         };
-        results.push(evaluate(&mut r, &examples, fit_seconds)?);
+        results.push(evaluate(&mut r, &examples, 0.0, keep)?);
     }
 
-    let mode = match args.mode {
-        LlmMode::Greedy => alro_core::rank::RankMode::Greedy,
-        LlmMode::Single => alro_core::rank::RankMode::Single,
-    };
-    let model = crate::model_path::backbone(args.model.clone());
-    let mut llms: Vec<(String, Option<std::path::PathBuf>)> = Vec::new();
-    if args.llm {
-        llms.push(("zero-shot".into(), None));
-    }
-    for spec in &args.adapter {
-        let (name, path) = spec.split_once('=').with_context(|| {
-            format!("--adapter {spec:?}: expected NAME=PATH, e.g. alro=runs/alro/best.safetensors")
-        })?;
-        llms.push((name.to_string(), Some(path.into())));
-    }
-    for (name, adapter) in llms {
-        let mut r = llm::load(&name, &model, adapter.as_deref(), mode)?;
-        results.push(evaluate(&mut r, &examples, 0.0)?);
+    let comparisons = compare(&results, &versus);
+    if let Some(path) = &args.per_list {
+        let mut text = String::new();
+        for (i, ex) in examples.iter().enumerate() {
+            text.push_str(&report::per_list_line(ex, i, &results));
+            text.push('\n');
+        }
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
     }
 
     if args.json {
         for r in &results {
-            println!("{}", report::json(r, results.len() > 1));
+            println!("{}", report::json(r, results.len() > 1, &comparisons));
         }
         return Ok(());
     }
@@ -191,8 +253,17 @@ pub fn run(args: EvalArgs) -> Result<()> {
         NegativeSampling::Uniform => String::new(),
         other => format!(", {} negatives", other.as_str()),
     };
+    let notes_on: String = note_kinds
+        .iter()
+        .zip(
+            [cfg.popularity_tiers, cfg.similarity_tiers]
+                .iter()
+                .filter(|&&n| n > 0),
+        )
+        .map(|(k, n)| format!(", {k} notes in {n} tiers"))
+        .collect();
     println!(
-        "{} — {} {} lists (m={}, P={}, L={}, seed {}{negatives}), fitted on {} ratings before each user's {} window",
+        "{} — {} {} lists (m={}, P={}, L={}, seed {}{negatives}{notes_on}), fitted on {} ratings before each user's {} window",
         ds.name,
         examples.len(),
         args.split,
@@ -207,13 +278,175 @@ pub fn run(args: EvalArgs) -> Result<()> {
     if skipped > 0 {
         println!("{skipped} list(s) without a positive skipped");
     }
+    if keep > 0 {
+        // The first LLM's rankings, or the first ranker's when no LLM ran.
+        let lead = if first_llm_row < results.len() {
+            first_llm_row
+        } else {
+            0
+        };
+        println!();
+        print!(
+            "{}",
+            report::show_legend(&results[lead].name, cfg.candidates)
+        );
+        for (i, ex) in examples.iter().take(keep).enumerate() {
+            println!();
+            print!("{}", report::show_list(ex, i, &results, lead));
+        }
+    }
     println!();
     if args.markdown {
         print!("{}", report::markdown(&results));
+        if !comparisons.is_empty() {
+            println!();
+            print!("{}", report::versus_markdown(&comparisons));
+        }
     } else {
         print!("{}", report::terminal(&results));
+        if !comparisons.is_empty() {
+            println!();
+            print!("{}", report::versus_terminal(&comparisons));
+        }
     }
     Ok(())
+}
+
+/// One row of the table that is not an LLM: a fitted baseline, or the notes of one kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Row {
+    Baseline(BaselineKind),
+    Note(&'static str),
+}
+
+impl Row {
+    fn name(&self) -> String {
+        match self {
+            Row::Baseline(k) => k.name().to_string(),
+            Row::Note(kind) => format!("note:{kind}"),
+        }
+    }
+}
+
+/// The `--baseline` choices as table rows, in the order given (`all`: every baseline, then one
+/// `note:` row per note kind the lists carry), each once.
+fn rows(choices: &[BaselineChoice], note_kinds: &[&'static str]) -> Result<Vec<Row>> {
+    let mut rows: Vec<Row> = Vec::new();
+    let mut push = |r: Row| {
+        if !rows.contains(&r) {
+            rows.push(r);
+        }
+    };
+    for &c in choices {
+        match c {
+            BaselineChoice::All => {
+                BaselineKind::ALL
+                    .into_iter()
+                    .for_each(|k| push(Row::Baseline(k)));
+                note_kinds.iter().for_each(|&k| push(Row::Note(k)));
+            }
+            BaselineChoice::Notes => {
+                anyhow::ensure!(
+                    !note_kinds.is_empty(),
+                    "--baseline notes ranks the candidates by their notes, but these lists carry \
+                     none: build them with --similarity-tiers N and/or --popularity-tiers N"
+                );
+                note_kinds.iter().for_each(|&k| push(Row::Note(k)));
+            }
+            other => push(Row::Baseline(to_kind(other))),
+        }
+    }
+    Ok(rows)
+}
+
+/// The rankers every other one is compared with: `--versus` as given (each must be evaluated),
+/// or `popularity` when it is.
+fn versus_names(asked: &[String], names: &[String]) -> Result<Vec<String>> {
+    if asked.is_empty() {
+        return Ok(names
+            .iter()
+            .filter(|n| n.as_str() == "popularity")
+            .cloned()
+            .collect());
+    }
+    let mut out: Vec<String> = Vec::new();
+    for v in asked.iter().map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        anyhow::ensure!(
+            names.iter().any(|n| n == v),
+            "--versus {v}: no such ranker in this evaluation (rankers: {})",
+            names.join(", ")
+        );
+        if !out.iter().any(|o| o == v) {
+            out.push(v.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// Every ranker against every `--versus` ranker other than itself, grouped by the latter; a pair
+/// already compared the other way round is left out (its difference is the negation).
+fn compare(results: &[EvalResult], versus: &[String]) -> Vec<report::Versus> {
+    let mut out: Vec<report::Versus> = Vec::new();
+    for against in versus {
+        let Some(b) = results.iter().find(|r| &r.name == against) else {
+            continue;
+        };
+        for a in results.iter().filter(|r| &r.name != against) {
+            if out
+                .iter()
+                .any(|v| v.ranker == *against && v.against == a.name)
+            {
+                continue;
+            }
+            if let Some(d) = a.versus(b) {
+                out.push(report::Versus {
+                    ranker: a.name.clone(),
+                    against: against.clone(),
+                    d,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Notes follow the model: tiers its card requires that the protocol left at 0 are set from the
+/// card (the returned line says so); tiers that differ from the card's are refused, since the
+/// ranker was trained on the card's notes and no others. `card` is `(popularity, similarity)`.
+fn notes_for_card(cfg: &mut ProtocolConfig, card: (usize, usize)) -> Result<Option<String>> {
+    let mut read = Vec::new();
+    let mut flags = Vec::new();
+    for (kind, have, want) in [
+        ("popularity", &mut cfg.popularity_tiers, card.0),
+        ("similarity", &mut cfg.similarity_tiers, card.1),
+    ] {
+        if *have == want {
+            continue;
+        }
+        if *have == 0 {
+            *have = want;
+            read.push(format!("{kind} notes in {want} tiers"));
+            flags.push(format!("--{kind}-tiers {want}"));
+            continue;
+        }
+        if want == 0 {
+            bail!(
+                "the ranker was trained without {kind} notes (its model card), but --{kind}-tiers \
+                 {have} asks for them: leave --{kind}-tiers out"
+            );
+        }
+        bail!(
+            "the ranker reads {kind} notes in {want} tiers (its model card), but --{kind}-tiers \
+             {have} asks for {have}: pass --{kind}-tiers {want} or leave it out"
+        );
+    }
+    Ok((!read.is_empty()).then(|| {
+        format!(
+            "the ranker reads {}: lists built with {}",
+            read.join(" and "),
+            flags.join(" ")
+        )
+    }))
 }
 
 fn to_kind(c: BaselineChoice) -> BaselineKind {
@@ -225,6 +458,80 @@ fn to_kind(c: BaselineChoice) -> BaselineKind {
         BaselineChoice::Mf => BaselineKind::Mf,
         BaselineChoice::Bpr => BaselineKind::Bpr,
         BaselineChoice::Lightgcn => BaselineKind::Lightgcn,
-        BaselineChoice::All => unreachable!("expanded by the caller"),
+        BaselineChoice::All | BaselineChoice::Notes => unreachable!("expanded by the caller"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_follow_the_card() {
+        let mut cfg = ProtocolConfig::default();
+        let line = notes_for_card(&mut cfg, (0, 7)).unwrap();
+        assert_eq!(
+            line.as_deref(),
+            Some("the ranker reads similarity notes in 7 tiers: lists built with --similarity-tiers 7")
+        );
+        assert_eq!((cfg.popularity_tiers, cfg.similarity_tiers), (0, 7));
+        // Asked as the card says: nothing to say.
+        assert_eq!(notes_for_card(&mut cfg, (0, 7)).unwrap(), None);
+        let mut both = ProtocolConfig::default();
+        let line = notes_for_card(&mut both, (5, 7)).unwrap().unwrap();
+        assert!(
+            line.ends_with("popularity notes in 5 tiers and similarity notes in 7 tiers: lists built with --popularity-tiers 5 --similarity-tiers 7"),
+            "{line}"
+        );
+        // Other tiers than the card's are refused, naming the flag and the card's value.
+        cfg.similarity_tiers = 5;
+        let err = notes_for_card(&mut cfg, (0, 7)).unwrap_err().to_string();
+        assert!(
+            err.contains("--similarity-tiers 5") && err.contains("--similarity-tiers 7"),
+            "{err}"
+        );
+        cfg.similarity_tiers = 0;
+        cfg.popularity_tiers = 3;
+        let err = notes_for_card(&mut cfg, (0, 7)).unwrap_err().to_string();
+        assert!(err.contains("without popularity notes"), "{err}");
+    }
+
+    #[test]
+    fn rows_and_versus() {
+        use BaselineChoice as C;
+        let r = rows(&[C::Notes, C::Popularity, C::Notes], &["similarity"]).unwrap();
+        assert_eq!(
+            r,
+            [
+                Row::Note("similarity"),
+                Row::Baseline(BaselineKind::Popularity)
+            ]
+        );
+        let all = rows(&[C::All], &[]).unwrap();
+        assert_eq!(all.len(), BaselineKind::ALL.len());
+        let all = rows(&[C::All], &["popularity", "similarity"]).unwrap();
+        assert_eq!(all.last().unwrap().name(), "note:similarity");
+        let err = rows(&[C::Notes], &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("--similarity-tiers") && err.contains("--popularity-tiers"),
+            "{err}"
+        );
+        let names: Vec<String> = ["random", "popularity", "item-knn"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(versus_names(&[], &names).unwrap(), ["popularity"]);
+        assert!(versus_names(&[], &names[..1]).unwrap().is_empty());
+        let asked = ["item-knn", "random", "item-knn"].map(String::from);
+        assert_eq!(
+            versus_names(&asked, &names).unwrap(),
+            ["item-knn", "random"]
+        );
+        let err = versus_names(&["mf".into()], &names)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--versus mf") && err.contains("random, popularity, item-knn"),
+            "{err}"
+        );
     }
 }

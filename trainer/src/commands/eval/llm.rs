@@ -16,6 +16,10 @@ pub struct LlmLists {
     pub name: String,
     pub ranker: Ranker,
     pub mode: RankMode,
+    /// The notes the model's card says it was trained with, `(popularity tiers, similarity
+    /// tiers)` (0 = none); `None` for a plain backbone, which has no card and reads any note as
+    /// free text.
+    pub card_tiers: Option<(usize, usize)>,
 }
 
 /// The backbone at `model`, with the adapter checkpoint `adapter` attached when given (refused
@@ -28,11 +32,17 @@ pub fn load(name: &str, model: &Path, adapter: Option<&Path>, mode: RankMode) ->
         checkpoint::attach_trained(path, &mut backbone, model)?;
     }
     let prompt = backbone.prompt_config();
+    let card_tiers = backbone
+        .info
+        .card
+        .is_some()
+        .then_some((prompt.popularity_tiers, prompt.similarity_tiers));
     let ranker = Ranker::new(backbone, prompt)?;
     Ok(LlmLists {
         name: name.to_string(),
         ranker,
         mode,
+        card_tiers,
     })
 }
 

@@ -1,11 +1,23 @@
-//! Printing evaluation results: an aligned terminal table, a markdown table, or JSON.
+//! Printing evaluation results: an aligned terminal table, a markdown table, or JSON; the
+//! paired differences of `--versus`, the per-list lines of `--per-list` and the readable lists
+//! of `--show`.
 
-use super::ranker::EvalResult;
-use alro_core::metrics::REPORT_KS;
+use super::ranker::{EvalResult, PER_LIST_K, VERSUS_RESAMPLES, VERSUS_SEED};
+use alro_core::data::RankingExample;
+use alro_core::metrics::{PairedDifference, REPORT_KS};
+
+/// One `--versus` comparison: `ranker − against` in NDCG@10.
+#[derive(Debug, Clone)]
+pub struct Versus {
+    pub ranker: String,
+    pub against: String,
+    pub d: PairedDifference,
+}
 
 /// `{"ndcg@1": .., "ndcg@5": .., "ndcg@10": .., "ndcg@20": .., "lists": N}` (keys in that order);
-/// with `with_name`, `"ranker"` first.
-pub fn json(r: &EvalResult, with_name: bool) -> String {
+/// with `with_name`, `"ranker"` first; with comparisons of this ranker in `versus`, a last key
+/// `"versus": {"popularity": {"mean": .., "lo": .., "hi": .., "verdict": ..}, ..}`.
+pub fn json(r: &EvalResult, with_name: bool, versus: &[Versus]) -> String {
     let mut parts = Vec::new();
     if with_name {
         parts.push(format!(
@@ -18,7 +30,158 @@ pub fn json(r: &EvalResult, with_name: bool) -> String {
         parts.push(format!("\"ndcg@{k}\": {}", serde_json::Value::from(v)));
     }
     parts.push(format!("\"lists\": {}", r.ndcg.lists));
+    let mine: Vec<String> = versus
+        .iter()
+        .filter(|v| v.ranker == r.name)
+        .map(|v| {
+            format!(
+                "{}: {{\"mean\": {}, \"lo\": {}, \"hi\": {}, \"verdict\": \"{}\"}}",
+                serde_json::Value::String(v.against.clone()),
+                serde_json::Value::from(v.d.mean),
+                serde_json::Value::from(v.d.lo),
+                serde_json::Value::from(v.d.hi),
+                v.d.verdict()
+            )
+        })
+        .collect();
+    if !mine.is_empty() {
+        parts.push(format!("\"versus\": {{{}}}", mine.join(", ")));
+    }
     format!("{{{}}}", parts.join(", "))
+}
+
+/// `Δ NDCG@10 vs popularity: +0.0123 [0.0051, 0.0190] above (943 lists, 1000 paired-bootstrap
+/// resamples)`, one line per comparison, ranker names aligned in front.
+pub fn versus_terminal(versus: &[Versus]) -> String {
+    let w = versus.iter().map(|v| v.ranker.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for v in versus {
+        out.push_str(&format!(
+            "{:<w$}  Δ NDCG@{PER_LIST_K} vs {}: {:+.4} [{:.4}, {:.4}] {} ({} lists, {} paired-bootstrap resamples)\n",
+            v.ranker,
+            v.against,
+            v.d.mean,
+            v.d.lo,
+            v.d.hi,
+            v.d.verdict(),
+            v.d.lists,
+            v.d.resamples
+        ));
+    }
+    out
+}
+
+/// The comparisons as a second markdown table, with a line saying how the intervals were drawn.
+pub fn versus_markdown(versus: &[Versus]) -> String {
+    let mut out = format!(
+        "| ranker | vs | Δ NDCG@{PER_LIST_K} | 95% interval | verdict | lists |\n|---|---|---:|---|---|---:|\n"
+    );
+    for v in versus {
+        out.push_str(&format!(
+            "| {} | {} | {:+.4} | [{:.4}, {:.4}] | {} | {} |\n",
+            v.ranker,
+            v.against,
+            v.d.mean,
+            v.d.lo,
+            v.d.hi,
+            v.d.verdict(),
+            v.d.lists
+        ));
+    }
+    out.push_str(&format!(
+        "\nΔ: mean per-list difference; 95% paired-bootstrap interval, {VERSUS_RESAMPLES} resamples of the lists, seed {VERSUS_SEED}.\n"
+    ));
+    out
+}
+
+/// One `--per-list` line: `{"user": .., "ndcg@10": {"ranker": value or null, ..}}`, rankers in
+/// table order (null: a list without a positive, skipped by every ranker).
+pub fn per_list_line(ex: &RankingExample, i: usize, results: &[EvalResult]) -> String {
+    let values: Vec<String> = results
+        .iter()
+        .map(|r| {
+            format!(
+                "{}: {}",
+                serde_json::Value::String(r.name.clone()),
+                r.per_list[i].map_or(serde_json::Value::Null, serde_json::Value::from)
+            )
+        })
+        .collect();
+    format!(
+        "{{\"user\": {}, \"ndcg@{PER_LIST_K}\": {{{}}}}}",
+        serde_json::Value::String(ex.user.clone()),
+        values.join(", ")
+    )
+}
+
+/// What `--show` prints above the lists (of `m` candidates): how to read the marks.
+pub fn show_legend(lead: &str, m: usize) -> String {
+    format!(
+        "Top {} by {lead}: ★ rated ≥ 4 by the user, ☆ rated < 4, unmarked: never rated.\n",
+        m.min(PER_LIST_K)
+    )
+}
+
+/// One list for a person: the user, the last 3 history films with their ratings, the `lead`
+/// ranker's top 10 (marks as in [`show_legend`], the candidate's note in parentheses; equal
+/// scores in presentation order), and every ranker's NDCG@10 on this list, the lead's first.
+pub fn show_list(ex: &RankingExample, i: usize, results: &[EvalResult], lead: usize) -> String {
+    let rating = |r: f32| {
+        if r.fract() == 0.0 {
+            format!("{r:.0}")
+        } else {
+            format!("{r}")
+        }
+    };
+    let recent: Vec<String> = ex.history[ex.history.len().saturating_sub(3)..]
+        .iter()
+        .map(|h| format!("{}: {}", h.title, rating(h.rating)))
+        .collect();
+    let mut out = format!(
+        "user {} · last rated: {}\n",
+        ex.user,
+        if recent.is_empty() {
+            "nothing".to_string()
+        } else {
+            recent.join(" · ")
+        }
+    );
+    let scores = &results[lead].kept_scores[i];
+    let mut order: Vec<usize> = (0..ex.candidates.len()).collect();
+    let key = |s: f64| if s.is_nan() { f64::NEG_INFINITY } else { s };
+    order.sort_by(|&a, &b| key(scores[b]).total_cmp(&key(scores[a])));
+    for (rank, &c) in order.iter().take(PER_LIST_K).enumerate() {
+        let rel = ex.relevance[c];
+        let mark = if rel >= 4.0 {
+            "★"
+        } else if rel > 0.0 {
+            "☆"
+        } else {
+            " "
+        };
+        let cand = &ex.candidates[c];
+        let note = cand
+            .note
+            .as_deref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
+        out.push_str(&format!(" {:>2}. {mark} {}{note}\n", rank + 1, cand.title));
+    }
+    let ndcg: Vec<String> = std::iter::once(&results[lead])
+        .chain(
+            results
+                .iter()
+                .enumerate()
+                .filter(|&(j, _)| j != lead)
+                .map(|(_, r)| r),
+        )
+        .map(|r| match r.per_list[i] {
+            Some(v) => format!("{} {v:.3}", r.name),
+            None => format!("{} –", r.name),
+        })
+        .collect();
+    out.push_str(&format!("  NDCG@{PER_LIST_K}: {}\n", ndcg.join(" · ")));
+    out
 }
 
 fn cells(r: &EvalResult) -> Vec<String> {
@@ -110,19 +273,52 @@ mod tests {
         EvalResult {
             name: "popularity".into(),
             ndcg,
+            per_list: vec![Some(1.0)],
+            kept_scores: vec![],
             fit_seconds: 0.5,
             score_seconds: 0.0,
         }
     }
 
+    fn versus() -> Vec<Versus> {
+        vec![Versus {
+            ranker: "popularity".into(),
+            against: "random".into(),
+            d: PairedDifference {
+                mean: 0.0123,
+                lo: 0.0051,
+                hi: 0.019,
+                lists: 943,
+                resamples: 1000,
+            },
+        }]
+    }
+
     #[test]
     fn json_has_the_documented_keys_in_order() {
         assert_eq!(
-            json(&result(), false),
+            json(&result(), false, &[]),
             r#"{"ndcg@1": 1.0, "ndcg@5": 1.0, "ndcg@10": 1.0, "ndcg@20": 1.0, "lists": 1}"#
         );
-        let v: serde_json::Value = serde_json::from_str(&json(&result(), true)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&json(&result(), true, &[])).unwrap();
         assert_eq!(v["ranker"], "popularity");
+        assert!(v.get("versus").is_none());
+        let v: serde_json::Value = serde_json::from_str(&json(&result(), true, &versus())).unwrap();
+        assert_eq!(v["versus"]["random"]["verdict"], "above");
+        assert_eq!(v["versus"]["random"]["lo"], 0.0051);
+    }
+
+    #[test]
+    fn versus_lines() {
+        assert_eq!(
+            versus_terminal(&versus()),
+            "popularity  Δ NDCG@10 vs random: +0.0123 [0.0051, 0.0190] above (943 lists, 1000 paired-bootstrap resamples)\n"
+        );
+        let m = versus_markdown(&versus());
+        assert!(
+            m.contains("| popularity | random | +0.0123 | [0.0051, 0.0190] | above | 943 |"),
+            "{m}"
+        );
     }
 
     #[test]
