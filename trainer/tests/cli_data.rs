@@ -1023,3 +1023,166 @@ fn the_lists_carry_the_notes_the_model_card_asks_for() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn bootstrap_mode_ranks_with_borda_over_presentation_orders() {
+    let dir = tiny_dataset("bootstrap");
+    let model = tiny_model_with_similarity_notes(&dir);
+    let model = model.to_str().unwrap();
+    let llm = ["--llm", "--model", model];
+    let text = stdout_of(&eval_tiny(
+        &dir,
+        &[&llm[..], &["--mode", "bootstrap", "--orders", "3"]].concat(),
+    ));
+    assert!(
+        text.contains(
+            "LLM mode: bootstrap (greedy lists under 3 presentation orders, seed 0, combined by \
+             Borda count)"
+        ),
+        "{text}"
+    );
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("zero-shot "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(row.split_whitespace().count() == 8, "{row}");
+    // One presentation order is the list's own: the greedy ranking.
+    let ndcg = |mode: &[&str]| -> serde_json::Value {
+        let out = stdout_of(&eval_tiny(&dir, &[&llm[..], mode, &["--json"]].concat()));
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["ndcg@10"].clone()
+    };
+    assert_eq!(
+        ndcg(&[
+            "--mode",
+            "bootstrap",
+            "--orders",
+            "1",
+            "--bootstrap-seed",
+            "9"
+        ]),
+        ndcg(&["--mode", "greedy"])
+    );
+    assert!(
+        stdout_of(&eval_tiny(&dir, &llm)).contains("LLM mode: greedy"),
+        "the table says which mode ran"
+    );
+    // The bootstrap flags with another mode, or no order at all, are refused.
+    for (extra, expect) in [
+        (
+            &["--orders", "3"][..],
+            "--orders sets the presentation orders",
+        ),
+        (
+            &["--mode", "single", "--bootstrap-seed", "1"][..],
+            "--bootstrap-seed sets",
+        ),
+        (&["--mode", "bootstrap", "--orders", "0"][..], "--orders 0"),
+    ] {
+        let out = eval_tiny(&dir, &[&llm[..], extra].concat());
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expect), "{extra:?}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The cells of the position-bias table's row for `ranker`: Kendall τ, spread, mean.
+fn position_bias_row(text: &str, ranker: &str) -> Vec<f64> {
+    let at = text
+        .find("position bias over ")
+        .unwrap_or_else(|| panic!("{text}"));
+    let row = text[at..]
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(ranker))
+        .unwrap_or_else(|| panic!("{text}"));
+    row.split_whitespace()
+        .skip(1)
+        .map(|c| c.parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn position_bias_is_measured_over_seeded_presentation_orders() {
+    let dir = tiny_dataset("position-bias");
+    let model = tiny_model_with_similarity_notes(&dir);
+    let model = model.to_str().unwrap();
+    let args = [
+        "--llm",
+        "--model",
+        model,
+        "--position-bias",
+        "3",
+        "--limit",
+        "4",
+    ];
+    let text = stdout_of(&eval_tiny(
+        &dir,
+        &[&args[..], &["--baseline", "popularity"]].concat(),
+    ));
+    assert!(
+        text.contains(
+            "position bias over 3 presentation orders (greedy mode, 4 lists; Kendall τ 1 and \
+             spread 0 = none):"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("ranker     Kendall τ  NDCG@10 spread  NDCG@10 mean"),
+        "{text}"
+    );
+    let cells = position_bias_row(&text, "zero-shot");
+    assert_eq!(cells.len(), 3, "{text}");
+    let (tau, spread, mean) = (cells[0], cells[1], cells[2]);
+    assert!((-1.0..=1.0).contains(&tau), "{text}");
+    assert!(spread >= 0.0 && (0.0..=1.0).contains(&mean), "{text}");
+    // Baselines do not depend on the order: they get no row.
+    let at = text.find("position bias over ").unwrap();
+    assert!(!text[at..].contains("popularity"), "{text}");
+    // --json carries the same numbers on the LLM's line, and the measure is reproducible.
+    let json_of = |extra: &[&str]| -> serde_json::Value {
+        let out = stdout_of(&eval_tiny(&dir, &[&args[..], extra, &["--json"]].concat()));
+        serde_json::from_str(&out).unwrap()
+    };
+    let v = json_of(&[]);
+    let pb = &v["position_bias"];
+    assert_eq!(pb["orders"], 3, "{v}");
+    let j_tau = pb["kendall_tau"].as_f64().unwrap();
+    let j_spread = pb["ndcg10_spread"].as_f64().unwrap();
+    assert!(
+        (j_tau - tau).abs() < 1e-4 && (j_spread - spread).abs() < 1e-4,
+        "{v}"
+    );
+    assert!(
+        (pb["ndcg10_mean"].as_f64().unwrap() - mean).abs() < 1e-4,
+        "{v}"
+    );
+    assert_eq!(json_of(&[]), v, "seeded");
+    // In single mode too.
+    let s = json_of(&["--mode", "single"]);
+    assert!((-1.0..=1.0).contains(&s["position_bias"]["kendall_tau"].as_f64().unwrap()));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn position_bias_needs_two_orders_and_an_llm() {
+    let dir = tiny_dataset("position-bias-refused");
+    let out = eval_tiny(
+        &dir,
+        &["--llm", "--model", "absent.gguf", "--position-bias", "1"],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--position-bias 1: needs K ≥ 2 presentation orders"),
+        "{err}"
+    );
+    let out = eval_tiny(&dir, &["--baseline", "popularity", "--position-bias", "3"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--position-bias measures how an LLM's ranking changes")
+            && err.contains("--llm"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -15,7 +15,7 @@ use alro_core::data::protocol::NegativeSampling;
 use alro_core::data::{Protocol, ProtocolConfig, ProtocolCounts, Split, Splits};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use ranker::{evaluate, BaselineLists, EvalResult, IdMaps};
+use ranker::{evaluate, position_bias, BaselineLists, EvalResult, IdMaps, POSITION_BIAS_SEED};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -23,6 +23,7 @@ use std::time::Instant;
 pub enum LlmMode {
     Greedy,
     Single,
+    Bootstrap,
 }
 
 /// `--baseline` values: one baseline, or `all`.
@@ -60,10 +61,25 @@ pub struct EvalArgs {
     /// The backbone for --llm and --adapter [default: $ALRO_MODEL or the setup's backbone]
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// How the LLM ranks: `greedy` (full list, ALRO.md §7 default) or `single` (first-position
-    /// distribution, one forward pass).
+    /// How the LLM ranks: `greedy` (full list, ALRO.md §7 default), `single` (first-position
+    /// distribution, one forward pass) or `bootstrap` (greedy lists under --orders presentation
+    /// orders combined by Borda count, as `alro rank --mode bootstrap`; --orders times the cost).
     #[arg(long, value_enum, default_value = "greedy")]
     pub mode: LlmMode,
+    /// Presentation orders B of --mode bootstrap (the list's own, then B − 1 seeded shuffles)
+    /// [default: 5]
+    #[arg(long, value_name = "B")]
+    pub orders: Option<usize>,
+    /// Seed of the shuffles of --mode bootstrap, `alro rank --seed` (here --seed is the lists'
+    /// seed) [default: 0]
+    #[arg(long, value_name = "SEED")]
+    pub bootstrap_seed: Option<u64>,
+    /// Measure each LLM's position bias: rank every list (of the first --limit) under K
+    /// presentation orders (its own and K − 1 shuffles, seeded by the list's index) in --mode,
+    /// and report the mean pairwise Kendall τ of the K rankings and the spread (standard
+    /// deviation) of NDCG@10 across them. K more rankings per list.
+    #[arg(long, value_name = "K")]
+    pub position_bias: Option<usize>,
     /// Score only the first N lists (every ranker gets the same N).
     #[arg(long)]
     pub limit: Option<usize>,
@@ -73,7 +89,9 @@ pub struct EvalArgs {
     pub split: Split,
     /// One JSON object per ranker: {"ndcg@1", "ndcg@5", "ndcg@10", "ndcg@20", "lists"} (with
     /// several rankers, one per line with a "ranker" key, and a "versus" object holding the
-    /// --versus comparisons: {"popularity": {"mean", "lo", "hi", "verdict"}}).
+    /// --versus comparisons: {"popularity": {"mean", "lo", "hi", "verdict"}}; with
+    /// --position-bias, an LLM's line has "position_bias": {"orders", "kendall_tau",
+    /// "ndcg10_spread", "ndcg10_mean"}).
     #[arg(long)]
     pub json: bool,
     /// Print the table as markdown (and the --versus comparisons as a second table).
@@ -120,10 +138,19 @@ pub struct EvalArgs {
 pub fn run(args: EvalArgs) -> Result<()> {
     let mut cfg = args.protocol.config()?;
 
-    let mode = match args.mode {
-        LlmMode::Greedy => alro_core::rank::RankMode::Greedy,
-        LlmMode::Single => alro_core::rank::RankMode::Single,
-    };
+    let mode = llm_mode(&args)?;
+    if let Some(k) = args.position_bias {
+        anyhow::ensure!(
+            k >= 2,
+            "--position-bias {k}: needs K ≥ 2 presentation orders to compare (e.g. --position-bias 5)"
+        );
+        anyhow::ensure!(
+            args.llm || !args.adapter.is_empty(),
+            "--position-bias measures how an LLM's ranking changes with the order the candidates \
+             are shown in: pass --llm and/or --adapter (the baselines score each candidate on its \
+             own, whatever the order)"
+        );
+    }
     let model = crate::model_path::backbone(args.model.clone());
     let mut llms: Vec<(String, Option<PathBuf>)> = Vec::new();
     if args.llm {
@@ -229,7 +256,20 @@ pub fn run(args: EvalArgs) -> Result<()> {
             Some(r) => r,
             None => llm::load(name, &model, adapter.as_deref(), mode)?,
         };
-        results.push(evaluate(&mut r, &examples, 0.0, keep)?);
+        let mut result = evaluate(&mut r, &examples, 0.0, keep)?;
+        if let Some(k) = args.position_bias {
+            let pb = bar(
+                (examples.len() * k) as u64,
+                &format!("{name}: position bias"),
+            );
+            result.position_bias = Some(position_bias(&examples, k, POSITION_BIAS_SEED, |ex| {
+                let order = r.rank_order(ex);
+                pb.inc(1);
+                order
+            })?);
+            pb.finish_and_clear();
+        }
+        results.push(result);
     }
 
     let comparisons = compare(&results, &versus);
@@ -274,6 +314,9 @@ pub fn run(args: EvalArgs) -> Result<()> {
         train.interactions.len(),
         args.split
     );
+    if !llms.is_empty() {
+        println!("{}", report::mode_line(mode));
+    }
     let skipped = results.first().map(|r| r.ndcg.skipped).unwrap_or(0);
     if skipped > 0 {
         println!("{skipped} list(s) without a positive skipped");
@@ -302,14 +345,57 @@ pub fn run(args: EvalArgs) -> Result<()> {
             println!();
             print!("{}", report::versus_markdown(&comparisons));
         }
+        let bias = report::position_bias_markdown(&results, mode);
+        if !bias.is_empty() {
+            println!();
+            print!("{bias}");
+        }
     } else {
         print!("{}", report::terminal(&results));
         if !comparisons.is_empty() {
             println!();
             print!("{}", report::versus_terminal(&comparisons));
         }
+        let bias = report::position_bias_terminal(&results, mode);
+        if !bias.is_empty() {
+            println!();
+            print!("{bias}");
+        }
     }
     Ok(())
+}
+
+/// The engine's mode for `--mode` (with `--orders`/`--bootstrap-seed`, which only bootstrap
+/// takes: given with another mode they are refused rather than ignored).
+fn llm_mode(args: &EvalArgs) -> Result<alro_core::rank::RankMode> {
+    use alro_core::rank::RankMode;
+    if args.mode != LlmMode::Bootstrap {
+        for (flag, given) in [
+            ("--orders", args.orders.is_some()),
+            ("--bootstrap-seed", args.bootstrap_seed.is_some()),
+        ] {
+            anyhow::ensure!(
+                !given,
+                "{flag} sets the presentation orders of --mode bootstrap: add --mode bootstrap or \
+                 leave {flag} out"
+            );
+        }
+    }
+    Ok(match args.mode {
+        LlmMode::Greedy => RankMode::Greedy,
+        LlmMode::Single => RankMode::Single,
+        LlmMode::Bootstrap => {
+            let orders = args.orders.unwrap_or(5);
+            anyhow::ensure!(
+                orders >= 1,
+                "--orders 0: bootstrap needs at least one presentation order"
+            );
+            RankMode::Bootstrap {
+                orders,
+                seed: args.bootstrap_seed.unwrap_or(0),
+            }
+        }
+    })
 }
 
 /// One row of the table that is not an LLM: a fitted baseline, or the notes of one kind.

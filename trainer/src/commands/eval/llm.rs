@@ -1,5 +1,6 @@
 //! The LLM ranker as a [`ListScorer`]: the backbone, zero-shot or with a trained adapter, ranking
-//! each list by greedy decoding (a full permutation) or by one pass (first-position scores).
+//! each list by greedy decoding (a full permutation), by one pass (first-position scores) or by
+//! Borda count over greedy lists under several presentation orders (bootstrap).
 
 use super::ranker::ListScorer;
 use crate::commands::data::bar;
@@ -46,6 +47,24 @@ pub fn load(name: &str, model: &Path, adapter: Option<&Path>, mode: RankMode) ->
     })
 }
 
+impl LlmLists {
+    /// The ranking of `ex` in this ranker's mode, as indices into its candidates, best first
+    /// (the engine's own order: in `single` mode ties go to the earlier candidate, in
+    /// `bootstrap` mode equal Borda points too).
+    pub fn rank_order(&self, ex: &RankingExample) -> Result<Vec<usize>> {
+        let resp = self.ranker.rank(&ex.request(), self.mode)?;
+        resp.ranking
+            .iter()
+            .map(|id| {
+                ex.candidates
+                    .iter()
+                    .position(|c| &c.id == id)
+                    .ok_or_else(|| anyhow::anyhow!("ranked id {id:?} is not a candidate"))
+            })
+            .collect()
+    }
+}
+
 impl ListScorer for LlmLists {
     fn name(&self) -> &str {
         &self.name
@@ -64,7 +83,8 @@ impl ListScorer for LlmLists {
                         lp.iter().map(|&v| v as f64).collect()
                     }
                     mode => {
-                        // A permutation: score = m − rank, so ties never occur.
+                        // Greedy or bootstrap: the ranking `alro rank` returns, scored
+                        // m − rank, so ties never occur.
                         let resp = self.ranker.rank(&req, mode)?;
                         let m = ex.candidates.len();
                         ex.candidates

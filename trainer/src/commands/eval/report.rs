@@ -1,10 +1,11 @@
 //! Printing evaluation results: an aligned terminal table, a markdown table, or JSON; the
-//! paired differences of `--versus`, the per-list lines of `--per-list` and the readable lists
-//! of `--show`.
+//! paired differences of `--versus`, the position bias of `--position-bias`, the per-list lines
+//! of `--per-list` and the readable lists of `--show`.
 
-use super::ranker::{EvalResult, PER_LIST_K, VERSUS_RESAMPLES, VERSUS_SEED};
+use super::ranker::{EvalResult, PositionBias, PER_LIST_K, VERSUS_RESAMPLES, VERSUS_SEED};
 use alro_core::data::RankingExample;
 use alro_core::metrics::{PairedDifference, REPORT_KS};
+use alro_core::rank::RankMode;
 
 /// One `--versus` comparison: `ranker − against` in NDCG@10.
 #[derive(Debug, Clone)]
@@ -15,7 +16,9 @@ pub struct Versus {
 }
 
 /// `{"ndcg@1": .., "ndcg@5": .., "ndcg@10": .., "ndcg@20": .., "lists": N}` (keys in that order);
-/// with `with_name`, `"ranker"` first; with comparisons of this ranker in `versus`, a last key
+/// with `with_name`, `"ranker"` first; with a measured position bias, `"position_bias":
+/// {"orders": K, "kendall_tau": .., "ndcg10_spread": .., "ndcg10_mean": ..}` (null where no list
+/// gives a value); with comparisons of this ranker in `versus`, a last key
 /// `"versus": {"popularity": {"mean": .., "lo": .., "hi": .., "verdict": ..}, ..}`.
 pub fn json(r: &EvalResult, with_name: bool, versus: &[Versus]) -> String {
     let mut parts = Vec::new();
@@ -30,6 +33,16 @@ pub fn json(r: &EvalResult, with_name: bool, versus: &[Versus]) -> String {
         parts.push(format!("\"ndcg@{k}\": {}", serde_json::Value::from(v)));
     }
     parts.push(format!("\"lists\": {}", r.ndcg.lists));
+    if let Some(pb) = &r.position_bias {
+        let v = |x: Option<f64>| x.map_or(serde_json::Value::Null, serde_json::Value::from);
+        parts.push(format!(
+            "\"position_bias\": {{\"orders\": {}, \"kendall_tau\": {}, \"ndcg10_spread\": {}, \"ndcg10_mean\": {}}}",
+            pb.orders,
+            v(pb.kendall_tau),
+            v(pb.ndcg10_spread),
+            v(pb.ndcg10_mean)
+        ));
+    }
     let mine: Vec<String> = versus
         .iter()
         .filter(|v| v.ranker == r.name)
@@ -91,6 +104,93 @@ pub fn versus_markdown(versus: &[Versus]) -> String {
     out.push_str(&format!(
         "\nΔ: mean per-list difference; 95% paired-bootstrap interval, {VERSUS_RESAMPLES} resamples of the lists, seed {VERSUS_SEED}.\n"
     ));
+    out
+}
+
+/// Which LLM mode ran, one line above the table (its score seconds are this mode's).
+pub fn mode_line(mode: RankMode) -> String {
+    match mode {
+        RankMode::Greedy => {
+            "LLM mode: greedy (constrained greedy decoding of the whole list)".into()
+        }
+        RankMode::Single => {
+            "LLM mode: single (first-position distribution, one forward pass per list)".into()
+        }
+        RankMode::Bootstrap { orders, seed } => format!(
+            "LLM mode: bootstrap (greedy lists under {orders} presentation orders, seed {seed}, \
+             combined by Borda count)"
+        ),
+    }
+}
+
+fn mode_name(mode: RankMode) -> String {
+    match mode {
+        RankMode::Greedy => "greedy mode".into(),
+        RankMode::Single => "single mode".into(),
+        RankMode::Bootstrap { orders, .. } => format!("bootstrap mode with B = {orders}"),
+    }
+}
+
+/// The line above the position-bias table.
+fn position_bias_title(pb: &PositionBias, mode: RankMode) -> String {
+    format!(
+        "position bias over {} presentation orders ({}, {} lists; Kendall τ 1 and spread 0 = none):",
+        pb.orders,
+        mode_name(mode),
+        pb.lists
+    )
+}
+
+fn position_bias_rows(results: &[EvalResult]) -> Vec<Vec<String>> {
+    // A mean of τ that is 0 up to rounding prints 0.0000, not -0.0000.
+    let f = |x: Option<f64>| {
+        x.map_or("–".to_string(), |v| {
+            format!("{:.4}", if v.abs() < 5e-5 { 0.0 } else { v })
+        })
+    };
+    let mut rows = vec![["ranker", "Kendall τ", "NDCG@10 spread", "NDCG@10 mean"]
+        .map(String::from)
+        .to_vec()];
+    for r in results {
+        if let Some(pb) = &r.position_bias {
+            rows.push(vec![
+                r.name.clone(),
+                f(pb.kendall_tau),
+                f(pb.ndcg10_spread),
+                f(pb.ndcg10_mean),
+            ]);
+        }
+    }
+    rows
+}
+
+/// The `--position-bias` table of the rankers that measured it (empty when none did): a title
+/// line, then ranker | Kendall τ | NDCG@10 spread | NDCG@10 mean.
+pub fn position_bias_terminal(results: &[EvalResult], mode: RankMode) -> String {
+    let Some(pb) = results.iter().find_map(|r| r.position_bias.as_ref()) else {
+        return String::new();
+    };
+    format!(
+        "{}\n{}",
+        position_bias_title(pb, mode),
+        aligned(&position_bias_rows(results))
+    )
+}
+
+/// [`position_bias_terminal`] as a markdown table.
+pub fn position_bias_markdown(results: &[EvalResult], mode: RankMode) -> String {
+    let Some(pb) = results.iter().find_map(|r| r.position_bias.as_ref()) else {
+        return String::new();
+    };
+    let rows = position_bias_rows(results);
+    let mut out = format!(
+        "{}\n\n| {} |\n|---|---:|---:|---:|\n",
+        position_bias_title(pb, mode),
+        rows[0].join(" | ")
+    );
+    for row in &rows[1..] {
+        out.push_str(&format!("| {} |\n", row.join(" | ")));
+    }
     out
 }
 
@@ -211,8 +311,14 @@ pub fn terminal(results: &[EvalResult]) -> String {
     let rows: Vec<Vec<String>> = std::iter::once(header())
         .chain(results.iter().map(cells))
         .collect();
+    aligned(&rows)
+}
+
+/// `rows` (the first one the header) as aligned columns, the first left-aligned, a rule of
+/// dashes under the header.
+fn aligned(rows: &[Vec<String>]) -> String {
     let widths: Vec<usize> = (0..rows[0].len())
-        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
     for (n, row) in rows.iter().enumerate() {
@@ -277,6 +383,7 @@ mod tests {
             kept_scores: vec![],
             fit_seconds: 0.5,
             score_seconds: 0.0,
+            position_bias: None,
         }
     }
 
@@ -306,6 +413,41 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&json(&result(), true, &versus())).unwrap();
         assert_eq!(v["versus"]["random"]["verdict"], "above");
         assert_eq!(v["versus"]["random"]["lo"], 0.0051);
+    }
+
+    #[test]
+    fn position_bias_in_json_and_tables() {
+        let mut r = result();
+        r.name = "zero-shot".into();
+        r.position_bias = Some(PositionBias {
+            orders: 3,
+            lists: 4,
+            kendall_tau: Some(0.25),
+            ndcg10_spread: Some(0.125),
+            ndcg10_mean: None,
+        });
+        let v: serde_json::Value = serde_json::from_str(&json(&r, true, &versus())).unwrap();
+        assert_eq!(v["position_bias"]["orders"], 3);
+        assert_eq!(v["position_bias"]["kendall_tau"], 0.25);
+        assert_eq!(v["position_bias"]["ndcg10_spread"], 0.125);
+        assert!(v["position_bias"]["ndcg10_mean"].is_null());
+        let line = json(&r, true, &[]);
+        assert!(line.find("\"lists\"").unwrap() < line.find("\"position_bias\"").unwrap());
+        let both = [result(), r];
+        let t = position_bias_terminal(&both, RankMode::Greedy);
+        assert_eq!(
+            t,
+            "position bias over 3 presentation orders (greedy mode, 4 lists; Kendall τ 1 and spread 0 = none):\n\
+             ranker     Kendall τ  NDCG@10 spread  NDCG@10 mean\n\
+             ---------  ---------  --------------  ------------\n\
+             zero-shot     0.2500          0.1250             –\n"
+        );
+        let m = position_bias_markdown(&both, RankMode::Bootstrap { orders: 5, seed: 0 });
+        assert!(m.contains("(bootstrap mode with B = 5, 4 lists"), "{m}");
+        assert!(m.contains("| zero-shot | 0.2500 | 0.1250 | – |"), "{m}");
+        assert!(position_bias_terminal(&[result()], RankMode::Greedy).is_empty());
+        assert!(mode_line(RankMode::Bootstrap { orders: 5, seed: 0 })
+            .contains("5 presentation orders, seed 0, combined by Borda count"));
     }
 
     #[test]
