@@ -101,7 +101,8 @@ fn check_every_parameter_gets_a_gradient(ranker: &Ranker, adapters: &Adapters) {
     let ex = &tiny_ranking_examples(1, 6, 3)[0];
     let cfg = TrainConfig::default().with_preset(Preset::Alro);
     let perm = [3, 1, 5, 0, 2, 4];
-    let (loss, values) = example_loss(ranker, ex, &cfg.objective, Some(&perm), |_| {}).unwrap();
+    let (loss, values) =
+        example_loss(ranker, ex, &cfg.objective, Some(&perm), None, |_| {}).unwrap();
     assert!(
         values.sft > 0.0 && values.sll > 0.0 && values.psl > 0.0,
         "{values:?}"
@@ -174,7 +175,8 @@ fn lora_gradients_match_finite_differences(lora_cfg: &LoraConfig) {
     let cfg = TrainConfig::default().with_preset(Preset::Alro);
     let perm = [3, 1, 5, 0, 2, 4];
     let loss_of = || {
-        let (loss, _) = example_loss(&ranker, ex, &cfg.objective, Some(&perm), |_| {}).unwrap();
+        let (loss, _) =
+            example_loss(&ranker, ex, &cfg.objective, Some(&perm), None, |_| {}).unwrap();
         loss
     };
     let value = |t: &Tensor| t.to_scalar::<f32>().unwrap() as f64;
@@ -500,6 +502,51 @@ fn corrupt_and_foreign_checkpoints_are_refused() {
 }
 
 #[test]
+fn short_lists_can_show_a_subset_of_the_identifiers() {
+    use alro_trainer::train::view;
+    let (ranker, adapters) = tiny(&lora_all(2), 4);
+    randomize_b(&adapters);
+    let ex = &tiny_ranking_examples(1, 4, 5)[0];
+    let identity = [0, 1, 2, 3];
+    let plain = view::build(&ranker, ex, &identity, None).unwrap();
+    let ids = &ranker.identifiers.token_ids;
+    assert_eq!(plain.identifier_ids, ids[..4].to_vec());
+    // Labels B, E, F, J: the prompt shows them in order and the targets are among them.
+    let labels = [1, 4, 5, 9];
+    let v = view::build(&ranker, ex, &identity, Some(&labels)).unwrap();
+    let chosen: Vec<u32> = labels.iter().map(|&i| ids[i]).collect();
+    assert_eq!(v.identifier_ids, chosen);
+    assert!(v.targets.iter().all(|t| chosen.contains(t)));
+    let text = ranker
+        .backbone
+        .tokenizer
+        .decode(&v.tokens[..v.prompt_len])
+        .unwrap();
+    let shown: Vec<&str> = ["[A]", "[B]", "[E]", "[F]", "[J]"]
+        .into_iter()
+        .filter(|l| text.contains(l))
+        .collect();
+    assert_eq!(shown, ["[B]", "[E]", "[F]", "[J]"], "{text}");
+    // The same example with other labels gives another loss; the subset draw is seeded, sorted,
+    // distinct and within the pool.
+    let cfg = TrainConfig::default().with_preset(Preset::SftSll);
+    let (a, _) = example_loss(&ranker, ex, &cfg.objective, None, None, |_| {}).unwrap();
+    let (b, _) = example_loss(&ranker, ex, &cfg.objective, None, Some(&labels), |_| {}).unwrap();
+    let (a, b) = (a.to_scalar::<f32>().unwrap(), b.to_scalar::<f32>().unwrap());
+    assert!(a.is_finite() && b.is_finite() && a != b, "{a} {b}");
+    let s = view::identifier_subset(6, 20, 11);
+    assert_eq!(s, view::identifier_subset(6, 20, 11));
+    assert!(
+        s.windows(2).all(|w| w[0] < w[1]) && s.len() == 6 && s[5] < 20,
+        "{s:?}"
+    );
+    let seen: std::collections::BTreeSet<usize> = (0..200)
+        .flat_map(|k| view::identifier_subset(6, 20, k))
+        .collect();
+    assert_eq!(seen.len(), 20, "every label of the pool is drawn");
+}
+
+#[test]
 fn a_release_adapter_is_the_checkpoint_in_f16_without_optimizer_state() {
     let dir = tempdir("f16");
     let (_, adapters) = tiny(&lora_all(2), 1);
@@ -530,12 +577,19 @@ fn a_release_adapter_is_the_checkpoint_in_f16_without_optimizer_state() {
     // Every adapter tensor is back within f16 rounding (relative 2^-11), state unchanged.
     for (name, t) in &b.tensors {
         let (x, y) = (
-            a.tensors[name].flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            a.tensors[name]
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap(),
             t.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
         );
         assert_eq!(x.len(), y.len(), "{name}");
         for (u, v) in x.iter().zip(&y) {
-            assert!((u - v).abs() <= u.abs() / 2048.0 + 1e-7, "{name}: {u} vs {v}");
+            assert!(
+                (u - v).abs() <= u.abs() / 2048.0 + 1e-7,
+                "{name}: {u} vs {v}"
+            );
         }
     }
     assert_eq!(b.state, a.state);
@@ -544,9 +598,16 @@ fn a_release_adapter_is_the_checkpoint_in_f16_without_optimizer_state() {
     let adapters_f32 = dir.join("adapters-f32.safetensors");
     checkpoint::save(&adapters_f32, &adapters, None, &a.state).unwrap();
     let size = |p: &std::path::Path| std::fs::metadata(p).unwrap().len() as i64;
-    let params: usize = adapters.params.iter().map(|p| p.var.as_tensor().elem_count()).sum();
+    let params: usize = adapters
+        .params
+        .iter()
+        .map(|p| p.var.as_tensor().elem_count())
+        .sum();
     let saved = size(&adapters_f32) - size(&release);
-    assert!((saved - 2 * params as i64).abs() < 64, "{saved} bytes saved for {params} params");
+    assert!(
+        (saved - 2 * params as i64).abs() < 64,
+        "{saved} bytes saved for {params} params"
+    );
     let (_, fresh) = tiny(&lora_all(2), 9);
     checkpoint::restore(&release, &b, &fresh, None).unwrap();
     let _ = std::fs::remove_dir_all(dir);

@@ -83,7 +83,7 @@ fn main() -> anyhow::Result<()> {
             .iter()
             .map(|ex| {
                 let identity: Vec<usize> = (0..ex.candidates.len()).collect();
-                let v = view::build(&ranker, ex, &identity).unwrap();
+                let v = view::build(&ranker, ex, &identity, None).unwrap();
                 let mut tokens = v.tokens.clone();
                 tokens.push(*v.targets.last().unwrap());
                 serde_json::json!({"tokens": tokens, "target_start": v.prompt_len})
@@ -102,7 +102,7 @@ fn main() -> anyhow::Result<()> {
     let mut step = |i: usize| -> anyhow::Result<(f64, usize, usize, f64)> {
         let ex = &examples[i % examples.len()];
         let t = Instant::now();
-        let (loss, values) = example_loss(&ranker, ex, &cfg.objective, Some(&perm), |_| {})?;
+        let (loss, values) = example_loss(&ranker, ex, &cfg.objective, Some(&perm), None, |_| {})?;
         let store = loss.backward()?;
         let grads: Vec<Tensor> = params
             .iter()

@@ -225,6 +225,10 @@ pub struct RunConfig {
     /// `last.safetensors`, same backbone and LoRA shape) instead of fresh ones: a curriculum's
     /// second stage. The optimizer and schedule start fresh.
     pub init_adapter: Option<PathBuf>,
+    /// Label each training list with `m` identifiers drawn from the first `n` (kept in order,
+    /// a new draw per example) instead of the first `m`: lists shorter than those the ranker
+    /// serves then still teach every letter an `n`-candidate list shows (None = the first `m`).
+    pub identifier_pool: Option<usize>,
 }
 
 impl Default for RunConfig {
@@ -238,6 +242,7 @@ impl Default for RunConfig {
             validate_every: 50,
             validation_examples: Some(100),
             checkpoint_every: 10,
+            identifier_pool: None,
             init_adapter: None,
         }
     }
@@ -348,6 +353,11 @@ impl TrainConfig {
         if self.run.checkpoint_every == 0 {
             bail!("run.checkpoint_every must be at least 1");
         }
+        if let Some(pool) = self.run.identifier_pool {
+            if !(2..=26).contains(&pool) {
+                bail!("run.identifier_pool = {pool}: draw labels from 2 to 26 identifiers (A–Z), or leave it out for the first m");
+            }
+        }
         if self.run.recent_windows_per_user == Some(0) {
             bail!("run.recent_windows_per_user must be at least 1 (or absent for all windows)");
         }
@@ -392,5 +402,7 @@ mod tests {
         assert!(err("preset = \"sft\"\n[objective]\npsl_weight = 1.0\n").contains("keep one"));
         assert!(err("preset = \"fancy\"\n").contains("fancy"));
         assert!(err("[run]\nrecent_windows_per_user = 0\n").contains("recent_windows_per_user"));
+        assert!(err("[run]\nidentifier_pool = 1\n").contains("identifier_pool"));
+        assert!(err("[run]\nidentifier_pool = 27\n").contains("identifier_pool"));
     }
 }

@@ -10,6 +10,7 @@ use super::config::TrainConfig;
 use super::lora::Adapters;
 use super::optim::{clip_global_norm, learning_rate, AdamW};
 use super::step::{example_loss, LossValues};
+use super::view;
 use alro_core::data::RankingExample;
 use alro_core::metrics::ndcg_of_scores;
 use alro_core::rank::Ranker;
@@ -50,6 +51,7 @@ impl RunDir {
 const ORDER: u64 = 1;
 const PSL: u64 = 2;
 const DROPOUT: u64 = 3;
+const LABELS: u64 = 4;
 const SUBSET: u64 = 4;
 
 /// Which training examples a run uses, as sorted indices (None = all of them): each user's
@@ -380,9 +382,21 @@ pub fn train(
                     derive_seed(seed, PSL, perm_key.0, perm_key.1),
                 )
             });
-            let (loss, values) = example_loss(ranker, ex, &cfg.objective, perm.as_deref(), |v| {
-                adapters.reseed_dropout(derive_seed(seed, DROPOUT, g as u64, v as u64))
-            })?;
+            let labels = cfg.run.identifier_pool.map(|pool| {
+                view::identifier_subset(
+                    ex.candidates.len(),
+                    pool,
+                    derive_seed(seed, LABELS, g as u64, 0),
+                )
+            });
+            let (loss, values) = example_loss(
+                ranker,
+                ex,
+                &cfg.objective,
+                perm.as_deref(),
+                labels.as_deref(),
+                |v| adapters.reseed_dropout(derive_seed(seed, DROPOUT, g as u64, v as u64)),
+            )?;
             if let Some(part) = values.non_finite_part() {
                 bail!(
                     "step {}: the {part} loss is not finite (example of user {}, window {}); \

@@ -32,7 +32,7 @@ pub fn forward_view(ranker: &Ranker, v: &View) -> Result<ViewOutput> {
     let rows = hidden.squeeze(0)?.narrow(0, v.prompt_len - 1, m)?;
     let logits = model.logits(&rows)?; // (m, vocab)
     let sft = cross_entropy(&logits, &v.targets)?;
-    let ids = Tensor::new(&ranker.identifiers.token_ids[..m], &model.device)?;
+    let ids = Tensor::new(v.identifier_ids.as_slice(), &model.device)?;
     let item_cols: Vec<u32> = v.shown_of_item.iter().map(|&j| j as u32).collect();
     let item_cols = Tensor::new(item_cols.as_slice(), &model.device)?;
     let id_logits = logits.index_select(&ids, 1)?.index_select(&item_cols, 1)?;
@@ -76,21 +76,23 @@ fn value(t: &Tensor) -> Result<f64> {
 }
 
 /// The objective `L_SFT + α·L_SLL + β·L_PSL` of one example. `psl_perm` is the presentation
-/// order of the second view (required when `β > 0`). SLL is always computed (it is cheap and
-/// worth logging) but only enters the objective when `α > 0`.
+/// order of the second view (required when `β > 0`). `labels`: the identifiers both views show
+/// (indices into the ranker's, see [`view::build`]); None = the first m. SLL is always computed
+/// (it is cheap and worth logging) but only enters the objective when `α > 0`.
 pub fn example_loss(
     ranker: &Ranker,
     ex: &RankingExample,
     cfg: &ObjectiveConfig,
     psl_perm: Option<&[usize]>,
+    labels: Option<&[usize]>,
     mut before_forward: impl FnMut(usize),
 ) -> Result<(Tensor, LossValues)> {
     let m = ex.candidates.len();
     let identity: Vec<usize> = (0..m).collect();
-    let mut views = vec![view::build(ranker, ex, &identity)?];
+    let mut views = vec![view::build(ranker, ex, &identity, labels)?];
     if cfg.psl_weight > 0.0 {
         let perm = psl_perm.expect("a PSL permutation when psl_weight > 0");
-        views.push(view::build(ranker, ex, perm)?);
+        views.push(view::build(ranker, ex, perm, labels)?);
     }
     let mut outputs = Vec::with_capacity(views.len());
     for (i, v) in views.iter().enumerate() {

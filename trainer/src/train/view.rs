@@ -2,6 +2,7 @@
 //! same prompt as inference, followed by the target identifiers for teacher forcing.
 
 use alro_core::data::RankingExample;
+use alro_core::identifiers::Identifiers;
 use alro_core::rank::Ranker;
 use alro_core::request::RankRequest;
 use anyhow::{Context, Result};
@@ -17,24 +18,52 @@ pub struct View {
     pub targets: Vec<u32>,
     /// For each candidate in the example's order, the position it is shown at.
     pub shown_of_item: Vec<usize>,
+    /// The identifier token shown at each position (m): the first m of the ranker's labels, or
+    /// the subset `labels` chose.
+    pub identifier_ids: Vec<u32>,
 }
 
 /// Renders `ex` with its candidates shown in the order `perm` (`perm[j]` = the example's
-/// candidate shown at position `j`; the identity for the example's own order).
-pub fn build(ranker: &Ranker, ex: &RankingExample, perm: &[usize]) -> Result<View> {
+/// candidate shown at position `j`; the identity for the example's own order). `labels`, when
+/// given, are the indices (increasing, one per candidate) of the ranker's identifiers to show
+/// instead of its first m: a short training list labelled `B F K …` so that every letter a long
+/// list uses at inference is seen as an answer ([`identifier_subset`]).
+pub fn build(
+    ranker: &Ranker,
+    ex: &RankingExample,
+    perm: &[usize],
+    labels: Option<&[usize]>,
+) -> Result<View> {
     let m = ex.candidates.len();
     let request = RankRequest {
         history: ex.history.clone(),
         candidates: perm.iter().map(|&i| ex.candidates[i].clone()).collect(),
     };
-    let prepared = ranker
-        .prepare(&request)
-        .with_context(|| format!("example of user {} (window {})", ex.user, ex.window_start))?;
+    let subset = labels.map(|idx| Identifiers {
+        labels: idx
+            .iter()
+            .map(|&i| ranker.identifiers.labels[i].clone())
+            .collect(),
+        token_ids: idx
+            .iter()
+            .map(|&i| ranker.identifiers.token_ids[i])
+            .collect(),
+    });
+    let identifiers = subset.as_ref().unwrap_or(&ranker.identifiers);
+    let model = &ranker.backbone;
+    let prepared = alro_core::rank::prepare(
+        &model.tokenizer,
+        model.model.config.max_position_embeddings,
+        identifiers,
+        &ranker.prompt,
+        &request,
+    )
+    .with_context(|| format!("example of user {} (window {})", ex.user, ex.window_start))?;
     let mut shown_of_item = vec![0; m];
     for (j, &i) in perm.iter().enumerate() {
         shown_of_item[i] = j;
     }
-    let ids = &ranker.identifiers.token_ids;
+    let ids = &identifiers.token_ids;
     let targets: Vec<u32> = ex.target.iter().map(|&i| ids[shown_of_item[i]]).collect();
     let prompt_len = prepared.tokens.len();
     let mut tokens = prepared.tokens;
@@ -44,5 +73,17 @@ pub fn build(ranker: &Ranker, ex: &RankingExample, perm: &[usize]) -> Result<Vie
         prompt_len,
         targets,
         shown_of_item,
+        identifier_ids: ids[..m].to_vec(),
     })
+}
+
+/// `m` of the first `pool` identifier indices, drawn uniformly by `seed` and kept in increasing
+/// order (labels read A, C, H, … down the list as at inference, only with gaps).
+pub fn identifier_subset(m: usize, pool: usize, seed: u64) -> Vec<usize> {
+    use rand::seq::index::sample;
+    use rand::SeedableRng;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut idx = sample(&mut rng, pool, m.min(pool)).into_vec();
+    idx.sort_unstable();
+    idx
 }
