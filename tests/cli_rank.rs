@@ -2,6 +2,7 @@
 //! model: the JSONL contract, error messages that name the line, and the inspect outputs.
 
 use alro_core::model::tiny::{tiny_llama_gguf, TinySpec};
+use alro_tests::tiny_model_with_similarity_notes;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -184,50 +185,6 @@ fn inspect_tokenize_and_logits() {
     assert!(top[0]["logit"].as_f64().unwrap() >= top[1]["logit"].as_f64().unwrap());
     assert!(top[0]["token"].is_string() && top[0]["id"].is_u64());
     std::fs::remove_dir_all(dir).ok();
-}
-
-/// The tiny model with a model card (the `alro.*` keys `alro export` writes) saying it was
-/// trained with `similarity T/7` notes.
-fn tiny_model_with_similarity_notes(dir: &std::path::Path) -> PathBuf {
-    use alro_core::gguf::{GgufFile, GgufValue, GgufWriter, ValueType};
-    let bytes = tiny_llama_gguf(&TinySpec::default()).unwrap();
-    let file = GgufFile::parse(&bytes, "tiny.gguf").unwrap();
-    let mut w = GgufWriter::new();
-    for (key, value) in &file.metadata {
-        w.set(key.clone(), value.clone());
-    }
-    let s = |v: &str| GgufValue::String(v.into());
-    let labels = alro_core::model_card::default_identifiers();
-    w.set("alro.format", GgufValue::U32(alro_core::model_card::FORMAT))
-        .set(
-            "alro.template_version",
-            s(alro_core::prompt::TEMPLATE_VERSION),
-        )
-        .set(
-            "alro.identifiers",
-            GgufValue::Array(ValueType::String, labels.iter().map(|l| s(l)).collect()),
-        )
-        .set("alro.m", GgufValue::U32(20))
-        .set("alro.L", GgufValue::U32(10))
-        .set("alro.rating_max", GgufValue::F32(5.0))
-        .set("alro.item_noun", s("movies"))
-        .set("alro.similarity_tiers", GgufValue::U32(7));
-    for key in [
-        "run_id",
-        "dataset_sha256",
-        "base_sha256",
-        "lora",
-        "quantization",
-    ] {
-        w.set(format!("alro.{key}"), s("test"));
-    }
-    for t in &file.tensors {
-        let data = file.tensor_data(&bytes, t).unwrap().to_vec();
-        w.add_raw(t.name.clone(), t.shape.clone(), t.dtype, data);
-    }
-    let p = dir.join("tiny-similarity.gguf");
-    std::fs::write(&p, w.to_bytes()).unwrap();
-    p
 }
 
 /// The committed item table of MovieLens latest-small (models/ITEMS.md).

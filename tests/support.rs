@@ -177,7 +177,10 @@ pub fn write_tiny_hf_dir(spec: &alro_core::model::tiny::TinySpec, dir: &Path) {
 /// MovieLens 100K from `../shared/data/ml-100k`, or `None` (with a notice) where it is absent.
 pub fn ml100k() -> Option<alro_core::data::Dataset> {
     use alro_core::data::{movielens, Input, LoadOptions};
-    let Some(dir) = shared_data().map(|d| d.join("ml-100k")).filter(|d| d.is_dir()) else {
+    let Some(dir) = shared_data()
+        .map(|d| d.join("ml-100k"))
+        .filter(|d| d.is_dir())
+    else {
         eprintln!("notice: ../shared/data/ml-100k is absent; skipping");
         return None;
     };
@@ -197,4 +200,49 @@ pub fn ml100k() -> Option<alro_core::data::Dataset> {
         )
         .expect("ML-100K loads"),
     )
+}
+
+/// The tiny random model (`alro_core::model::tiny`) with a model card — the `alro.*` keys
+/// `alro export` writes — saying it was trained with `similarity T/7` notes, written to `dir`.
+pub fn tiny_model_with_similarity_notes(dir: &Path) -> PathBuf {
+    use alro_core::gguf::{GgufFile, GgufValue, GgufWriter, ValueType};
+    use alro_core::model::tiny::{tiny_llama_gguf, TinySpec};
+    let bytes = tiny_llama_gguf(&TinySpec::default()).unwrap();
+    let file = GgufFile::parse(&bytes, "tiny.gguf").unwrap();
+    let mut w = GgufWriter::new();
+    for (key, value) in &file.metadata {
+        w.set(key.clone(), value.clone());
+    }
+    let s = |v: &str| GgufValue::String(v.into());
+    let labels = alro_core::model_card::default_identifiers();
+    w.set("alro.format", GgufValue::U32(alro_core::model_card::FORMAT))
+        .set(
+            "alro.template_version",
+            s(alro_core::prompt::TEMPLATE_VERSION),
+        )
+        .set(
+            "alro.identifiers",
+            GgufValue::Array(ValueType::String, labels.iter().map(|l| s(l)).collect()),
+        )
+        .set("alro.m", GgufValue::U32(20))
+        .set("alro.L", GgufValue::U32(10))
+        .set("alro.rating_max", GgufValue::F32(5.0))
+        .set("alro.item_noun", s("movies"))
+        .set("alro.similarity_tiers", GgufValue::U32(7));
+    for key in [
+        "run_id",
+        "dataset_sha256",
+        "base_sha256",
+        "lora",
+        "quantization",
+    ] {
+        w.set(format!("alro.{key}"), s("test"));
+    }
+    for t in &file.tensors {
+        let data = file.tensor_data(&bytes, t).unwrap().to_vec();
+        w.add_raw(t.name.clone(), t.shape.clone(), t.dtype, data);
+    }
+    let p = dir.join("tiny-similarity.gguf");
+    std::fs::write(&p, w.to_bytes()).unwrap();
+    p
 }

@@ -2,6 +2,7 @@
 //! need MovieLens 100K read it from `../shared/data` beside the workspace and are skipped with a
 //! notice when it is absent (it may not be redistributed, so it is never in the repository).
 
+use alro_tests::tiny_model_with_similarity_notes;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -923,50 +924,6 @@ fn show_prints_readable_lists_with_marks() {
     let table = text.find("ranker ").unwrap();
     assert!(table > text.rfind("NDCG@10: ").unwrap());
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// The tiny random model with a model card saying it was trained with `similarity T/7` notes.
-fn tiny_model_with_similarity_notes(dir: &Path) -> PathBuf {
-    use alro_core::gguf::{GgufFile, GgufValue, GgufWriter, ValueType};
-    use alro_core::model::tiny::{tiny_llama_gguf, TinySpec};
-    let bytes = tiny_llama_gguf(&TinySpec::default()).unwrap();
-    let file = GgufFile::parse(&bytes, "tiny.gguf").unwrap();
-    let mut w = GgufWriter::new();
-    for (key, value) in &file.metadata {
-        w.set(key.clone(), value.clone());
-    }
-    let s = |v: &str| GgufValue::String(v.into());
-    let labels = alro_core::model_card::default_identifiers();
-    w.set("alro.format", GgufValue::U32(alro_core::model_card::FORMAT))
-        .set(
-            "alro.template_version",
-            s(alro_core::prompt::TEMPLATE_VERSION),
-        )
-        .set(
-            "alro.identifiers",
-            GgufValue::Array(ValueType::String, labels.iter().map(|l| s(l)).collect()),
-        )
-        .set("alro.m", GgufValue::U32(20))
-        .set("alro.L", GgufValue::U32(10))
-        .set("alro.rating_max", GgufValue::F32(5.0))
-        .set("alro.item_noun", s("movies"))
-        .set("alro.similarity_tiers", GgufValue::U32(7));
-    for key in [
-        "run_id",
-        "dataset_sha256",
-        "base_sha256",
-        "lora",
-        "quantization",
-    ] {
-        w.set(format!("alro.{key}"), s("test"));
-    }
-    for t in &file.tensors {
-        let data = file.tensor_data(&bytes, t).unwrap().to_vec();
-        w.add_raw(t.name.clone(), t.shape.clone(), t.dtype, data);
-    }
-    let p = dir.join("tiny-similarity.gguf");
-    std::fs::write(&p, w.to_bytes()).unwrap();
-    p
 }
 
 #[test]
