@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_BACKBONE: &str = ".cache/models/SmolLM2-135M-Instruct.Q4_1.gguf";
 /// The release ranker the setup exports from `models/` (backbone + adapter, Q8_0).
 pub const DEFAULT_RANKER: &str = ".cache/models/alro-ranker.q8_0.gguf";
+/// The committed adapter the setup builds [`DEFAULT_RANKER`] from.
+pub const RELEASE_ADAPTER: &str = "models/ranker/adapter.safetensors";
 
 /// The model to fine-tune or to merge adapters into: `--model`, else `$ALRO_MODEL`, else the
 /// setup's backbone.
@@ -37,10 +39,19 @@ pub fn ranker(model: Option<PathBuf>) -> PathBuf {
     if Path::new(DEFAULT_RANKER).exists() {
         return PathBuf::from(DEFAULT_RANKER);
     }
-    eprintln!(
-        "note: {DEFAULT_RANKER} not found, ranking with the untrained backbone {DEFAULT_BACKBONE}; \
-         run `bash scripts/setup.sh` to build the trained ranker"
-    );
+    if Path::new(RELEASE_ADAPTER).exists() {
+        eprintln!(
+            "note: {DEFAULT_RANKER} not found, ranking with the untrained backbone \
+             {DEFAULT_BACKBONE} (it ranks at chance); run `bash scripts/setup.sh` to build the \
+             trained ranker from {RELEASE_ADAPTER}"
+        );
+    } else {
+        eprintln!(
+            "note: ranking with the untrained backbone {DEFAULT_BACKBONE}: it ranks at chance, \
+             and this checkout has no release adapter ({RELEASE_ADAPTER}); pass --model for a \
+             trained ranker (`alro export`)"
+        );
+    }
     PathBuf::from(DEFAULT_BACKBONE)
 }
 
