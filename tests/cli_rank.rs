@@ -279,3 +279,142 @@ fn rank_computes_similarity_notes_from_an_item_table() {
     assert!(out.stderr.is_empty() || !String::from_utf8_lossy(&out.stderr).contains("notes:"));
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// `alro inspect prompt` on `input` with `model` and `extra` flags.
+fn inspect_prompt(
+    model: &std::path::Path,
+    input: &std::path::Path,
+    extra: &[&std::ffi::OsStr],
+) -> std::process::Output {
+    alro()
+        .args(["inspect", "prompt", "--model"])
+        .arg(model)
+        .arg("--input")
+        .arg(input)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn json_lines(out: &std::process::Output) -> Vec<serde_json::Value> {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The ranker `alro rank --model path` builds, through the library.
+fn library_ranker(path: &std::path::Path) -> alro_core::rank::Ranker {
+    use alro_core::model::{Backbone, MatrixPrecision};
+    let b =
+        Backbone::from_path(path, MatrixPrecision::AsStored, &candle_core::Device::Cpu).unwrap();
+    let prompt = b.prompt_config();
+    alro_core::rank::Ranker::new(b, prompt).unwrap()
+}
+
+fn u32s(v: &serde_json::Value) -> Vec<u32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| u32::try_from(x.as_u64().unwrap()).unwrap())
+        .collect()
+}
+
+#[test]
+fn inspect_prompt_gives_the_rankers_tokens_and_names_bad_lines() {
+    use alro_core::request::RankRequest;
+    let dir = workdir("inspect-prompt");
+    let model = tiny_model(&dir);
+    let input = dir.join("requests.jsonl");
+    let two = r#"{"history": [{"title": "Alien (1979)", "rating": 2}], "candidates": [{"id": "x", "title": "Heat (1995)"}, {"id": "y", "title": "Up (2009)"}]}"#;
+    std::fs::write(&input, format!("{GOOD}\n\n{two}\n")).unwrap();
+    let lines = json_lines(&inspect_prompt(&model, &input, &[]));
+    assert_eq!(lines.len(), 2, "one line per request, blank lines skipped");
+    let ranker = library_ranker(&model);
+    for (v, text) in lines.iter().zip([GOOD, two]) {
+        let req: RankRequest = serde_json::from_str(text).unwrap();
+        let prepared = ranker.prepare(&req).unwrap();
+        assert_eq!(u32s(&v["ids"]), prepared.tokens);
+        let identifiers = u32s(&v["identifier_ids"]);
+        assert_eq!(identifiers.len(), req.candidates.len());
+        assert_eq!(
+            identifiers,
+            ranker.identifier_token_ids()[..req.candidates.len()]
+        );
+    }
+
+    // A line that is not a request, and one the model refuses (a duplicate id): each named
+    // `file:line`, and nothing is written.
+    let name = input.display().to_string();
+    let dup = GOOD.replace("\"m2\"", "\"m1\"");
+    for (text, bad_line, says) in [
+        (format!("{GOOD}\n{{\"history\": [\n"), 2, "expected"),
+        (
+            format!("{GOOD}\n{GOOD}\n{dup}\n"),
+            3,
+            "appears more than once",
+        ),
+    ] {
+        std::fs::write(&input, text).unwrap();
+        let out = inspect_prompt(&model, &input, &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && out.stdout.is_empty(), "{err}");
+        assert!(
+            err.contains(&format!("{name}:{bad_line}:")) && err.contains(says),
+            "{err}"
+        );
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn inspect_prompt_fills_notes_like_rank() {
+    use alro_core::notes::{fill_notes, ItemTable};
+    use alro_core::request::RankRequest;
+    let dir = workdir("inspect-notes");
+    let model = tiny_model_with_similarity_notes(&dir);
+    let input = dir.join("requests.jsonl");
+    let plain = r#"{"history": [{"title": "Toy Story (1995)", "rating": 4}, {"title": "the matrix", "rating": 5}], "candidates": [{"id": "m1", "title": "Heat (1995)"}, {"id": "m2", "title": "Casino"}, {"id": "m3", "title": "Amélie (2001)", "note": "similarity 7/7"}]}"#;
+    std::fs::write(&input, format!("{plain}\n")).unwrap();
+    let items = committed_items();
+    let lines = json_lines(&inspect_prompt(
+        &model,
+        &input,
+        &["--items".as_ref(), items.as_os_str()],
+    ));
+    assert_eq!(lines.len(), 1);
+    let ranker = library_ranker(&model);
+    let table = ItemTable::from_json(&std::fs::read(&items).unwrap()).unwrap();
+    let mut req: RankRequest = serde_json::from_str(plain).unwrap();
+    fill_notes(&mut req, &ranker.prompt, &table);
+    assert!(req.candidates.iter().all(|c| c.note.is_some()));
+    let prepared = ranker.prepare(&req).unwrap();
+    assert!(
+        prepared.text.contains("similarity 7/7"),
+        "{}",
+        prepared.text
+    );
+    assert_eq!(u32s(&lines[0]["ids"]), prepared.tokens);
+    assert_eq!(u32s(&lines[0]["identifier_ids"]).len(), 3);
+
+    // Without a table (none at the default path here): refused like `alro rank`.
+    let out = alro()
+        .current_dir(&dir)
+        .args(["inspect", "prompt", "--model"])
+        .arg(&model)
+        .arg("--input")
+        .arg(&input)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && out.stdout.is_empty() && err.contains("--items"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

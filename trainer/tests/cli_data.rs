@@ -1143,3 +1143,59 @@ fn position_bias_needs_two_orders_and_an_llm() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `data prepare` writes each file under a temporary name and renames it once complete: after a
+/// run (also one over an earlier run's files) the folder holds the four files and nothing else,
+/// and each data file has the manifest's number of lines and bytes.
+#[test]
+fn prepare_leaves_complete_files_and_no_temporaries() {
+    let dir = tiny_dataset("atomic");
+    let out = dir.join("prepared");
+    for seed in ["1", "2"] {
+        let mut args = vec!["data", "prepare", "--dataset", "ml-100k"];
+        args.extend([
+            "--path",
+            dir.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--seed",
+            seed,
+        ]);
+        args.extend(TINY);
+        ok(&args);
+        let mut names: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "manifest.json",
+                "test.jsonl",
+                "train.jsonl",
+                "validation.jsonl"
+            ],
+            "seed {seed}"
+        );
+        let m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+        assert_eq!(m["protocol"]["seed"], seed.parse::<u64>().unwrap());
+        let outputs = m["outputs"].as_array().unwrap();
+        assert_eq!(outputs.len(), 3);
+        for (i, split) in ["train", "validation", "test"].iter().enumerate() {
+            let file = format!("{split}.jsonl");
+            let text = std::fs::read_to_string(out.join(&file)).unwrap();
+            assert_eq!(outputs[i]["file"], file.as_str());
+            assert_eq!(outputs[i]["bytes"], text.len() as u64, "{file}");
+            assert!(text.is_empty() || text.ends_with('\n'), "{file}");
+            assert_eq!(
+                m["examples"][split],
+                text.lines().count() as u64,
+                "{file}: lines vs the manifest's count"
+            );
+        }
+        assert!(m["examples"]["test"].as_u64().unwrap() > 0);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -7,6 +7,7 @@ pub mod source;
 use alro_core::data::manifest::{FileDigest, Manifest, FORMAT};
 use alro_core::data::protocol::NegativeSampling;
 use alro_core::data::{Dataset, DatasetStats, Protocol, ProtocolConfig, ProtocolCounts, Splits};
+use alro_trainer::train::checkpoint::{write_atomic, AtomicFile};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -301,11 +302,10 @@ fn prepare(args: PrepareArgs) -> Result<()> {
     let names = ["train.jsonl", "validation.jsonl", "test.jsonl"];
     let mut writers = Vec::new();
     for name in names {
-        let path = args.out.join(name);
-        let f =
-            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        // Each file appears under its name only once complete (temp file + fsync + rename);
+        // an error drops the writers, which removes their temporary files.
         writers.push(Hashing {
-            inner: std::io::BufWriter::new(f),
+            inner: AtomicFile::create(&args.out.join(name))?,
             hash: Sha256::new(),
             bytes: 0,
         });
@@ -328,17 +328,13 @@ fn prepare(args: PrepareArgs) -> Result<()> {
     }
     pb.finish_and_clear();
     let mut outputs = Vec::new();
-    for (name, mut w) in names.into_iter().zip(writers) {
-        w.flush().with_context(|| format!("writing {name}"))?;
+    for (name, w) in names.into_iter().zip(writers) {
+        let Hashing { inner, hash, bytes } = w;
+        inner.commit()?;
         outputs.push(FileDigest {
             file: name.to_string(),
-            bytes: w.bytes,
-            sha256: w
-                .hash
-                .finalize()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
+            bytes,
+            sha256: hash.finalize().iter().map(|b| format!("{b:02x}")).collect(),
         });
     }
     let manifest = Manifest {
@@ -354,7 +350,8 @@ fn prepare(args: PrepareArgs) -> Result<()> {
     };
     let text = serde_json::to_string_pretty(&manifest)? + "\n";
     let mpath = args.out.join("manifest.json");
-    std::fs::write(&mpath, &text).with_context(|| format!("writing {}", mpath.display()))?;
+    // Written last: a manifest describes complete data files.
+    write_atomic(&mpath, text.as_bytes())?;
     println!(
         "wrote {} train, {} validation, {} test examples of {} to {} (manifest.json: inputs, protocol, counts)",
         counts.train,

@@ -1,9 +1,12 @@
-//! `alro inspect tokenize|logits`: raw model outputs, for checking against other implementations.
+//! `alro inspect tokenize|logits|prompt`: raw model inputs and outputs, for checking against other
+//! implementations and replaying a ranking in another engine.
 
+use super::rank;
 use crate::model_path;
 use alro_core::model::{Kernels, MatrixPrecision};
 use candle_core::{Device, Tensor};
 use clap::{Args, Subcommand};
+use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
@@ -18,6 +21,10 @@ pub enum InspectCommand {
         #[arg(long, default_value_t = 10)]
         top: usize,
     },
+    /// For each request of a JSONL file (as `alro rank --input` reads), the exact prompt token
+    /// ids `alro rank` feeds the model and the identifier token of each candidate in
+    /// presentation order: {"ids": [...], "identifier_ids": [...]}, one line per request.
+    Prompt(PromptArgs),
 }
 
 #[derive(Args)]
@@ -29,9 +36,59 @@ pub struct TextArgs {
     text: String,
 }
 
+#[derive(Args)]
+pub struct PromptArgs {
+    /// A .gguf file or a Hugging Face directory [default: $ALRO_MODEL or the setup's backbone]
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// JSONL requests, as `alro rank --input` reads them; `-` = stdin
+    #[arg(long)]
+    input: PathBuf,
+    /// History entries shown to the model, as `alro rank --history` [default: the exported
+    /// model's `alro.L`, else 10]
+    #[arg(long)]
+    history: Option<usize>,
+    /// Item table for the notes of candidates without one, as `alro rank --items`
+    /// [default: models/items-ml-latest-small.json when the ranker needs notes]
+    #[arg(long, value_name = "FILE")]
+    items: Option<PathBuf>,
+}
+
+/// One line of `alro inspect prompt` (a struct rather than `json!`, so the keys keep this order).
+#[derive(serde::Serialize)]
+struct Shown<'a> {
+    ids: &'a [u32],
+    identifier_ids: &'a [u32],
+}
+
+/// `alro inspect prompt`: the same reading, notes and validation as `alro rank` (every line
+/// checked before any output), then each request's prompt tokens instead of a ranking.
+fn prompt(a: PromptArgs) -> anyhow::Result<()> {
+    let nothing = "no prompt written";
+    let requests = rank::read_requests(&a.input, nothing)?;
+    let ranker = rank::load_ranker(a.model, a.history)?;
+    let requests = rank::ready_for(&ranker, requests, &a.input, a.items.as_deref(), nothing)?;
+    let name = a.input.display();
+    let mut stdout = std::io::stdout().lock();
+    for (line, req) in &requests {
+        let prepared = ranker
+            .prepare(req)
+            .map_err(|e| anyhow::anyhow!("{name}:{line}: {e}"))?;
+        let identifier_ids = &ranker.identifier_token_ids()[..prepared.candidates];
+        let shown = Shown {
+            ids: &prepared.tokens,
+            identifier_ids,
+        };
+        writeln!(stdout, "{}", serde_json::to_string(&shown)?)?;
+    }
+    stdout.flush()?;
+    Ok(())
+}
+
 pub fn run(cmd: InspectCommand) -> anyhow::Result<()> {
     let device = Device::Cpu;
     match cmd {
+        InspectCommand::Prompt(a) => prompt(a)?,
         InspectCommand::Tokenize(a) => {
             let backbone = model_path::load(
                 &model_path::ranker(a.model),

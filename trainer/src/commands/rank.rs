@@ -62,8 +62,12 @@ pub struct RankArgs {
 }
 
 /// Reads and validates every line before any model work, so a bad line 9,000 is reported at
-/// once rather than after an hour.
-fn read_requests(input: &PathBuf) -> anyhow::Result<Vec<(usize, RankRequest)>> {
+/// once rather than after an hour. Each request comes with its line number; on bad lines, the
+/// error says `nothing` (what the caller would have produced) is withheld.
+pub(crate) fn read_requests(
+    input: &Path,
+    nothing: &str,
+) -> anyhow::Result<Vec<(usize, RankRequest)>> {
     let name = input.display().to_string();
     let reader: Box<dyn BufRead> = if name == "-" {
         Box::new(std::io::stdin().lock())
@@ -93,7 +97,7 @@ fn read_requests(input: &PathBuf) -> anyhow::Result<Vec<(usize, RankRequest)>> {
     }
     if !errors.is_empty() {
         anyhow::bail!(
-            "{} bad line(s), nothing ranked:\n{}",
+            "{} bad line(s), {nothing}:\n{}",
             errors.len(),
             errors.join("\n")
         );
@@ -101,23 +105,38 @@ fn read_requests(input: &PathBuf) -> anyhow::Result<Vec<(usize, RankRequest)>> {
     Ok(out)
 }
 
-pub fn run(args: RankArgs) -> anyhow::Result<()> {
-    let requests = read_requests(&args.input)?;
-    let device = Device::Cpu;
+/// The ranker `alro rank` ranks with: `model` (or the default ranker) on the CPU, with the
+/// prompt settings of its card and `history` entries shown when given.
+pub(crate) fn load_ranker(
+    model: Option<PathBuf>,
+    history: Option<usize>,
+) -> anyhow::Result<Ranker> {
     let backbone = model_path::load(
-        &model_path::ranker(args.model),
+        &model_path::ranker(model),
         MatrixPrecision::AsStored,
-        &device,
+        &Device::Cpu,
     )?;
     let trained = backbone.prompt_config();
     let prompt = PromptConfig {
-        max_history: args.history.unwrap_or(trained.max_history),
+        max_history: history.unwrap_or(trained.max_history),
         ..trained
     };
-    let ranker = Ranker::new(backbone, prompt)?;
-    let name = args.input.display().to_string();
-    let requests = with_notes(requests, &ranker.prompt, args.items.as_deref())?;
-    // Validate every request against the model (identifiers, context) before ranking any.
+    Ok(Ranker::new(backbone, prompt)?)
+}
+
+/// The requests `read_requests` read from `input`, made ready for `ranker`: the notes it needs
+/// filled in from the item table (see [`with_notes`]), then every request checked against the
+/// model (identifiers, context) — all problems reported at once, each naming `file:line`, and
+/// `nothing` (what the caller would have produced) said to be withheld.
+pub(crate) fn ready_for(
+    ranker: &Ranker,
+    requests: Vec<(usize, RankRequest)>,
+    input: &Path,
+    items: Option<&Path>,
+    nothing: &str,
+) -> anyhow::Result<Vec<(usize, RankRequest)>> {
+    let name = input.display().to_string();
+    let requests = with_notes(requests, &ranker.prompt, items)?;
     let problems: Vec<String> = requests
         .iter()
         .filter_map(|(line, r)| {
@@ -129,11 +148,26 @@ pub fn run(args: RankArgs) -> anyhow::Result<()> {
         .collect();
     if !problems.is_empty() {
         anyhow::bail!(
-            "{} bad request(s), nothing ranked:\n{}",
+            "{} bad request(s), {nothing}:\n{}",
             problems.len(),
             problems.join("\n")
         );
     }
+    Ok(requests)
+}
+
+pub fn run(args: RankArgs) -> anyhow::Result<()> {
+    let requests = read_requests(&args.input, "nothing ranked")?;
+    let ranker = load_ranker(args.model, args.history)?;
+    let name = args.input.display().to_string();
+    // Validate every request against the model before ranking any.
+    let requests = ready_for(
+        &ranker,
+        requests,
+        &args.input,
+        args.items.as_deref(),
+        "nothing ranked",
+    )?;
     let mode = match args.mode {
         ModeArg::Greedy => RankMode::Greedy,
         ModeArg::Single => RankMode::Single,

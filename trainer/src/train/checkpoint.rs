@@ -11,8 +11,8 @@ use candle_core::{DType, Device, Tensor};
 use safetensors::tensor::{Dtype, TensorView};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::io::Write;
-use std::path::Path;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
 
 pub const FORMAT: u32 = 1;
 const STATE_KEY: &str = "alro.state";
@@ -100,33 +100,92 @@ fn f32_bytes(t: &Tensor) -> Result<(Vec<usize>, Vec<u8>)> {
 
 /// Writes `bytes` to `path` atomically (temp file in the same directory, fsync, rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .context("checkpoint path has no file name")?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        // Make the rename itself durable.
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    let mut f = AtomicFile::create(path)?;
+    f.write_all(bytes)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.commit()
+}
+
+/// A file written atomically as a stream: the bytes go through a buffer into a temporary file
+/// beside `path` (`.NAME.tmp-PID`, which [`remove_stale_temporaries`] recognises), and
+/// [`AtomicFile::commit`] flushes, fsyncs and renames it over `path`. Until then `path` keeps its
+/// previous content (or stays absent); dropped without a commit — an error on the way — the
+/// temporary file is removed. [`write_atomic`] is this for bytes held in memory.
+pub struct AtomicFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    /// `None` once committed.
+    file: Option<BufWriter<std::fs::File>>,
+}
+
+impl AtomicFile {
+    pub fn create(path: &Path) -> Result<AtomicFile> {
+        let name = path
+            .file_name()
+            .with_context(|| format!("{} has no file name", path.display()))?;
+        let tmp = parent_dir(path).join(format!(
+            ".{}.tmp-{}",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        let file = std::fs::File::create(&tmp)
+            .with_context(|| format!("creating a temporary file for {}", path.display()))?;
+        Ok(AtomicFile {
+            path: path.to_path_buf(),
+            tmp,
+            file: Some(BufWriter::new(file)),
+        })
     }
-    result.with_context(|| format!("writing {}", path.display()))
+
+    /// Flushes, fsyncs and renames the temporary file over the final name (then fsyncs the
+    /// directory, so the rename itself is durable).
+    pub fn commit(mut self) -> Result<()> {
+        let writer = self.file.take().expect("an uncommitted file");
+        let result = (|| -> std::io::Result<()> {
+            let file = writer.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()?;
+            drop(file);
+            std::fs::rename(&self.tmp, &self.path)?;
+            if let Ok(d) = std::fs::File::open(parent_dir(&self.path)) {
+                let _ = d.sync_all();
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+        result.with_context(|| format!("writing {}", self.path.display()))
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.as_mut().expect("an uncommitted file").write(buf)
+    }
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.file
+            .as_mut()
+            .expect("an uncommitted file")
+            .write_all(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.as_mut().expect("an uncommitted file").flush()
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// The directory a file is written in (`.` for a bare file name).
+fn parent_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// Removes temporary files that [`write_atomic`] left in `dir` when a process was killed between
