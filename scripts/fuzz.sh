@@ -15,7 +15,7 @@ say() { printf '[fuzz] %s\n' "$*"; }
 SECONDS_PER_TARGET=${1:-60}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(gguf_model gguf_tokenizer hf_checkpoint data_loaders prompt request_json)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(gguf_model gguf_tokenizer hf_checkpoint data_loaders prompt request_json item_table)
 # Sanitizer: none by default (the code under test is safe Rust, where the bugs to find are panics,
 # hangs and runaway allocation, which libFuzzer catches without ASan; ASan doubles build and run
 # time). ALRO_FUZZ_SANITIZER=address for a deeper run.
