@@ -130,9 +130,9 @@ fn split_end_article(title: &str) -> Option<(&str, &str)> {
 /// `L’` (typographic apostrophe) for the article `l'`.
 fn is_apostrophe_form(word: &str, article: &str) -> bool {
     let stem = &article[..article.len() - 1];
-    word.len() > stem.len()
-        && word[..stem.len()].eq_ignore_ascii_case(stem)
-        && matches!(&word[stem.len()..], "'" | "’")
+    // `strip_prefix_ci` slices with `get`: a word starting with a multi-byte letter (`É…`) is
+    // simply no match, never a slice inside a character.
+    strip_prefix_ci(word, stem).is_some_and(|rest| matches!(rest, "'" | "’"))
 }
 
 /// Rule 4: the comparison key of a title form.
@@ -396,5 +396,13 @@ mod tests {
         assert!(has(&item_keys("The OA"), "oa"));
         // A query falls back to its title without a leading article.
         assert_eq!(parse_query("Les Boot").keys, ["les boot", "boot"]);
+    }
+
+    #[test]
+    fn a_trailing_word_starting_with_a_multibyte_letter_is_no_article() {
+        // Found by the item_table fuzz target: `, É'` once sliced inside `É`.
+        assert_eq!(article_to_front("Foo, É'"), None);
+        assert_eq!(article_to_front("Foo, 東京"), None);
+        assert_eq!(article_to_front("Foo, L’"), Some("L’Foo".into()));
     }
 }
