@@ -94,13 +94,24 @@ fn card() -> ModelCard {
 }
 
 /// The merged, quantized file's bytes (the library path `alro export` takes).
-fn export(model: &Path, ckpt: &Path, scheme: Scheme) -> (GgufFile, Vec<u8>) {
+/// The card of the llama.cpp fixture (`tests/fixtures/llamacpp/export_logits.json` pins the
+/// exported file's SHA-256): [`card`] without the descriptive keys, which postdate it.
+fn fixture_card() -> ModelCard {
+    ModelCard {
+        display_name: None,
+        quality: None,
+        card_url: None,
+        ..card()
+    }
+}
+
+fn export(model: &Path, ckpt: &Path, scheme: Scheme, card: &ModelCard) -> (GgufFile, Vec<u8>) {
     let bytes = std::fs::read(model).unwrap();
     let file = GgufFile::parse(&bytes, "backbone").unwrap();
     let mut b =
         Backbone::from_gguf_bytes(&bytes, "backbone", MatrixPrecision::F32, &Device::Cpu).unwrap();
     attach_trained(ckpt, &mut b, model).unwrap();
-    let out = export_gguf(&file, &bytes, &mut b.model, &card(), scheme).unwrap();
+    let out = export_gguf(&file, &bytes, &mut b.model, card, scheme).unwrap();
     (file, out.bytes)
 }
 
@@ -168,7 +179,7 @@ fn tiny_export_keeps_metadata_types_and_rankings() {
     let examples = tiny_ranking_examples(12, 6, 5);
     let reference = score_lists(&adapter_ranker(&model, &ckpt), &examples, || {}).unwrap();
     for scheme in Scheme::ALL {
-        let (backbone, bytes) = export(&model, &ckpt, scheme);
+        let (backbone, bytes) = export(&model, &ckpt, scheme, &card());
         let file = GgufFile::parse(&bytes, "export").unwrap();
         for (key, value) in &backbone.metadata {
             if key != "general.file_type" {
@@ -221,7 +232,7 @@ fn tiny_export_keeps_metadata_types_and_rankings() {
                 "F16 differs by {diff} at scale {scale}"
             );
             assert!(same_order_beyond_ties(&scores, &reference, 2.0 * diff));
-            let (_, again) = export(&model, &ckpt, scheme);
+            let (_, again) = export(&model, &ckpt, scheme, &card());
             assert!(again == bytes, "export is not deterministic");
         }
     }
@@ -304,7 +315,7 @@ fn default_backbone_exports_rank_like_the_adapter_model_and_load_in_llama_cpp() 
     let ref_ndcg = reference.ndcg10(&examples);
     let mut q8 = None;
     for scheme in [Scheme::F16, Scheme::Q8_0, Scheme::Q4K] {
-        let (_, bytes) = export(&model, &ckpt, scheme);
+        let (_, bytes) = export(&model, &ckpt, scheme, &fixture_card());
         let scores = score_lists(&exported_ranker(&bytes), &examples, || {}).unwrap();
         let (diff, top1, ndcg) = (
             scores.max_abs_diff(&reference),
