@@ -21,7 +21,10 @@ say() { printf '[build-wasm] %s\n' "$*"; }
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 PKG=ranker-wasm/pkg
 WASM_OPT=tests/browser/node_modules/.bin/wasm-opt
-MODEL=${ALRO_PAGE_MODEL:-$ROOT/.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf}
+# The page ranks with the default ranker when the setup has built it, else with the backbone.
+DEFAULT_MODEL=$ROOT/.cache/models/alro-ranker.q8_0.gguf
+[ -f "$DEFAULT_MODEL" ] || DEFAULT_MODEL=$ROOT/.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf
+MODEL=${ALRO_PAGE_MODEL:-$DEFAULT_MODEL}
 
 want=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' ranker-wasm/Cargo.toml)
 have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
