@@ -8,7 +8,7 @@
 #   4. package.json, README.md and the hand-written types next to wasm-bindgen's .d.ts
 #   5. www/pkg/ (a copy of the package), www/data/movies.json (from the vendored MovieLens
 #      latest-small), www/models/ranker.gguf (a link to $ALRO_PAGE_MODEL, default: the setup's
-#      backbone; a trained export can be given instead), and copies of models/README.md (the model
+#      default ranker, else its backbone; any export can be given instead), and copies of models/README.md (the model
 #      card the page links as alro.card_url "models/README.md") and of the item table
 #      models/items-ml-latest-small.json (passed to Ranker.load as `items`), where they exist
 # Prints the .wasm size raw and gzipped. Outputs are git-ignored.
