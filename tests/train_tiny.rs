@@ -448,6 +448,21 @@ fn a_nan_stops_the_run_naming_the_step_and_keeps_the_last_checkpoint() {
     }
 }
 
+/// A checkpoint's run state at `step` of 10.
+fn run_state(step: usize) -> checkpoint::State {
+    checkpoint::State {
+        format: checkpoint::FORMAT,
+        step,
+        total_steps: 10,
+        backbone: backbone_id(),
+        config: TrainConfig::default(),
+        data_sha256: "x".into(),
+        best: None,
+        rng: "derived".into(),
+        seconds: 1.0,
+    }
+}
+
 #[test]
 fn corrupt_and_foreign_checkpoints_are_refused() {
     let dir = tempdir("ckpt");
@@ -460,17 +475,7 @@ fn corrupt_and_foreign_checkpoints_are_refused() {
     assert!(err.contains("not a valid alro checkpoint"), "{err}");
 
     let (_, adapters) = tiny(&lora_all(2), 1);
-    let state = checkpoint::State {
-        format: checkpoint::FORMAT,
-        step: 3,
-        total_steps: 10,
-        backbone: backbone_id(),
-        config: TrainConfig::default(),
-        data_sha256: "x".into(),
-        best: None,
-        rng: "derived".into(),
-        seconds: 1.0,
-    };
+    let state = run_state(3);
     checkpoint::save(&path, &adapters, None, &state).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     // Truncated anywhere: refused, never a panic.
@@ -551,17 +556,7 @@ fn a_release_adapter_is_the_checkpoint_in_f16_without_optimizer_state() {
     let dir = tempdir("f16");
     let (_, adapters) = tiny(&lora_all(2), 1);
     randomize_b(&adapters);
-    let state = checkpoint::State {
-        format: checkpoint::FORMAT,
-        step: 5,
-        total_steps: 10,
-        backbone: backbone_id(),
-        config: TrainConfig::default(),
-        data_sha256: "x".into(),
-        best: None,
-        rng: "derived".into(),
-        seconds: 1.0,
-    };
+    let state = run_state(5);
     let full = dir.join("last.safetensors");
     let optim = AdamW::new(&adapters.vars(), &TrainConfig::default().optim).unwrap();
     checkpoint::save(&full, &adapters, Some(&optim), &state).unwrap();
