@@ -75,7 +75,7 @@ else
 fi
 
 if [ "$DEMO_ONLY" = 1 ]; then
-  say "done (demo): backbone and default ranker"
+  if [ -f "$RANKER" ]; then say "done (demo): backbone and default ranker"; else say "done (demo): backbone"; fi
   exit 0
 fi
 
