@@ -64,7 +64,7 @@ if [ -f "$ADAPTER" ]; then
     # shellcheck source=/dev/null
     . models/ranker/card.env
     ./target/release/alro export --checkpoint "$ADAPTER" --model "$MODELS/$GGUF_NAME" \
-      --data models/ranker/protocol --lists 0 --quant q8_0 --out "$RANKER.part" \
+      --data models/ranker/protocol --lists 0 --quant q8_0 --out "$RANKER.part" --out-dir "$MODELS" \
       --display-name "$ALRO_DISPLAY_NAME" --quality "$ALRO_QUALITY" --card-url "$ALRO_CARD_URL"
     mv "$RANKER.part" "$RANKER"
     echo "$stamp" > "$RANKER.stamp"
