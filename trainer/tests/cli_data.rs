@@ -953,12 +953,12 @@ fn the_lists_carry_the_notes_the_model_card_asks_for() {
     );
     assert!(text.contains("similarity notes in 7 tiers)"), "{text}");
     // --show follows the LLM, whose rows carry the notes it read.
-    assert!(text.contains("Top 3 by zero-shot"), "{text}");
+    assert!(text.contains("Top 3 by trained"), "{text}");
     let shows = shown(&text);
     assert_eq!(shows.len(), 2, "{text}");
-    assert!(shows[0].2.starts_with("zero-shot 0.") || shows[0].2.starts_with("zero-shot 1."));
+    assert!(shows[0].2.starts_with("trained 0.") || shows[0].2.starts_with("trained 1."));
     assert!(shows[0].2.contains(" · popularity "), "{text}");
-    assert!(text.contains("(similarity ") && text.contains("zero-shot  Δ NDCG@10 vs popularity"));
+    assert!(text.contains("(similarity ") && text.contains("trained  Δ NDCG@10 vs popularity"));
     // Tiers the card does not have are refused before anything is built.
     let out = eval_tiny(
         &dir,
@@ -1000,7 +1000,7 @@ fn bootstrap_mode_ranks_with_borda_over_presentation_orders() {
     );
     let row = text
         .lines()
-        .find(|l| l.starts_with("zero-shot "))
+        .find(|l| l.starts_with("trained "))
         .unwrap_or_else(|| panic!("{text}"));
     assert!(row.split_whitespace().count() == 8, "{row}");
     // One presentation order is the list's own: the greedy ranking.
@@ -1084,10 +1084,10 @@ fn position_bias_is_measured_over_seeded_presentation_orders() {
         "{text}"
     );
     assert!(
-        text.contains("ranker     Kendall τ  NDCG@10 spread  NDCG@10 mean"),
+        text.contains("ranker   Kendall τ  NDCG@10 spread  NDCG@10 mean"),
         "{text}"
     );
-    let cells = position_bias_row(&text, "zero-shot");
+    let cells = position_bias_row(&text, "trained");
     assert_eq!(cells.len(), 3, "{text}");
     let (tau, spread, mean) = (cells[0], cells[1], cells[2]);
     assert!((-1.0..=1.0).contains(&tau), "{text}");

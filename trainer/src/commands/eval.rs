@@ -177,6 +177,13 @@ pub fn run(args: EvalArgs) -> Result<()> {
         None => None,
     };
 
+    // An exported ranker (a file with a model card) is not zero-shot: its row is "trained".
+    if let (Some(r), Some(first)) = (first_llm.as_mut(), llms.first_mut()) {
+        if first.1.is_none() && r.card_tiers.is_some() {
+            r.name = "trained".into();
+            first.0 = "trained".into();
+        }
+    }
     let note_kinds = notes::kinds_on(&cfg);
     let rows = rows(&args.baseline, &note_kinds)?;
     let names: Vec<String> = rows
