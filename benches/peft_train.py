@@ -21,17 +21,17 @@ Environment (outside the repo; CPU only; the CUDA wheels are installed but never
 Usage:
 
     # write a synthetic inputs file (random ids < 49152), then train on it
-    /root/.cache/alro-torch/bin/python benches/peft_train.py --write-synthetic /tmp/syn300.json \\
+    /root/.cache/alro-torch/bin/python benches/peft_train.py --write-synthetic prepared/syn300.json \\
         --examples 4 --seq-len 300 --target-len 10 --steps 4
     /root/.cache/alro-torch/bin/python benches/peft_train.py \\
-        --model .cache/models/SmolLM2-135M-Instruct.Q4_1.gguf --inputs /tmp/syn300.json \\
+        --model .cache/models/SmolLM2-135M-Instruct.Q4_1.gguf --inputs prepared/syn300.json \\
         --threads 2 --warmup 1 --json
 
     # loss sanity: one example repeated, lr 1e-3, 10 steps -> the printed losses should fall
-    /root/.cache/alro-torch/bin/python benches/peft_train.py --write-synthetic /tmp/one.json \\
+    /root/.cache/alro-torch/bin/python benches/peft_train.py --write-synthetic prepared/one.json \\
         --examples 1 --seq-len 300 --target-len 10 --steps 10 --lr 1e-3
     /root/.cache/alro-torch/bin/python benches/peft_train.py \\
-        --model .cache/models/SmolLM2-135M-Instruct.Q4_1.gguf --inputs /tmp/one.json --warmup 0
+        --model .cache/models/SmolLM2-135M-Instruct.Q4_1.gguf --inputs prepared/one.json --warmup 0
 
 Inputs JSON (written by the Rust side):
     {"examples": [{"tokens": [u32...], "target_start": int}],

@@ -9,31 +9,31 @@
 # E.g. the 60-minute runs with popularity notes:
 #   ALRO_ABLATION_OUT=artifacts/notes ALRO_ABLATION_CONFIG=configs/ml100k-cpu-60min.toml \
 #   ALRO_POPULARITY_TIERS=7 bash scripts/ablation.sh 100 alro
-# and the three-candidate lists a CPU hour can learn (BENCHMARKS.md "Adapters in every block"):
+# and the three-candidate lists a CPU hour can learn (research/benchmarks-history.md "Adapters in every block"):
 #   ALRO_ABLATION_OUT=artifacts/m3 ALRO_ABLATION_CONFIG=configs/ml100k-cpu-60min-m3.toml \
 #   ALRO_CANDIDATES=3 ALRO_POSITIVES=1 ALRO_POPULARITY_TIERS=7 bash scripts/ablation.sh 100
-# ALRO_WARMUP_CONFIG adds a curriculum's first stage (BENCHMARKS.md "A popularity warm-up"): SFT
+# ALRO_WARMUP_CONFIG adds a curriculum's first stage (research/benchmarks-history.md "A popularity warm-up"): SFT
 # with that config on 1,600 training lists whose target is the popularity-note order
 # (scripts/tier_sanity_lists.py), trained once; every preset then starts from its adapters.
 # Needs notes (ALRO_POPULARITY_TIERS or ALRO_SIMILARITY_TIERS). The CPU-hour curriculum at m = 3:
 #   ALRO_ABLATION_OUT=artifacts/m3-warmup ALRO_ABLATION_CONFIG=configs/ml100k-cpu-60min-m3-curriculum.toml \
 #   ALRO_WARMUP_CONFIG=configs/ml100k-popularity-warmup-m3.toml \
 #   ALRO_CANDIDATES=3 ALRO_POSITIVES=1 ALRO_POPULARITY_TIERS=7 bash scripts/ablation.sh 100
-# ALRO_RULE_WARMUP_CONFIG adds a second warm-up after it (BENCHMARKS.md "Recent windows"): SFT on
+# ALRO_RULE_WARMUP_CONFIG adds a second warm-up after it (research/benchmarks-history.md "Recent windows"): SFT on
 # 1,600 of the real lists whose target is the note + year rule learned from each user's latest
-# training window (scripts/teacher_lists.py). The three-stage run of session 12:
+# training window (scripts/teacher_lists.py). The three-stage run of the history:
 #   ALRO_ABLATION_OUT=artifacts/m3-rule ALRO_ABLATION_CONFIG=configs/ml100k-cpu-60min-m3-recent.toml \
 #   ALRO_WARMUP_CONFIG=configs/ml100k-popularity-warmup-m3.toml \
 #   ALRO_RULE_WARMUP_CONFIG=configs/ml100k-rule-warmup-m3.toml \
 #   ALRO_CANDIDATES=3 ALRO_POSITIVES=1 ALRO_POPULARITY_TIERS=7 bash scripts/ablation.sh 943 alro
-# SFT over each user's latest window after the warm-up (BENCHMARKS.md "SFT on the latest
+# SFT over each user's latest window after the warm-up (research/benchmarks-history.md "SFT on the latest
 # windows": above popularity once on a GPU, not in this CPU-hour replica):
 #   ALRO_ABLATION_OUT=artifacts/m3-latest ALRO_ABLATION_CONFIG=configs/ml100k-cpu-60min-m3-recent-sft.toml \
 #   ALRO_WARMUP_CONFIG=configs/ml100k-popularity-warmup-m3.toml \
 #   ALRO_CANDIDATES=3 ALRO_POSITIVES=1 ALRO_POPULARITY_TIERS=7 bash scripts/ablation.sh 943 sft
 # ALRO_SIMILARITY_TIERS adds similarity notes (DATA.md "Similarity notes"); without popularity
 # notes the warm-up learns the similarity-note order instead. The CPU hour that beats popularity
-# (BENCHMARKS.md "Similarity notes"):
+# (research/benchmarks-history.md "Similarity notes"):
 #   ALRO_ABLATION_OUT=artifacts/m3-similarity ALRO_ABLATION_CONFIG=configs/ml100k-cpu-60min-m3-similarity.toml \
 #   ALRO_WARMUP_CONFIG=configs/ml100k-similarity-warmup-m3.toml \
 #   ALRO_CANDIDATES=3 ALRO_POSITIVES=1 ALRO_SIMILARITY_TIERS=7 bash scripts/ablation.sh 943 alro

@@ -2,14 +2,14 @@
 """How far a note alone goes: ranks every list of a prepared folder by one kind of note's tier
 (`popularity T/N` or `similarity T/N`; ties by shown position, as a model copying the note would)
 and prints mean NDCG per split — the row "the note alone" of the 3-candidate tables of
-BENCHMARKS.md. Stdlib only. Its NDCG uses linear gains over the whole list, which equals
+research/benchmarks-history.md. Stdlib only. Its NDCG uses linear gains over the whole list, which equals
 `alro eval`'s NDCG@10 (gain 2^rel − 1, cut at 10) only for lists of at most 10 candidates with
 0/1 relevance (the m = 3, P = 1 lists it was written for); for any other list use
 `alro eval --baseline notes`.
 
   alro data prepare --dataset ml-100k --path ../shared/data/ml-100k --history-len 5 \\
-      --candidates 3 --positives 1 --similarity-tiers 7 --out /tmp/s14/sim-m3
-  python3 scripts/note_order.py /tmp/s14/sim-m3 --note similarity
+      --candidates 3 --positives 1 --similarity-tiers 7 --out prepared/sim-m3
+  python3 scripts/note_order.py prepared/sim-m3 --note similarity
 """
 import argparse
 import json

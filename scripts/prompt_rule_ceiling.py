@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""How far simple rules over what a list's prompt shows can go (BENCHMARKS.md, "A popularity
+"""How far simple rules over what a list's prompt shows can go (research/benchmarks-history.md, "A popularity
 warm-up"): ranks each prepared list by the popularity note (ties by shown position), then with
 ties or a mix broken by the film's year (in its title) or by how many of the history's genres it
 shares (ML-100K's u.item genre flags: what a model could know about a title). Two more rules
@@ -10,8 +10,8 @@ windows drawn at random from all of them. Prints mean NDCG@10 over the first N l
 all lists of each split. Standard library only.
 
   alro data prepare --dataset ml-100k --path ../shared/data/ml-100k --history-len 5 \\
-      --candidates 3 --positives 1 --popularity-tiers 7 --out /tmp/notes-m3p1
-  python3 scripts/prompt_rule_ceiling.py /tmp/notes-m3p1 ../shared/data/ml-100k/u.item
+      --candidates 3 --positives 1 --popularity-tiers 7 --out prepared/notes-m3p1
+  python3 scripts/prompt_rule_ceiling.py prepared/notes-m3p1 ../shared/data/ml-100k/u.item
 """
 import argparse
 import json

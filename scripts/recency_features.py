@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Would a time feature shown in the prompt let a ranker learn the recency edge from all
-training windows, not only each user's latest one? (BENCHMARKS.md, "Time features".)
+training windows, not only each user's latest one? (research/benchmarks-history.md, "Time features".)
 
 The learned rule of scripts/prompt_rule_ceiling.py beats popularity on the test lists only when
 it is fitted on the latest windows, because the film's year means something else in a window
@@ -18,8 +18,8 @@ latest window per user and once on as many random windows, and prints test NDCG@
 Standard library only.
 
   alro data prepare --dataset ml-100k --path ../shared/data/ml-100k --history-len 5 \\
-      --candidates 3 --positives 1 --popularity-tiers 7 --out /tmp/notes-m3p1
-  python3 scripts/recency_features.py /tmp/notes-m3p1 ../shared/data/ml-100k
+      --candidates 3 --positives 1 --popularity-tiers 7 --out prepared/notes-m3p1
+  python3 scripts/recency_features.py prepared/notes-m3p1 ../shared/data/ml-100k
 """
 import argparse
 import bisect

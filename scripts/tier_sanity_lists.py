@@ -1,19 +1,19 @@
 #!/usr/bin/env python3
-"""Rewrites prepared lists for the sanity task of BENCHMARKS.md: each candidate's relevance
+"""Rewrites prepared lists for the sanity task of research/benchmarks-history.md: each candidate's relevance
 becomes its popularity tier (from the `popularity T/N` note, so the lists must be prepared with
 --popularity-tiers; with `--note similarity`, its `similarity T/N` tier) and the target becomes exactly the tier order, ties by shown position — an
 answer fully written in the prompt. Standard library only.
 
   alro data prepare --dataset ml-100k --path ../shared/data/ml-100k --history-len 5 \\
-      --candidates 10 --popularity-tiers 7 --out /tmp/notes
-  python3 scripts/tier_sanity_lists.py /tmp/notes /tmp/tier
-  alro train --data /tmp/tier --config configs/ml100k-tier-sanity.toml --preset sft
+      --candidates 10 --popularity-tiers 7 --out prepared/notes
+  python3 scripts/tier_sanity_lists.py prepared/notes prepared/tier
+  alro train --data prepared/tier --config configs/ml100k-tier-sanity.toml --preset sft
 
 With `--candidates K` (K < the lists' m), each list keeps K candidates of pairwise different
 tiers (a seeded choice; lists with fewer than K distinct tiers are dropped) in a seeded random
 shown order, and the manifest says m = K: the easiest form of the task (K = 3: pick the most
 popular of three, then the next). With `--train-sample N`, train.jsonl keeps a seeded random N of
-its lines first (the 1,600-line sample of BENCHMARKS.md: N = 1600, the default seed).
+its lines first (the 1,600-line sample of research/benchmarks-history.md: N = 1600, the default seed).
 """
 import argparse
 import json

@@ -212,7 +212,7 @@ fn assert_whole_files(run: &Path, trial: usize) {
     }
 }
 
-/// Issue 7's crash-safety loop: 20 SIGKILLs at seeded random moments (start-up included), each
+/// The crash-safety loop: 20 SIGKILLs at seeded random moments (start-up included), each
 /// followed by `--resume`, end with exactly the uninterrupted run's adapters and optimizer state
 /// (all runs on one thread: also the bit-reproducibility check).
 #[test]
@@ -221,7 +221,7 @@ fn twenty_random_kills_then_resume_give_the_uninterrupted_result() {
     let dir = workdir("loop");
     write_inputs(&dir);
 
-    // One thread everywhere: issue 7 asks for bit-reproducible CPU training with one thread
+    // One thread everywhere: the guarantee is bit-reproducible CPU training with one thread
     // (the other test runs with the default thread count).
     let one_thread = |mut c: Command| {
         c.env("RAYON_NUM_THREADS", "1");

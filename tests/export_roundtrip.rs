@@ -386,7 +386,7 @@ const LISTS: usize = 40;
 /// (Before the copy rule Q8_0 flipped 2 near-ties of 40: 95%.) Bounds leave about 2x.
 const F16_MAX_DIFF: f32 = 0.02;
 const Q8_MAX_DIFF: f32 = 0.25;
-/// The bar: ≥ 99% identical top-1 for Q8_0 (with 40 lists: all of them). Also checked:
+/// The bar: ≥ 99% identical top-1 for Q8_0 (with 40 lists: all of them). Also checked:
 /// every top-1 the adapter decides by at least `DECIDED_MARGIN` (about twice Q8_0's largest
 /// error) is kept.
 const Q8_MIN_TOP1: f64 = 0.99;

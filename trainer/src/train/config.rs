@@ -210,8 +210,8 @@ pub struct RunConfig {
     /// Stop after this many optimizer steps (None = all epochs).
     pub max_steps: Option<usize>,
     /// Train only on each user's `k` most recent training windows (None = all): the lists
-    /// closest in time to the validation and test windows, which they resemble most (BENCHMARKS.md,
-    /// "Recent windows"). Applied before `max_train_examples`.
+    /// closest in time to the validation and test windows, which they resemble most
+    /// (research/benchmarks-history.md, "Recent windows"). Applied before `max_train_examples`.
     pub recent_windows_per_user: Option<usize>,
     /// Train on a seeded random subset of `n` training examples (None = all).
     pub max_train_examples: Option<usize>,
