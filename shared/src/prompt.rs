@@ -154,6 +154,17 @@ pub fn validate(req: &RankRequest, config: &PromptConfig, max_candidates: usize)
 /// A ranker trained with notes must get the same notes: `popularity P/N` first when on, then
 /// `similarity S/N` when on, `, `-separated as `alro data prepare` writes them (further parts may
 /// follow). Without either, notes are free text.
+/// `(T, N)` of one note part `KIND T/N` with 1 ≤ T ≤ N, or `None` if `part` is not one: the
+/// format every note reader shares (this validation, and the notes-alone baseline).
+pub fn note_part_tier(part: &str, kind: &str) -> Option<(usize, usize)> {
+    let (t, n) = part
+        .strip_prefix(kind)?
+        .strip_prefix(' ')?
+        .split_once('/')?;
+    let (t, n): (usize, usize) = (t.parse().ok()?, n.parse().ok()?);
+    (1..=n).contains(&t).then_some((t, n))
+}
+
 fn check_note_tiers(req: &RankRequest, config: &PromptConfig) -> Result<()> {
     let kinds = [
         ("popularity", config.popularity_tiers, "T from 1 (rarely rated) to {n} (rated at least half as often as the most rated item)"),
@@ -163,14 +174,10 @@ fn check_note_tiers(req: &RankRequest, config: &PromptConfig) -> Result<()> {
     for c in &req.candidates {
         let mut parts = c.note.as_deref().unwrap_or("").split(", ");
         for &&(kind, n, range) in &wanted {
-            let tier = parts.next().and_then(|part| {
-                let (t, of) = part
-                    .strip_prefix(kind)?
-                    .strip_prefix(' ')?
-                    .split_once('/')?;
-                let t: usize = t.parse().ok()?;
-                (of.parse() == Ok(n) && (1..=n).contains(&t)).then_some(t)
-            });
+            let tier = parts
+                .next()
+                .and_then(|part| note_part_tier(part, kind))
+                .filter(|&(_, of)| of == n);
             if tier.is_none() {
                 let example: Vec<String> = wanted
                     .iter()

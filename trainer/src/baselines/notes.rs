@@ -25,14 +25,8 @@ pub fn kinds_on(cfg: &ProtocolConfig) -> Vec<&'static str> {
 
 /// The tier T of the `KIND T/N` part of `note` (1 ≤ T ≤ N), if it has one.
 pub fn tier(note: &str, kind: &str) -> Option<usize> {
-    note.split(", ").find_map(|part| {
-        let (t, n) = part
-            .strip_prefix(kind)?
-            .strip_prefix(' ')?
-            .split_once('/')?;
-        let (t, n): (usize, usize) = (t.parse().ok()?, n.parse().ok()?);
-        (1..=n).contains(&t).then_some(t)
-    })
+    note.split(", ")
+        .find_map(|part| alro_core::prompt::note_part_tier(part, kind).map(|(t, _)| t))
 }
 
 /// One score per candidate of `ex`: the tier of its `kind` note. An error names the first
