@@ -270,7 +270,7 @@ impl Ranker {
             let unknown = notes::fill(&mut req, prompt, table.as_deref());
             (req, mode, unknown)
         });
-        let hint = table.is_none() && notes::required(prompt);
+        let hint = table.is_none() && prompt.needs_notes();
         wasm_bindgen_futures::future_to_promise(async move {
             let (req, mode, unknown) = parsed.map_err(to_js_error)?;
             if inner.busy.replace(true) {

@@ -11,11 +11,6 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<ItemTable, String> {
     ItemTable::from_json(bytes).map_err(|e| format!("{what}: {e}"))
 }
 
-/// Whether `prompt` (the model's card) requires a note on every candidate.
-pub fn required(prompt: &PromptConfig) -> bool {
-    prompt.popularity_tiers > 0 || prompt.similarity_tiers > 0
-}
-
 /// Fills the notes `prompt` requires into candidates without one, from `table` when there is
 /// one; returns the titles the table does not know. Without a table nothing changes and
 /// validation reports the missing notes as before.
@@ -25,7 +20,7 @@ pub fn fill(
     table: Option<&ItemTable>,
 ) -> Vec<String> {
     match table {
-        Some(t) if required(prompt) => fill_notes(req, prompt, t)
+        Some(t) if prompt.needs_notes() => fill_notes(req, prompt, t)
             .unknown_titles()
             .into_iter()
             .map(str::to_string)

@@ -57,6 +57,13 @@ pub struct PromptConfig {
     pub similarity_tiers: usize,
 }
 
+impl PromptConfig {
+    /// Whether the model was trained with notes, so every candidate must carry one.
+    pub fn needs_notes(&self) -> bool {
+        self.popularity_tiers > 0 || self.similarity_tiers > 0
+    }
+}
+
 impl Default for PromptConfig {
     fn default() -> Self {
         PromptConfig {

@@ -213,7 +213,7 @@ fn with_notes(
     prompt: &PromptConfig,
     items: Option<&Path>,
 ) -> anyhow::Result<Vec<(usize, RankRequest)>> {
-    let needs_notes = prompt.popularity_tiers > 0 || prompt.similarity_tiers > 0;
+    let needs_notes = prompt.needs_notes();
     let missing = requests.iter().any(|(_, r)| {
         r.candidates
             .iter()
