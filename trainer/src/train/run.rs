@@ -220,7 +220,12 @@ fn append_metrics(path: &Path, line: &MetricsLine) -> Result<()> {
         .append(true)
         .open(path)
         .with_context(|| format!("opening {}", path.display()))?;
-    writeln!(f, "{}", serde_json::to_string(line)?)?;
+    // One write call for the whole line: `writeln!` writes the text and the newline separately,
+    // and a kill between the two left a line without its end. A single small append to a
+    // regular file lands whole or not at all; a resume drops any line it cannot parse anyway.
+    let mut text = serde_json::to_string(line)?;
+    text.push('\n');
+    f.write_all(text.as_bytes())?;
     Ok(())
 }
 
