@@ -4,7 +4,7 @@
 #      (SIMD128 comes from .cargo/config.toml)
 #   2. wasm-bindgen --target web            (the CLI must be 0.2.130, as pinned; scripts/setup.sh)
 #   3. wasm-opt -Oz from the npm package binaryen (Debian's wasm-opt 108 breaks wasm-bindgen
-#      0.2.130 output: see ../shared/docs/TOOLCHAIN.md)
+#      0.2.130 output: it predates the bulk-memory and reference-type features that output uses)
 #   4. package.json, README.md and the hand-written types next to wasm-bindgen's .d.ts
 #   5. www/pkg/ (a copy of the package), www/data/movies.json (from the vendored MovieLens
 #      latest-small), www/models/ranker.gguf (a link to $ALRO_PAGE_MODEL, default: the setup's

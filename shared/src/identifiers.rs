@@ -1,4 +1,4 @@
-//! Candidate identifiers (ALRO.md §1): candidate `i` in presentation order is shown as label `i`
+//! Candidate identifiers (METHOD.md §1): candidate `i` in presentation order is shown as label `i`
 //! (`A`, `B`, …) and the model answers with the token `" A"` (leading space). Every identifier must
 //! be exactly one token of the backbone's vocabulary — checked once, at start, so a model that
 //! cannot represent them fails loudly instead of ranking garbage.

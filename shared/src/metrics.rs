@@ -1,4 +1,4 @@
-//! Ranking metrics (ALRO.md §2 and §8).
+//! Ranking metrics (METHOD.md §2 and §8).
 //!
 //! Gain `G = 2^rel − 1`, discount `D_k = log2(1 + k)` for 1-based rank `k`,
 //! `DCG@K = Σ_{k≤K} G_k / D_k`, `NDCG@K = DCG@K / IDCG@K`. A list whose IDCG is 0 (no item
@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The cut-offs we report (ALRO.md §2, [ours]).
+/// The cut-offs we report (METHOD.md §2, [ours]).
 pub const REPORT_KS: [usize; 4] = [1, 5, 10, 20];
 
 /// `2^rel − 1`.

@@ -1,4 +1,4 @@
-//! Rating datasets and the ALRO evaluation protocol (ALRO.md §1).
+//! Rating datasets and the ALRO evaluation protocol (METHOD.md §1).
 //!
 //! Pipeline: a loader ([`movielens`], [`amazon`]) parses bytes into a [`Dataset`] (interned,
 //! sorted, duplicates resolved, optional [`kcore`]); the [`protocol`] turns a dataset into

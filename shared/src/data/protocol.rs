@@ -1,4 +1,4 @@
-//! The ALRO evaluation protocol (ALRO.md §1): per-user time split into training, validation
+//! The ALRO evaluation protocol (METHOD.md §1): per-user time split into training, validation
 //! and test windows, history of `L` ratings, `P` rated candidates plus `m − P` never-rated ones.
 //!
 //! Windows, for a user with `n` ratings in time order (ties by item id) and `P` positives:
@@ -65,7 +65,7 @@ use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-/// The protocol's parameters. Every field is an [ours] choice of ALRO.md §1 with its default.
+/// The protocol's parameters. Every field is an [ours] choice of METHOD.md §1 with its default.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProtocolConfig {

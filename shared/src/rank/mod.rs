@@ -1,4 +1,4 @@
-//! Listwise ranking inference (ALRO.md §7): one prompt holds the user's history and all
+//! Listwise ranking inference (METHOD.md §7): one prompt holds the user's history and all
 //! candidates; the model writes the candidates' identifiers in preference order.
 //!
 //! - [`RankMode::Greedy`] (default): one prefill, then one decode step per position with a KV

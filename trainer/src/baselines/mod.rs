@@ -1,4 +1,4 @@
-//! Classical recommenders scored on exactly the ALRO candidate lists (ALRO.md §9): the numbers
+//! Classical recommenders scored on exactly the ALRO candidate lists (METHOD.md §9): the numbers
 //! the LLM ranker must beat.
 //!
 //! Every baseline is fitted on [`TrainData`]: each user's ratings strictly before the evaluated

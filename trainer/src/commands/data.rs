@@ -46,7 +46,7 @@ pub struct PrepareArgs {
     pub out: PathBuf,
 }
 
-/// The protocol's parameters (ALRO.md §1); each flag overrides the config file or default.
+/// The protocol's parameters (METHOD.md §1); each flag overrides the config file or default.
 #[derive(Debug, Clone, Args)]
 pub struct ProtocolArgs {
     /// JSON file with protocol parameters (missing fields take their defaults).

@@ -61,7 +61,7 @@ pub struct EvalArgs {
     /// The backbone for --llm and --adapter [default: $ALRO_MODEL or the setup's backbone]
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// How the LLM ranks: `greedy` (full list, ALRO.md §7 default), `single` (first-position
+    /// How the LLM ranks: `greedy` (full list, METHOD.md §7 default), `single` (first-position
     /// distribution, one forward pass) or `bootstrap` (greedy lists under --orders presentation
     /// orders combined by Borda count, as `alro rank --mode bootstrap`; --orders times the cost).
     #[arg(long, value_enum, default_value = "greedy")]

@@ -7,7 +7,7 @@ use alro_core::rank::Ranker;
 use anyhow::Result;
 use std::time::Instant;
 
-/// First-position log-probabilities of every list (one forward pass each, ALRO.md §5's single
+/// First-position log-probabilities of every list (one forward pass each, METHOD.md §5's single
 /// pass), and how fast they came.
 #[derive(Debug, Clone)]
 pub struct ListScores {

@@ -1,4 +1,4 @@
-//! Training configuration: one TOML file, every field optional, defaults from ALRO.md (values
+//! Training configuration: one TOML file, every field optional, defaults from METHOD.md (values
 //! marked [ours] there are choices, so they live here rather than in code).
 //!
 //! ```toml
@@ -19,7 +19,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// The ablation of ALRO.md §6: which auxiliary losses are on (SFT is always on).
+/// The ablation of METHOD.md §6: which auxiliary losses are on (SFT is always on).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 pub enum Preset {
     #[serde(rename = "sft")]
@@ -134,6 +134,11 @@ pub enum Divergence {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ObjectiveConfig {
+    /// Weight of the SFT loss (1 in METHOD.md; lower it to let a listwise term lead).
+    pub sft_weight: f64,
+    /// Weight of the first-position loss ([`super::losses::first_position_loss`], [ours]; 0 in
+    /// METHOD.md): a listwise term on the one row single-pass inference ranks by.
+    pub first_position_weight: f64,
     /// `α`, weight of the Soft Lambda Loss.
     pub sll_weight: f64,
     /// `β`, weight of the Permutation-Sensitive Loss.
@@ -154,6 +159,8 @@ pub struct ObjectiveConfig {
 impl Default for ObjectiveConfig {
     fn default() -> Self {
         ObjectiveConfig {
+            sft_weight: 1.0,
+            first_position_weight: 0.0,
             sll_weight: 1.0,
             psl_weight: 1.0,
             gamma: 10.0,
@@ -328,6 +335,8 @@ impl TrainConfig {
         }
         let o = &self.objective;
         for (name, v) in [
+            ("objective.sft_weight", o.sft_weight),
+            ("objective.first_position_weight", o.first_position_weight),
             ("objective.sll_weight", o.sll_weight),
             ("objective.psl_weight", o.psl_weight),
             ("objective.gamma", o.gamma),
@@ -336,6 +345,9 @@ impl TrainConfig {
             if !v.is_finite() || v < 0.0 {
                 bail!("{name} must be a finite number ≥ 0, got {v}");
             }
+        }
+        if o.sft_weight + o.first_position_weight + o.sll_weight + o.psl_weight == 0.0 {
+            bail!("every objective weight is 0: nothing would be trained");
         }
         let p = &self.optim;
         if !(p.lr > 0.0 && p.lr.is_finite()) {
@@ -403,6 +415,8 @@ mod tests {
         assert!(err("preset = \"fancy\"\n").contains("fancy"));
         assert!(err("[run]\nrecent_windows_per_user = 0\n").contains("recent_windows_per_user"));
         assert!(err("[run]\nidentifier_pool = 1\n").contains("identifier_pool"));
+        assert!(err("preset = \"sft\"\n[objective]\nsft_weight = 0.0\n").contains("nothing"));
+        assert!(err("[objective]\nfirst_position_weight = -1.0\n").contains("first_position"));
         assert!(err("[run]\nidentifier_pool = 27\n").contains("identifier_pool"));
     }
 }

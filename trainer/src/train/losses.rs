@@ -1,4 +1,4 @@
-//! The ALRO losses as pure tensor functions (ALRO.md §3–6). They work in any float dtype (the
+//! The ALRO losses as pure tensor functions (METHOD.md §3–6). They work in any float dtype (the
 //! tests run them in f64 to check gradients by finite differences) and use only elementary,
 //! differentiable candle ops.
 
@@ -101,6 +101,25 @@ pub fn soft_lambda_loss(
         PairLoss::Hinge => (margin.neg()? + 1.0)?.relu()?,
     };
     (term * pair_weights)?.sum_all()
+}
+
+/// The target of the first-position loss: each candidate's gain `2^rel − 1` over the list's
+/// total, so the first answer slot is pulled towards every relevant candidate in proportion to
+/// what it adds to NDCG. None when no candidate is relevant (the list teaches no first choice).
+pub fn first_position_target(relevance: &[f32]) -> Option<Vec<f64>> {
+    let gains: Vec<f64> = relevance.iter().map(|&r| gain(r).max(0.0)).collect();
+    let total: f64 = gains.iter().sum();
+    (total > 0.0).then(|| gains.iter().map(|g| g / total).collect())
+}
+
+/// First-position loss (ListNet's top-one cross-entropy, [ours]): `−Σ_i t_i log Y[0, i]`, with
+/// `log_y` the log position distributions (positions × candidates, columns in item order) and
+/// `target` from [`first_position_target`] (candidates, same dtype/device). Single-pass
+/// inference ranks by row 0 alone, and the SFT target spends m − 1 of its m slots on the order
+/// after the first choice: this term puts one whole list's worth of signal on the row that is
+/// served.
+pub fn first_position_loss(log_y: &Tensor, target: &Tensor) -> Result<Tensor> {
+    (log_y.get(0)? * target)?.sum_all()?.neg()
 }
 
 /// `(1/rows) Σ_k KL(p_k || q_k)` for row-wise log-distributions.
@@ -247,6 +266,30 @@ mod tests {
         }
         check_gradient(&logits(m, 3), (m, m), &|z| {
             cross_entropy(z, &[2, 0, 1]).unwrap()
+        });
+    }
+
+    #[test]
+    fn first_position_loss_by_hand_and_by_finite_differences() {
+        // rel [0, 2, 1]: gains 0, 3, 1 → target [0, .75, .25].
+        let t = first_position_target(&[0.0, 2.0, 1.0]).unwrap();
+        assert_eq!(t, vec![0.0, 0.75, 0.25]);
+        assert_eq!(first_position_target(&[0.0, 0.0]), None);
+        // Row 0 = log [.5, .25, .25]: loss = −(.75 ln .25 + .25 ln .25) = ln 4; row 1 is ignored.
+        let log_y = t64(
+            &[0.5f64.ln(), 0.25f64.ln(), 0.25f64.ln(), 0.1f64.ln(), 0.8f64.ln(), 0.1f64.ln()],
+            (2, 3),
+        );
+        let target = Tensor::from_vec(t.clone(), 3, &Device::Cpu).unwrap();
+        let loss = first_position_loss(&log_y, &target).unwrap();
+        assert!((scalar(&loss) - 4f64.ln()).abs() < 1e-12);
+        // Lowest when row 0 is the target itself (Gibbs): ln 4 here is above the entropy of t.
+        let entropy = -(0.75f64 * 0.75f64.ln() + 0.25 * 0.25f64.ln());
+        let at_target = t64(&[1e-300f64.ln(), 0.75f64.ln(), 0.25f64.ln()], (1, 3));
+        let best = first_position_loss(&at_target, &target).unwrap();
+        assert!((scalar(&best) - entropy).abs() < 1e-12 && entropy < 4f64.ln());
+        check_gradient(&logits(3, 4), (3, 3), &|z| {
+            first_position_loss(&log_softmax_rows(z).unwrap(), &target).unwrap()
         });
     }
 

@@ -1,7 +1,7 @@
-//! LoRA fine-tuning with the ALRO objective (ALRO.md §3–6).
+//! LoRA fine-tuning with the ALRO objective (METHOD.md §3–6).
 //!
 //! Map:
-//! - [`config`]: every knob, with ALRO.md's defaults, read from TOML; the ablation presets.
+//! - [`config`]: every knob, with METHOD.md's defaults, read from TOML; the ablation presets.
 //! - [`lora`]: adapters attached to the frozen backbone (PEFT convention), merging.
 //! - [`losses`]: SFT cross-entropy, position matrix `Y`, Soft Lambda Loss, Permutation-Sensitive
 //!   Loss — pure tensor functions, checked against hand values and finite differences.

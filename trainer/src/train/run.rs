@@ -120,6 +120,8 @@ pub enum MetricsLine {
         loss: f64,
         sft: f64,
         sll: f64,
+        /// First-position loss (logged whatever its weight).
+        first: f64,
         psl: f64,
         grad_norm: f64,
         examples_per_s: f64,
@@ -435,6 +437,7 @@ pub fn train(
                 (&mut sum.total, values.total),
                 (&mut sum.sft, values.sft),
                 (&mut sum.sll, values.sll),
+                (&mut sum.first, values.first),
                 (&mut sum.psl, values.psl),
             ] {
                 *s += v;
@@ -485,6 +488,7 @@ pub fn train(
                 loss: sum.total / n,
                 sft: sum.sft / n,
                 sll: sum.sll / n,
+                first: sum.first / n,
                 psl: sum.psl / n,
                 grad_norm,
                 examples_per_s: n / secs,
@@ -494,9 +498,10 @@ pub fn train(
             },
         )?;
         bar.set_message(format!(
-            "loss {:.3} (sft {:.3} sll {:.3} psl {:.3}) · {:.2} ex/s{}",
+            "loss {:.3} (sft {:.3} first {:.3} sll {:.3} psl {:.3}) · {:.2} ex/s{}",
             sum.total / n,
             sum.sft / n,
+            sum.first / n,
             sum.sll / n,
             sum.psl / n,
             n / secs,

@@ -1,10 +1,11 @@
-//! The loss of one example (ALRO.md §6): one teacher-forced pass per view gives the SFT loss and
+//! The loss of one example (METHOD.md §6): one teacher-forced pass per view gives the SFT loss and
 //! the position matrix `Y`; SLL reads `Y`; with PSL on, a second, permuted view is compared with
 //! the first.
 
 use super::config::ObjectiveConfig;
 use super::losses::{
-    cross_entropy, log_softmax_rows, permutation_sensitive_loss, sll_pair_weights, soft_lambda_loss,
+    cross_entropy, first_position_loss, first_position_target, log_softmax_rows,
+    permutation_sensitive_loss, sll_pair_weights, soft_lambda_loss,
 };
 use super::view::{self, View};
 use alro_core::data::RankingExample;
@@ -48,6 +49,8 @@ pub struct LossValues {
     pub total: f64,
     pub sft: f64,
     pub sll: f64,
+    /// First-position loss, mean over views (0 when a list has no relevant candidate).
+    pub first: f64,
     /// 0 when PSL is off.
     pub psl: f64,
     /// Sequence tokens processed (all views).
@@ -62,6 +65,7 @@ impl LossValues {
         [
             ("SFT", self.sft),
             ("SLL", self.sll),
+            ("first-position", self.first),
             ("PSL", self.psl),
             ("total", self.total),
         ]
@@ -75,7 +79,8 @@ fn value(t: &Tensor) -> Result<f64> {
     Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?)
 }
 
-/// The objective `L_SFT + α·L_SLL + β·L_PSL` of one example. `psl_perm` is the presentation
+/// The objective `w·L_SFT + f·L_first + α·L_SLL + β·L_PSL` of one example (w = 1, f = 0 in
+/// METHOD.md). `psl_perm` is the presentation
 /// order of the second view (required when `β > 0`). `labels`: the identifiers both views show
 /// (indices into the ranker's, see [`view::build`]); None = the first m. SLL is always computed
 /// (it is cheap and worth logging) but only enters the objective when `α > 0`.
@@ -118,7 +123,24 @@ pub fn example_loss(
         sll = (sll + soft_lambda_loss(&y, &weights, cfg.gamma, cfg.sigma, cfg.pair_loss)?)?;
     }
     let (sft, sll) = ((sft / n)?, (sll / n)?);
-    let mut total = sft.clone();
+    // Weight 1 adds nothing, so METHOD.md's objective keeps its exact value.
+    let mut total = match cfg.sft_weight {
+        w if w == 1.0 => sft.clone(),
+        w => (&sft * w)?,
+    };
+    let mut first_value = 0.0;
+    if let Some(t) = first_position_target(&ex.relevance) {
+        let t = Tensor::from_vec(t, m, device)?.to_dtype(outputs[0].log_y.dtype())?;
+        let mut first = first_position_loss(&outputs[0].log_y, &t)?;
+        for o in &outputs[1..] {
+            first = (first + first_position_loss(&o.log_y, &t)?)?;
+        }
+        let first = (first / n)?;
+        first_value = value(&first)?;
+        if cfg.first_position_weight > 0.0 {
+            total = (total + (first * cfg.first_position_weight)?)?;
+        }
+    }
     if cfg.sll_weight > 0.0 {
         total = (total + (&sll * cfg.sll_weight)?)?;
     }
@@ -133,6 +155,7 @@ pub fn example_loss(
         total: value(&total)?,
         sft: value(&sft)?,
         sll: value(&sll)?,
+        first: first_value,
         psl: psl_value,
         tokens: views.iter().map(|v| v.tokens.len()).sum(),
         target_tokens: views.iter().map(|v| v.targets.len()).sum(),
