@@ -2,7 +2,7 @@
 # Rebuilds the release adapter models/ranker/adapter.safetensors from public MovieLens 100K, in
 # resumable pieces: run it again after an interruption (or with ALRO_PIECE_MINUTES set) and it
 # continues where it stopped — each stage is `alro train ... --resume` once its run folder holds a
-# checkpoint. About 1.8 CPU-hours on 2 cores (stage 1 ~25 min, stage 2 ~80 min; models/README.md).
+# checkpoint. About 1.5 CPU-hours on 2 cores (stage 1 ~10 min, stage 2 ~80 min; models/README.md).
 #
 # Usage: bash models/recipe/rebuild.sh [ML-100K folder, default ../shared/data/ml-100k]
 # Env:   ALRO_WORK (scratch folder, default .cache/release-run), ALRO_PIECE_MINUTES (stop each
@@ -16,44 +16,35 @@ say() { printf '[rebuild] %s\n' "$*"; }
 [ -x "$ALRO" ] || cargo build --release --locked -p alro-trainer
 mkdir -p "$WORK"
 
-# Lists: training on 6 candidates with 2 rated ones (cheap prompts), validation on the 20 the
-# ranker serves; similarity notes in 7 tiers on both.
-if [ ! -f "$WORK/m6/train.jsonl" ]; then
-  $ALRO data prepare --dataset ml-100k --path "$ML100K" --candidates 6 --positives 2 \
-    --similarity-tiers 7 --out "$WORK/m6"
-fi
-if [ ! -f "$WORK/m20/validation.jsonl" ]; then
+# Lists: the protocol's 20-candidate lists (history 10, 5 rated) with similarity notes in 7 tiers.
+if [ ! -f "$WORK/m20/train.jsonl" ]; then
   $ALRO data prepare --dataset ml-100k --path "$ML100K" --similarity-tiers 7 --out "$WORK/m20"
 fi
-# Stage 1 lists: three candidates of different similarity tiers, target = the note order.
+# Stage 1 lists: the same lists with the note order as their target (2,000 training lists).
 if [ ! -f "$WORK/stage1/train.jsonl" ]; then
-  python3 scripts/tier_sanity_lists.py "$WORK/m6" "$WORK/stage1" --note similarity \
-    --candidates 3 --train-sample 3000
+  python3 scripts/tier_sanity_lists.py "$WORK/m20" "$WORK/stage1" --note similarity \
+    --train-sample 2000
 fi
-# Stage 2 lists: the real m = 6 training lists, validated on m = 20 lists.
-mkdir -p "$WORK/stage2"
-cp "$WORK/m6/train.jsonl" "$WORK/m6/manifest.json" "$WORK/stage2/"
-cp "$WORK/m20/validation.jsonl" "$WORK/stage2/"
 
 piece=()
 [ -n "${ALRO_PIECE_MINUTES:-}" ] && piece=(--time-limit "$ALRO_PIECE_MINUTES")
 resume_flag() { if [ -f "$1/last.safetensors" ]; then echo --resume; fi; }
 
-train_stage() { # name, data, config, preset, extra args...
-  local name=$1 data=$2 config=$3 preset=$4; shift 4
+train_stage() { # name, data, config, extra args...
+  local name=$1 data=$2 config=$3; shift 3
   local out="$WORK/runs/$name" resume
   if [ -f "$out/done" ]; then say "$name: finished"; return; fi
   resume=$(resume_flag "$out")
   mkdir -p "$WORK/runs"
   say "$name: training${resume:+ (resuming)}"
-  $ALRO train --data "$data" --config "$config" --preset "$preset" --out "$out" \
-    $resume "${piece[@]}" "$@" | tee "$out.log"
-  if grep -q '^done:' "$out.log"; then touch "$out/done"; else
+  $ALRO train --data "$data" --config "$config" --out "$out" $resume "${piece[@]}" "$@" \
+    | tee "$out.log"
+  if grep -q -e '^done:' -e '(--stop-at-step)' "$out.log"; then touch "$out/done"; else
     say "$name stopped by the time limit: run this script again to continue"; exit 0; fi
 }
 
-train_stage stage1 "$WORK/stage1" models/recipe/stage1-note-order.toml sft
-train_stage stage2 "$WORK/stage2" models/recipe/stage2-alro.toml alro \
+train_stage stage1 "$WORK/stage1" models/recipe/stage1-note-order.toml --stop-at-step 25
+train_stage stage2 "$WORK/m20" models/recipe/stage2-listwise.toml \
   --init-adapter "$WORK/runs/stage1/best.safetensors"
 
 $ALRO export --checkpoint "$WORK/runs/stage2" --adapter-f16 models/ranker/adapter.safetensors

@@ -34,7 +34,7 @@
 
 use crate::gguf::{GgufFile, GgufValue, ValueType};
 use crate::identifiers::DEFAULT_LABELS;
-use crate::prompt::{PromptConfig, TEMPLATE_VERSION};
+use crate::prompt::{PromptConfig, NOTELESS_COMPATIBLE_VERSION, TEMPLATE_VERSION};
 use crate::{Error, Result};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -180,15 +180,6 @@ impl ModelCard {
             ));
         }
         let template_version = string("alro.template_version")?;
-        if template_version != TEMPLATE_VERSION {
-            return Err(Error::model(
-                file.source_name.clone(),
-                format!(
-                    "the ranker was trained with prompt template {template_version:?}, but this \
-                     build speaks {TEMPLATE_VERSION:?}; use the alro version that exported it"
-                ),
-            ));
-        }
         let identifiers: Vec<String> = get("alro.identifiers")?
             .as_array()
             .ok_or_else(|| bad("alro.identifiers", "is not an array"))?
@@ -223,6 +214,21 @@ impl ModelCard {
                 crate::data::protocol::MAX_SIMILARITY_TIERS as u64,
             )?,
         };
+        // A card of the noteless-compatible version asks for the very prompt this build renders
+        // when it has no notes.
+        let same_prompt = template_version == TEMPLATE_VERSION
+            || (template_version == NOTELESS_COMPATIBLE_VERSION
+                && popularity_tiers == 0
+                && similarity_tiers == 0);
+        if !same_prompt {
+            return Err(Error::model(
+                file.source_name.clone(),
+                format!(
+                    "the ranker was trained with prompt template {template_version:?}, but this \
+                     build speaks {TEMPLATE_VERSION:?}; use the alro version that exported it"
+                ),
+            ));
+        }
         Ok(Some(ModelCard {
             template_version,
             identifiers,
@@ -429,6 +435,20 @@ mod tests {
         other[1].1 = GgufValue::String("alro-v0".into());
         let e = file_with(other).unwrap_err().to_string();
         assert!(e.contains("alro-v0") && e.contains(TEMPLATE_VERSION), "{e}");
+
+        // alro-v1 rendered notes elsewhere: its rankers load only when they read none.
+        let v1 = |c: ModelCard| {
+            let mut e = c.to_gguf_entries();
+            e[1].1 = GgufValue::String(NOTELESS_COMPATIBLE_VERSION.into());
+            file_with(e)
+        };
+        assert!(v1(card()).is_ok());
+        let noted = ModelCard {
+            similarity_tiers: 7,
+            ..card()
+        };
+        assert!(v1(noted.clone()).unwrap_err().to_string().contains("alro-v1"));
+        assert!(file_with(noted.to_gguf_entries()).is_ok());
     }
 
     fn described() -> ModelCard {

@@ -2,7 +2,7 @@
 //! prompt text: training, evaluation, export metadata and the browser all call it, so a model is
 //! always asked exactly what it was trained on.
 //!
-//! ## Template `alro-v1`
+//! ## Template `alro-v2`
 //! ```text
 //! <|im_start|>user
 //! Rank movies for one user.
@@ -16,8 +16,13 @@
 //! <|im_start|>assistant
 //! Answer:
 //! ```
-//! A candidate with a `note` (side information such as `popularity 5/7`) is shown as
-//! `[A] Casino (1995) (popularity 5/7)`; the note follows the same rule as titles.
+//! A candidate with a `note` (side information such as `similarity 5/7`) is shown as
+//! `(similarity 5/7) [A] Casino (1995)`; the note follows the same rule as titles. The note comes
+//! before the identifier so that the identifier token reads its own line's note a few tokens
+//! back, and the answer slot can copy the identifiers whose notes stand out in one attention
+//! step. `alro-v1` showed the note after the title, right before the *next* line's identifier:
+//! no model trained on that layout learned to rank 20 noted candidates above chance, where this
+//! one learns it (docs/METHOD.md §1). Prompts without notes are the same in both versions.
 //!
 //! The answer (target text) is the identifiers in order, each with a leading space: `" B A"`.
 //! The `<|im_start|>`/`<|im_end|>` chat frame is used when the vocabulary has both as special
@@ -37,7 +42,11 @@ use crate::request::{Candidate, HistoryEntry, RankRequest};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
-pub const TEMPLATE_VERSION: &str = "alro-v1";
+pub const TEMPLATE_VERSION: &str = "alro-v2";
+
+/// The earlier template: the same prompt as `alro-v2` when no candidate carries a note, so a
+/// ranker of that version trained without notes still loads.
+pub const NOTELESS_COMPATIBLE_VERSION: &str = "alro-v1";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -238,9 +247,9 @@ pub fn render(
     for (c, label) in candidates.iter().zip(labels) {
         match &c.note {
             Some(note) => body.push_str(&format!(
-                "[{label}] {} ({})\n",
-                title(&c.title),
-                title(note)
+                "({}) [{label}] {}\n",
+                title(note),
+                title(&c.title)
             )),
             None => body.push_str(&format!("[{label}] {}\n", title(&c.title))),
         }

@@ -329,7 +329,7 @@ test('package errors are JS Errors that say what to fix', { timeout: 300_000 }, 
     }
     assert.equal(outcome.ok.ranking.length, 2);
     assert.equal(outcome.info.maxCandidates, 26);
-    assert.equal(outcome.info.templateVersion, 'alro-v1');
+    assert.equal(outcome.info.templateVersion, 'alro-v2');
     assert.ok(outcome.info.displayName && outcome.info.displayName !== outcome.info.name, `displayName: ${outcome.info.displayName}`);
     assert.ok('quality' in outcome.info && 'cardUrl' in outcome.info);
     if (Object.keys(outcome.info.metadata).length === 0) {
