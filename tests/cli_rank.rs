@@ -418,3 +418,54 @@ fn inspect_prompt_fills_notes_like_rank() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// The shipped path: with the committed release adapter, `scripts/setup.sh` exports the default
+/// ranker, and `alro rank` without `--model` ranks with it — computing the similarity notes its
+/// card asks for from the default item table, since the example requests carry none.
+#[test]
+fn the_release_ranker_is_the_default_and_fills_its_notes() {
+    let root = alro_tests::repo_root();
+    let ranker = root.join(".cache/models/alro-ranker.q8_0.gguf");
+    assert!(
+        root.join("models/ranker/adapter.safetensors").exists(),
+        "the release adapter is committed under models/ranker/"
+    );
+    assert!(
+        ranker.exists(),
+        "{} missing: run `bash scripts/setup.sh`, which exports it from models/ranker/",
+        ranker.display()
+    );
+    let requests = root.join("examples/requests.jsonl");
+    let out = alro()
+        .current_dir(&root)
+        .env_remove("ALRO_MODEL")
+        .args(["rank", "--mode", "single", "--input"])
+        .arg(&requests)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("untrained"), "fell back to the backbone: {stderr}");
+    let text = std::fs::read_to_string(&requests).unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), text.lines().count());
+    for (req, resp) in text.lines().zip(stdout.lines()) {
+        let req: serde_json::Value = serde_json::from_str(req).unwrap();
+        let resp: serde_json::Value = serde_json::from_str(resp).unwrap();
+        let mut asked: Vec<&str> = req["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap())
+            .collect();
+        let mut ranked: Vec<&str> = resp["ranking"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap())
+            .collect();
+        asked.sort_unstable();
+        ranked.sort_unstable();
+        assert_eq!(asked, ranked, "not a permutation of the candidates");
+    }
+}
