@@ -445,7 +445,10 @@ fn the_release_ranker_is_the_default_and_fills_its_notes() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(!stderr.contains("untrained"), "fell back to the backbone: {stderr}");
+    assert!(
+        !stderr.contains("untrained"),
+        "fell back to the backbone: {stderr}"
+    );
     let text = std::fs::read_to_string(&requests).unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(stdout.lines().count(), text.lines().count());

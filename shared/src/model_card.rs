@@ -447,7 +447,10 @@ mod tests {
             similarity_tiers: 7,
             ..card()
         };
-        assert!(v1(noted.clone()).unwrap_err().to_string().contains("alro-v1"));
+        assert!(v1(noted.clone())
+            .unwrap_err()
+            .to_string()
+            .contains("alro-v1"));
         assert!(file_with(noted.to_gguf_entries()).is_ok());
     }
 

@@ -277,7 +277,14 @@ mod tests {
         assert_eq!(first_position_target(&[0.0, 0.0]), None);
         // Row 0 = log [.5, .25, .25]: loss = −(.75 ln .25 + .25 ln .25) = ln 4; row 1 is ignored.
         let log_y = t64(
-            &[0.5f64.ln(), 0.25f64.ln(), 0.25f64.ln(), 0.1f64.ln(), 0.8f64.ln(), 0.1f64.ln()],
+            &[
+                0.5f64.ln(),
+                0.25f64.ln(),
+                0.25f64.ln(),
+                0.1f64.ln(),
+                0.8f64.ln(),
+                0.1f64.ln(),
+            ],
             (2, 3),
         );
         let target = Tensor::from_vec(t.clone(), 3, &Device::Cpu).unwrap();
