@@ -22,6 +22,18 @@ fn tiny_model(dir: &std::path::Path) -> PathBuf {
     p
 }
 
+/// A response's ranking, sorted: equal to the sorted candidate ids when it is a permutation.
+fn ranked_ids(response: &serde_json::Value) -> Vec<&str> {
+    let mut ids: Vec<&str> = response["ranking"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
 const GOOD: &str = r#"{"history": [{"title": "Toy Story (1995)", "rating": 4}], "candidates": [{"id": "m1", "title": "Heat (1995)"}, {"id": "m2", "title": "Casino (1995)"}, {"id": "m3", "title": "Amélie (2001)"}]}"#;
 
 #[test]
@@ -51,14 +63,7 @@ fn rank_writes_one_response_per_request() {
             .collect();
         assert_eq!(lines.len(), 2);
         for v in &lines {
-            let mut ranking: Vec<&str> = v["ranking"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_str().unwrap())
-                .collect();
-            ranking.sort();
-            assert_eq!(ranking, ["m1", "m2", "m3"]);
+            assert_eq!(ranked_ids(v), ["m1", "m2", "m3"]);
             assert_eq!(v["scores"].as_object().unwrap().len(), 3);
         }
     }
@@ -461,14 +466,11 @@ fn the_release_ranker_is_the_default_and_fills_its_notes() {
             .iter()
             .map(|c| c["id"].as_str().unwrap())
             .collect();
-        let mut ranked: Vec<&str> = resp["ranking"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_str().unwrap())
-            .collect();
         asked.sort_unstable();
-        ranked.sort_unstable();
-        assert_eq!(asked, ranked, "not a permutation of the candidates");
+        assert_eq!(
+            ranked_ids(&resp),
+            asked,
+            "not a permutation of the candidates"
+        );
     }
 }

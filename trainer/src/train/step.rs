@@ -75,6 +75,18 @@ impl LossValues {
     }
 }
 
+/// The mean of one loss term over the views, summed in view order.
+fn view_mean(
+    outputs: &[ViewOutput],
+    term: impl Fn(&ViewOutput) -> candle_core::Result<Tensor>,
+) -> Result<Tensor> {
+    let mut sum = term(&outputs[0])?;
+    for o in &outputs[1..] {
+        sum = (sum + term(o)?)?;
+    }
+    Ok((sum / outputs.len() as f64)?)
+}
+
 fn value(t: &Tensor) -> Result<f64> {
     Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?)
 }
@@ -104,25 +116,20 @@ pub fn example_loss(
         before_forward(i);
         outputs.push(forward_view(ranker, v)?);
     }
-    let n = outputs.len() as f64;
     let weights = sll_pair_weights(&ex.relevance, &ex.target, cfg.idcg_normalize);
     let device = &ranker.backbone.model.device;
     let weights = Tensor::from_vec(weights, (m, m), device)?.to_dtype(outputs[0].log_y.dtype())?;
 
-    let mut sft = outputs[0].sft.clone();
-    let mut sll = soft_lambda_loss(
-        &outputs[0].log_y.exp()?,
-        &weights,
-        cfg.gamma,
-        cfg.sigma,
-        cfg.pair_loss,
-    )?;
-    for o in &outputs[1..] {
-        sft = (sft + &o.sft)?;
-        let y = o.log_y.exp()?;
-        sll = (sll + soft_lambda_loss(&y, &weights, cfg.gamma, cfg.sigma, cfg.pair_loss)?)?;
-    }
-    let (sft, sll) = ((sft / n)?, (sll / n)?);
+    let sft = view_mean(&outputs, |o| Ok(o.sft.clone()))?;
+    let sll = view_mean(&outputs, |o| {
+        soft_lambda_loss(
+            &o.log_y.exp()?,
+            &weights,
+            cfg.gamma,
+            cfg.sigma,
+            cfg.pair_loss,
+        )
+    })?;
     // Weight 1 adds nothing, so METHOD.md's objective keeps its exact value.
     let mut total = match cfg.sft_weight {
         w if w == 1.0 => sft.clone(),
@@ -131,11 +138,7 @@ pub fn example_loss(
     let mut first_value = 0.0;
     if let Some(t) = first_position_target(&ex.relevance) {
         let t = Tensor::from_vec(t, m, device)?.to_dtype(outputs[0].log_y.dtype())?;
-        let mut first = first_position_loss(&outputs[0].log_y, &t)?;
-        for o in &outputs[1..] {
-            first = (first + first_position_loss(&o.log_y, &t)?)?;
-        }
-        let first = (first / n)?;
+        let first = view_mean(&outputs, |o| first_position_loss(&o.log_y, &t))?;
         first_value = value(&first)?;
         if cfg.first_position_weight > 0.0 {
             total = (total + (first * cfg.first_position_weight)?)?;
