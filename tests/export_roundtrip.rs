@@ -8,7 +8,7 @@ use alro_core::gguf::{GgufFile, GgufValue};
 use alro_core::model::tiny::{tiny_llama_gguf, TinySpec};
 use alro_core::model::{Backbone, Kernels, MatrixPrecision};
 use alro_core::model_card::{default_identifiers, ModelCard};
-use alro_core::prompt::TEMPLATE_VERSION;
+use alro_core::prompt::{NOTELESS_COMPATIBLE_VERSION, TEMPLATE_VERSION};
 use alro_core::rank::Ranker;
 use alro_tests::{default_model_path, ml100k, read_json, tiny_ranking_examples};
 use alro_trainer::export::quality::{score_lists, ListScores};
@@ -93,11 +93,14 @@ fn card() -> ModelCard {
     }
 }
 
-/// The merged, quantized file's bytes (the library path `alro export` takes).
 /// The card of the llama.cpp fixture (`tests/fixtures/llamacpp/export_logits.json` pins the
-/// exported file's SHA-256): [`card`] without the descriptive keys, which postdate it.
+/// exported file's SHA-256): [`card`] without the descriptive keys, which postdate it, and with
+/// the template version the fixture was written under. A card without notes may still name it
+/// (its prompt is the current one, `prompt::NOTELESS_COMPATIBLE_VERSION`), so the pinned file
+/// stays a file this build loads and the llama.cpp comparison needs no regeneration.
 fn fixture_card() -> ModelCard {
     ModelCard {
+        template_version: NOTELESS_COMPATIBLE_VERSION.into(),
         display_name: None,
         quality: None,
         card_url: None,
@@ -105,6 +108,7 @@ fn fixture_card() -> ModelCard {
     }
 }
 
+/// The merged, quantized file's bytes (the library path `alro export` takes).
 fn export(model: &Path, ckpt: &Path, scheme: Scheme, card: &ModelCard) -> (GgufFile, Vec<u8>) {
     let bytes = std::fs::read(model).unwrap();
     let file = GgufFile::parse(&bytes, "backbone").unwrap();
