@@ -21,10 +21,20 @@ import os
 import random
 
 
+# Relevance is the tier, scaled down to at most this when a note has more tiers: the gains
+# 2^rel - 1 of 20 tiers would make the top tier nearly all of every target.
+MAX_RELEVANCE = 7
+
+
 def tiers_of(ex, where, kind="popularity"):
     """The `kind T/N` tiers of a list's candidates (a note may hold several, `, `-separated)."""
+    return [t for t, _ in tiers_and_counts(ex, where, kind)]
+
+
+def tiers_and_counts(ex, where, kind):
+    """(T, N) of each candidate's `kind T/N` note part."""
     try:
-        return [next(int(part.split()[1].split("/")[0]) for part in c["note"].split(", ")
+        return [next(tuple(map(int, part.split()[1].split("/"))) for part in c["note"].split(", ")
                      if part.split()[0] == kind) for c in ex["candidates"]]
     except (KeyError, IndexError, ValueError, StopIteration):
         raise SystemExit(f"{where}: a candidate has no `{kind} T/N` note "
@@ -60,7 +70,9 @@ def rewrite(src, dst, k, rng, sample=None, kind="popularity"):
                     continue
                 ex["candidates"] = [ex["candidates"][i] for i in keep]
                 tiers = [tiers[i] for i in keep]
-            ex["relevance"] = [float(t) for t in tiers]
+            of = tiers_and_counts(ex, f"{src}:{n}", kind)[0][1]
+            scale = min(1.0, MAX_RELEVANCE / of)
+            ex["relevance"] = [t * scale for t in tiers]
             ex["target"] = sorted(range(len(tiers)), key=lambda i: (-tiers[i], i))
             out.write(json.dumps(ex) + "\n")
             kept += 1

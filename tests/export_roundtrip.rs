@@ -3,6 +3,7 @@
 //! llama.cpp (fixture made by fixtures/llamacpp/make_export_fixture.py on the very same file).
 
 use alro_core::data::protocol::build_all;
+use alro_core::data::similarity::TENTHS;
 use alro_core::data::{ProtocolConfig, RankingExample, Split, Splits};
 use alro_core::gguf::{GgufFile, GgufValue};
 use alro_core::model::tiny::{tiny_llama_gguf, TinySpec};
@@ -87,6 +88,7 @@ fn card() -> ModelCard {
         quantization: String::new(),
         popularity_tiers: 0,
         similarity_tiers: 0,
+        similarity_steps: TENTHS,
         display_name: Some("alro movie ranker — tiny fixture".into()),
         quality: Some("NDCG@10 0.50 on 12 fixture lists (popularity: 0.40)".into()),
         card_url: Some("models/README.md".into()),

@@ -4,8 +4,8 @@
 //! Multi-part inputs (a ratings file and an items file, a config and a tokenizer …) are framed by
 //! [`SEPARATOR`] so that seeds stay readable files (`tests/examples/make_fuzz_corpus.rs` writes them).
 
-use alro_core::data::protocol::{MAX_POPULARITY_TIERS, MAX_SIMILARITY_TIERS};
-use alro_core::data::similarity::similarity_tier;
+use alro_core::data::protocol::MAX_POPULARITY_TIERS;
+use alro_core::data::similarity::{similarity_tier, TENTHS};
 use alro_core::data::{self, Input, LoadOptions};
 use alro_core::gguf::GgufFile;
 use alro_core::identifiers::Identifiers;
@@ -352,8 +352,9 @@ pub fn item_table(data: &[u8]) {
                 assert_eq!(o.tier, 1, "an unknown candidate gets popularity 1/{n}");
             }
         }
-        for n in [1, 7, MAX_SIMILARITY_TIERS] {
-            let o = table.similarity_note(c, &history[..], n);
+        // Tenths up to their most tiers (11), and the 20 tiers of 40ths.
+        for (n, steps) in [(1, TENTHS), (7, TENTHS), (11, TENTHS), (20, 40)] {
+            let o = table.similarity_note(c, &history[..], n, steps);
             assert!((1..=n).contains(&o.tier), "similarity_note({c:?}, {n}) = {o:?}");
             assert_eq!(o.candidate, item);
             assert_eq!(o.unknown_history, unknown_history);
@@ -362,7 +363,7 @@ pub fn item_table(data: &[u8]) {
             match o.value {
                 Some(v) => {
                     assert!((0.0..=1.0 + 1e-9).contains(&v), "mean cosine {v}");
-                    assert_eq!(o.tier, similarity_tier(v, n).max(1));
+                    assert_eq!(o.tier, similarity_tier(v, n, steps).max(1));
                 }
                 None => assert_eq!(o.tier, 1),
             }
@@ -414,7 +415,7 @@ pub fn item_table(data: &[u8]) {
         let want = format!(
             "{}, {}",
             table.popularity_note(t, 7).part("popularity", 7),
-            table.similarity_note(t, shown, 7).part("similarity", 7)
+            table.similarity_note(t, shown, 7, TENTHS).part("similarity", 7)
         );
         assert_eq!(c.note.as_deref(), Some(want.as_str()), "{t:?}");
     }

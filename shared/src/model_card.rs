@@ -17,6 +17,7 @@
 //! | `alro.quantization` | string | export scheme (`Q8_0`, `Q4_K`, …) | — |
 //! | `alro.popularity_tiers` | u32, optional | `N` of the `popularity T/N` notes every candidate must carry; absent = no notes | absent |
 //! | `alro.similarity_tiers` | u32, optional | `N` of the `similarity T/N` notes every candidate must carry (after the popularity note, if any); absent = none | absent |
+//! | `alro.similarity_steps` | u32, optional | similarity tiers per unit cosine (`T = 1 + ⌊steps·cosine⌋`, at most `N`); absent = 10, tenths | absent |
 //! | `alro.display_name` | string, optional | what a person calls the ranker, e.g. "alro movie ranker — SmolLM2-135M fine-tuned with ALRO on MovieLens 100K" | absent |
 //! | `alro.quality` | string, optional | one line on how well it ranks, e.g. "NDCG@10 0.71 on 943 held-out MovieLens lists (popularity: 0.65)" | absent |
 //! | `alro.card_url` | string, optional | link to the model card, relative to the page that shows the ranker (`alro export` writes "models/README.md" unless told otherwise) | absent |
@@ -32,6 +33,7 @@
 //! "Smollm2 135M 8k Lc100K Mix1 Ep2"), marked "(untrained backbone)" for a plain backbone, whose
 //! quality line is [`UNTRAINED_QUALITY`].
 
+use crate::data::similarity::TENTHS;
 use crate::gguf::{GgufFile, GgufValue, ValueType};
 use crate::identifiers::DEFAULT_LABELS;
 use crate::prompt::{PromptConfig, NOTELESS_COMPATIBLE_VERSION, TEMPLATE_VERSION};
@@ -63,6 +65,8 @@ pub struct ModelCard {
     pub popularity_tiers: usize,
     /// `N` of the training lists' similarity notes (0 = trained without them).
     pub similarity_tiers: usize,
+    /// Similarity tiers per unit cosine of those notes (10 = tenths).
+    pub similarity_steps: usize,
     /// `alro.display_name`: what a person calls the ranker (`None`: not recorded).
     pub display_name: Option<String>,
     /// `alro.quality`: one line on how well it ranks, e.g. its test NDCG@10 and a baseline's.
@@ -79,6 +83,7 @@ impl ModelCard {
             rating_max: self.rating_max,
             popularity_tiers: self.popularity_tiers,
             similarity_tiers: self.similarity_tiers,
+            similarity_steps: self.similarity_steps,
             item_noun: self.item_noun.clone(),
             ..PromptConfig::default()
         }
@@ -119,6 +124,12 @@ impl ModelCard {
                 "alro.similarity_tiers".into(),
                 GgufValue::U32(self.similarity_tiers as u32),
             ));
+            if self.similarity_steps != TENTHS {
+                entries.push((
+                    "alro.similarity_steps".into(),
+                    GgufValue::U32(self.similarity_steps as u32),
+                ));
+            }
         }
         // Likewise optional: written only when given (an empty string is not given).
         for (key, value) in [
@@ -207,12 +218,17 @@ impl ModelCard {
                 crate::data::protocol::MAX_POPULARITY_TIERS as u64,
             )?,
         };
+        let similarity_steps = match file.metadata.get("alro.similarity_steps") {
+            None => TENTHS,
+            Some(_) => count(
+                "alro.similarity_steps",
+                crate::data::protocol::MAX_SIMILARITY_STEPS as u64,
+            )?,
+        };
         let similarity_tiers = match file.metadata.get("alro.similarity_tiers") {
             None => 0,
-            Some(_) => count(
-                "alro.similarity_tiers",
-                crate::data::protocol::MAX_SIMILARITY_TIERS as u64,
-            )?,
+            // A cosine of 1 is tier `steps + 1`.
+            Some(_) => count("alro.similarity_tiers", similarity_steps as u64 + 1)?,
         };
         // A card of the noteless-compatible version asks for the very prompt this build renders
         // when it has no notes.
@@ -243,6 +259,7 @@ impl ModelCard {
             quantization: string("alro.quantization")?,
             popularity_tiers,
             similarity_tiers,
+            similarity_steps,
             display_name: optional_string("alro.display_name")?,
             quality: optional_string("alro.quality")?,
             card_url: optional_string("alro.card_url")?,
@@ -376,6 +393,7 @@ mod tests {
             quantization: "Q8_0".into(),
             popularity_tiers: 0,
             similarity_tiers: 0,
+            similarity_steps: TENTHS,
             display_name: None,
             quality: None,
             card_url: None,
@@ -408,6 +426,34 @@ mod tests {
             Some(similar.clone())
         );
         assert_eq!(similar.prompt_config().similarity_tiers, 7);
+        // Tenths go unwritten (files exported before the key existed stay byte-identical);
+        // finer steps are written and read back.
+        let has_steps = |c: &ModelCard| {
+            c.to_gguf_entries()
+                .iter()
+                .any(|(k, _)| k == "alro.similarity_steps")
+        };
+        assert!(!has_steps(&similar));
+        let fine = ModelCard {
+            similarity_tiers: 20,
+            similarity_steps: 40,
+            ..card()
+        };
+        assert!(has_steps(&fine));
+        assert_eq!(
+            file_with(fine.to_gguf_entries()).unwrap(),
+            Some(fine.clone())
+        );
+        assert_eq!(fine.prompt_config().similarity_steps, 40);
+        // More tiers than the steps can reach are refused.
+        let unreachable = ModelCard {
+            similarity_tiers: 12,
+            ..card()
+        };
+        let e = file_with(unreachable.to_gguf_entries())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("alro.similarity_tiers"), "{e}");
         let plain = vec![("general.name".to_string(), GgufValue::String("x".into()))];
         assert_eq!(file_with(plain).unwrap(), None);
     }

@@ -64,6 +64,9 @@ pub struct PromptConfig {
     /// `N` > 0: the model was trained with `similarity T/N` notes (after the popularity note when
     /// both are on), so every candidate must carry one; 0: no such requirement.
     pub similarity_tiers: usize,
+    /// Similarity tiers per unit cosine (`data::similarity::similarity_tier`; 10 = tenths): how
+    /// the product computes the notes it fills in (`notes::fill_notes`).
+    pub similarity_steps: usize,
 }
 
 impl PromptConfig {
@@ -82,6 +85,7 @@ impl Default for PromptConfig {
             item_noun: "movies".into(),
             popularity_tiers: 0,
             similarity_tiers: 0,
+            similarity_steps: crate::data::similarity::TENTHS,
         }
     }
 }
@@ -184,7 +188,7 @@ pub fn note_part_tier(part: &str, kind: &str) -> Option<(usize, usize)> {
 fn check_note_tiers(req: &RankRequest, config: &PromptConfig) -> Result<()> {
     let kinds = [
         ("popularity", config.popularity_tiers, "T from 1 (rarely rated) to {n} (rated at least half as often as the most rated item)"),
-        ("similarity", config.similarity_tiers, "T = 1 + tenths of the mean co-rating cosine with the history, at most {n} (DATA.md, \"Similarity notes\")"),
+        ("similarity", config.similarity_tiers, "T rises with the mean co-rating cosine with the history, from 1 to {n} (DATA.md, \"Similarity notes\")"),
     ];
     let wanted: Vec<_> = kinds.iter().filter(|k| k.1 > 0).collect();
     for c in &req.candidates {

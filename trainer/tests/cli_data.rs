@@ -397,6 +397,8 @@ fn similarity_notes_follow_popularity_notes_and_bad_tier_counts_are_refused() {
         serde_json::from_slice(&std::fs::read(tmp.join("both").join("manifest.json")).unwrap())
             .unwrap();
     assert_eq!(m["protocol"]["similarity_tiers"], 7);
+    // Tenths, the default, go unwritten: manifests read and compare as before the key existed.
+    assert!(m["protocol"].get("similarity_steps").is_none());
 
     let out = prepare("bad", &["--similarity-tiers", "12"]);
     assert!(!out.status.success());

@@ -46,7 +46,8 @@
 //!
 //! Similarity notes (off by default; `similarity_tiers = N` turns them on): every candidate gets
 //! `similarity T/N`, the mean item-kNN cosine of the candidate with the list's history items in
-//! tenths (`T = 1 + ⌊10·s⌋`, capped at `N`; see [`super::similarity`]), over the same cut of the
+//! `similarity_steps` per unit, tenths by default (`T = 1 + ⌊10·s⌋`, capped at `N`; see
+//! [`super::similarity`]), over the same cut of the
 //! ratings as popularity notes and without the list's own user. It tells the model which
 //! candidates other users rated together with this history: collaborative signal a title does not
 //! carry. With both kinds on, the note reads `popularity P/N, similarity S/N`.
@@ -59,7 +60,7 @@
 use super::dataset::{Dataset, Rating};
 use super::example::{RankingExample, Split};
 use super::rng::ExampleRng;
-use super::similarity::{similarity_tier, CoRatingIndex};
+use super::similarity::{similarity_tier, CoRatingIndex, TENTHS};
 use crate::request::{Candidate, HistoryEntry};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -85,6 +86,10 @@ pub struct ProtocolConfig {
     pub popularity_tiers: usize,
     /// Number of similarity tiers shown as a note on every candidate (module docs); 0 = none.
     pub similarity_tiers: usize,
+    /// Similarity tiers per unit cosine (module docs); 10 = tenths. Left out of a manifest when
+    /// 10, so manifests written before it existed read and compare the same.
+    #[serde(skip_serializing_if = "is_tenths")]
+    pub similarity_steps: usize,
     /// How the `m − P` negatives are drawn (module docs).
     pub negatives: NegativeSampling,
 }
@@ -111,8 +116,13 @@ impl NegativeSampling {
 
 /// Most tiers a note may have: below 2^-15 of the top count every item is tier 1 anyway.
 pub const MAX_POPULARITY_TIERS: usize = 16;
-/// Most similarity tiers: a cosine is at most 1, which is tier 11 in tenths.
-pub const MAX_SIMILARITY_TIERS: usize = 11;
+/// Most similarity steps per unit cosine: finer than 1% of a cosine tells apart nothing a
+/// 20-candidate list needs, and costs prompt tokens.
+pub const MAX_SIMILARITY_STEPS: usize = 100;
+
+fn is_tenths(steps: &usize) -> bool {
+    *steps == TENTHS
+}
 
 impl Default for ProtocolConfig {
     fn default() -> Self {
@@ -125,6 +135,7 @@ impl Default for ProtocolConfig {
             seed: 2024,
             popularity_tiers: 0,
             similarity_tiers: 0,
+            similarity_steps: TENTHS,
             negatives: NegativeSampling::Uniform,
         }
     }
@@ -158,10 +169,18 @@ impl ProtocolConfig {
                 self.popularity_tiers
             ));
         }
-        if self.similarity_tiers > MAX_SIMILARITY_TIERS {
+        if !(1..=MAX_SIMILARITY_STEPS).contains(&self.similarity_steps) {
             return bad(format!(
-                "similarity_tiers = {} (at most {MAX_SIMILARITY_TIERS}; 0 turns notes off)",
-                self.similarity_tiers
+                "similarity_steps = {} (tiers per unit cosine: 1 to {MAX_SIMILARITY_STEPS}; 10 = tenths)",
+                self.similarity_steps
+            ));
+        }
+        // A cosine is at most 1, which is tier `steps + 1`: more tiers would never be shown.
+        let most = self.similarity_steps + 1;
+        if self.similarity_tiers > most {
+            return bad(format!(
+                "similarity_tiers = {} (at most {most} with similarity_steps = {}; 0 turns notes off)",
+                self.similarity_tiers, self.similarity_steps
             ));
         }
         if self.min_history() > self.history_len {
@@ -346,7 +365,8 @@ impl<'a> Protocol<'a> {
         if let Some(index) = self.similarity.get(cut) {
             let tiers = self.cfg.similarity_tiers;
             let hist: Vec<u32> = history.iter().map(|r| r.item).collect();
-            let tier = similarity_tier(index.mean_cosine(item, &hist, u as u32), tiers);
+            let s = index.mean_cosine(item, &hist, u as u32);
+            let tier = similarity_tier(s, tiers, self.cfg.similarity_steps);
             parts.push(format!("similarity {tier}/{tiers}"));
         }
         (!parts.is_empty()).then(|| parts.join(", "))
@@ -1053,7 +1073,8 @@ mod tests {
                         .collect();
                     for (ca, cb) in a.candidates.iter().zip(&b.candidates) {
                         let item = ds.item_index(&ca.id).unwrap() as u32;
-                        let tier = similarity_tier(index.mean_cosine(item, &hist, u as u32), 7);
+                        let s = index.mean_cosine(item, &hist, u as u32);
+                        let tier = similarity_tier(s, 7, TENTHS);
                         seen_tiers.insert(tier);
                         let want = format!("{}, similarity {tier}/7", cb.note.as_deref().unwrap());
                         assert_eq!(ca.note.as_deref(), Some(want.as_str()));
@@ -1079,11 +1100,25 @@ mod tests {
             note.starts_with("similarity ") && note.ends_with("/3"),
             "{note}"
         );
-        let too_many = ProtocolConfig {
-            similarity_tiers: MAX_SIMILARITY_TIERS + 1,
+        // A cosine of 1 is tier 11 in tenths, tier 41 in 40ths: more tiers could never show.
+        for (tiers, steps, ok) in [(11, TENTHS, true), (12, TENTHS, false), (41, 40, true)] {
+            let cfg = ProtocolConfig {
+                similarity_tiers: tiers,
+                similarity_steps: steps,
+                ..Default::default()
+            };
+            assert_eq!(
+                Protocol::new(&ds, cfg).is_ok(),
+                ok,
+                "{tiers} tiers, {steps} steps"
+            );
+        }
+        let no_steps = ProtocolConfig {
+            similarity_tiers: 3,
+            similarity_steps: 0,
             ..Default::default()
         };
-        assert!(Protocol::new(&ds, too_many).is_err());
+        assert!(Protocol::new(&ds, no_steps).is_err());
     }
 
     /// A dataset of `n` items where item `i` is rated by `i + 1` users (user `r{j}` rates items

@@ -46,20 +46,21 @@ impl NoteOutcome {
 }
 
 impl ItemTable {
-    /// The similarity tier (1..=`tiers`) of `candidate_title` with the films of `history_titles`
-    /// (give the ones the prompt shows: the last `max_history`). Unknown films as in the module
-    /// docs.
+    /// The similarity tier (1..=`tiers`, `steps` per unit cosine) of `candidate_title` with the
+    /// films of `history_titles` (give the ones the prompt shows: the last `max_history`).
+    /// Unknown films as in the module docs.
     pub fn similarity_note<S: AsRef<str>>(
         &self,
         candidate_title: &str,
         history_titles: &[S],
         tiers: usize,
+        steps: usize,
     ) -> NoteOutcome {
         let history: Vec<Option<usize>> = history_titles
             .iter()
             .map(|t| self.find(t.as_ref()))
             .collect();
-        self.similarity_of(self.find(candidate_title), &history, tiers)
+        self.similarity_of(self.find(candidate_title), &history, tiers, steps)
     }
 
     /// [`ItemTable::similarity_note`] with the titles already looked up.
@@ -68,6 +69,7 @@ impl ItemTable {
         candidate: Option<usize>,
         history: &[Option<usize>],
         tiers: usize,
+        steps: usize,
     ) -> NoteOutcome {
         let known: Vec<usize> = history.iter().flatten().copied().collect();
         let unknown_history = (0..history.len())
@@ -77,7 +79,7 @@ impl ItemTable {
             .filter(|_| !known.is_empty())
             .map(|c| self.mean_cosine(c, &known));
         NoteOutcome {
-            tier: value.map_or(1, |s| similarity_tier(s, tiers)).max(1),
+            tier: value.map_or(1, |s| similarity_tier(s, tiers, steps)).max(1),
             candidate,
             value,
             unknown_history,
@@ -158,7 +160,7 @@ pub fn fill_notes(req: &mut RankRequest, config: &PromptConfig, table: &ItemTabl
         if sim > 0 {
             parts.push(
                 table
-                    .similarity_of(item, &history, sim)
+                    .similarity_of(item, &history, sim, config.similarity_steps)
                     .part("similarity", sim),
             );
         }
@@ -183,7 +185,7 @@ pub fn fill_notes(req: &mut RankRequest, config: &PromptConfig, table: &ItemTabl
 mod tests {
     use super::*;
     use crate::data::dataset::{Item, LoadOptions, LoadReport, RawRating};
-    use crate::data::similarity::CoRatingIndex;
+    use crate::data::similarity::{CoRatingIndex, TENTHS};
     use crate::data::Dataset;
     use crate::request::{Candidate, HistoryEntry};
 
@@ -256,13 +258,17 @@ mod tests {
         let t = toy();
         // Raters: A {0,1}, B {0,1,2}, C {0}, D {2}.
         // cos(C, A) = 1/√2, cos(C, B) = 1/√3: mean 0.6421 → tier 7 of 7 (capped), 7 of 11.
-        let n = t.similarity_note("The Gamma", &["Alpha", "Beta (2001)"], 11);
+        let n = t.similarity_note("The Gamma", &["Alpha", "Beta (2001)"], 11, TENTHS);
         let want = (1.0 / 2f64.sqrt() + 1.0 / 3f64.sqrt()) / 2.0;
         assert!((n.value.unwrap() - want).abs() < 1e-12);
         assert_eq!(n.tier, 7);
-        assert_eq!(t.similarity_note("gamma", &["Alpha", "Beta"], 5).tier, 5);
+        assert_eq!(
+            t.similarity_note("gamma", &["Alpha", "Beta"], 5, TENTHS)
+                .tier,
+            5
+        );
         // cos(D, A) = 0, cos(D, B) = 1/√3 = 0.577: mean 0.2887 → tier 3.
-        let n = t.similarity_note("Delta (2003)", &["Alpha", "Beta"], 7);
+        let n = t.similarity_note("Delta (2003)", &["Alpha", "Beta"], 7, TENTHS);
         assert!((n.value.unwrap() - 1.0 / 3f64.sqrt() / 2.0).abs() < 1e-12);
         assert_eq!(n.tier, 3);
         // Popularity: counts 2, 3, 1, 1 of at most 3 → tiers 7 (≥ 3/2), 7, 6 (≥ 3/4), 6.
@@ -275,17 +281,20 @@ mod tests {
     fn unknown_films_rules() {
         let t = toy();
         // An unknown history film is left out of the mean: the same as without it.
-        let with = t.similarity_note("Delta", &["Alpha", "Nope (1990)", "Beta"], 7);
-        let without = t.similarity_note("Delta", &["Alpha", "Beta"], 7);
+        let with = t.similarity_note("Delta", &["Alpha", "Nope (1990)", "Beta"], 7, TENTHS);
+        let without = t.similarity_note("Delta", &["Alpha", "Beta"], 7, TENTHS);
         assert_eq!(with.value, without.value);
         assert_eq!(with.unknown_history, [1]);
         // Unknown candidate, or no known history film: the lowest tier.
-        let n = t.similarity_note("Nope", &["Alpha"], 7);
+        let n = t.similarity_note("Nope", &["Alpha"], 7, TENTHS);
         assert_eq!((n.tier, n.candidate, n.value), (1, None, None));
-        let n = t.similarity_note("Gamma", &["Nope", "Zilch"], 7);
+        let n = t.similarity_note("Gamma", &["Nope", "Zilch"], 7, TENTHS);
         assert_eq!((n.tier, n.candidate, n.value), (1, Some(2), None));
         assert_eq!(n.unknown_history, [0, 1]);
-        assert_eq!(t.similarity_note("Gamma", &[] as &[&str], 7).tier, 1);
+        assert_eq!(
+            t.similarity_note("Gamma", &[] as &[&str], 7, TENTHS).tier,
+            1
+        );
         assert_eq!(t.popularity_note("Nope", 7).tier, 1);
     }
 
@@ -319,9 +328,9 @@ mod tests {
             let hist_titles: Vec<String> = history.iter().map(|&i| format!("Film {i}")).collect();
             let cand = ds.item_index(&c.to_string()).unwrap() as u32;
             let want = index.mean_cosine(cand, &ids, outsider);
-            let got = table.similarity_note(&format!("film {c}"), &hist_titles, 7);
+            let got = table.similarity_note(&format!("film {c}"), &hist_titles, 7, TENTHS);
             assert_eq!(got.value, Some(want), "candidate {c}");
-            assert_eq!(got.tier, similarity_tier(want, 7));
+            assert_eq!(got.tier, similarity_tier(want, 7, TENTHS));
         }
     }
 
@@ -392,6 +401,21 @@ mod tests {
         fill_notes(&mut req, &short, &t);
         assert_eq!(req.candidates[0].note.as_deref(), Some("similarity 1/7"));
 
+        // The config's steps per unit cosine, not always tenths.
+        let fine = PromptConfig {
+            similarity_tiers: 20,
+            similarity_steps: 40,
+            ..sim.clone()
+        };
+        let mut req = request(&history, &cands);
+        fill_notes(&mut req, &fine, &t);
+        let want = t.similarity_note(cands[0].0, &history, 20, 40);
+        assert_eq!(want.tier, similarity_tier(want.value.unwrap(), 20, 40));
+        assert_eq!(
+            req.candidates[0].note.as_deref(),
+            Some(want.part("similarity", 20).as_str())
+        );
+
         // No notes required, or every candidate noted: unchanged.
         for (config, cands) in [
             (PromptConfig::default(), &cands[..]),
@@ -410,8 +434,8 @@ mod tests {
         let back = ItemTable::from_json(t.to_json().as_bytes()).unwrap();
         assert_eq!(back.find("the gamma"), Some(2));
         assert_eq!(
-            back.similarity_note("Gamma", &["Alpha", "Beta"], 7),
-            t.similarity_note("Gamma", &["Alpha", "Beta"], 7)
+            back.similarity_note("Gamma", &["Alpha", "Beta"], 7, TENTHS),
+            t.similarity_note("Gamma", &["Alpha", "Beta"], 7, TENTHS)
         );
     }
 }

@@ -75,10 +75,15 @@ pub struct ProtocolArgs {
     #[arg(long, value_name = "N")]
     pub popularity_tiers: Option<usize>,
     /// Show how strongly other users co-rated every candidate with the history as a note,
-    /// `similarity T/N`: the mean item-kNN cosine in tenths, capped at N (counts from the
-    /// baselines' training cut, without the list's own user) [default: 0 = no notes].
+    /// `similarity T/N`: 1 + the mean item-kNN cosine in steps of `--similarity-steps`, capped at
+    /// N (counts from the baselines' training cut, without the list's own user) [default: 0 =
+    /// no notes].
     #[arg(long, value_name = "N")]
     pub similarity_tiers: Option<usize>,
+    /// Similarity tiers per unit cosine: 10 = tenths, 40 = steps of 0.025 (with 20 tiers, the
+    /// release ranker's notes) [default: 10].
+    #[arg(long, value_name = "S")]
+    pub similarity_steps: Option<usize>,
     /// How the m − P negatives of a list are drawn from the items the user never rated
     /// [default: uniform].
     #[arg(long, value_enum, value_name = "HOW")]
@@ -123,6 +128,7 @@ impl ProtocolArgs {
         cfg.seed = self.seed.unwrap_or(cfg.seed);
         set(&mut cfg.popularity_tiers, self.popularity_tiers);
         set(&mut cfg.similarity_tiers, self.similarity_tiers);
+        set(&mut cfg.similarity_steps, self.similarity_steps);
         cfg.negatives = self.negatives.map_or(cfg.negatives, Into::into);
         cfg.validate()?;
         Ok(cfg)

@@ -12,9 +12,11 @@ use super::data::source::DatasetArgs;
 use super::data::{bar, load, ProtocolArgs};
 use crate::baselines::{self, notes, BaselineKind, Hyper, TrainData};
 use alro_core::data::protocol::NegativeSampling;
+use alro_core::data::similarity::TENTHS;
 use alro_core::data::{Protocol, ProtocolConfig, ProtocolCounts, Split, Splits};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
+use llm::CardNotes;
 use ranker::{evaluate, position_bias, BaselineLists, EvalResult, IdMaps, POSITION_BIAS_SEED};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -167,7 +169,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let mut first_llm = match llms.first() {
         Some((name, adapter)) => {
             let r = llm::load(name, &model, adapter.as_deref(), mode)?;
-            if let Some(card) = r.card_tiers {
+            if let Some(card) = r.card_notes {
                 if let Some(line) = notes_for_card(&mut cfg, card)? {
                     eprintln!("{line}");
                 }
@@ -179,7 +181,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
 
     // An exported ranker (a file with a model card) is not zero-shot: its row is "trained".
     if let (Some(r), Some(first)) = (first_llm.as_mut(), llms.first_mut()) {
-        if first.1.is_none() && r.card_tiers.is_some() {
+        if first.1.is_none() && r.card_notes.is_some() {
             r.name = "trained".into();
             first.0 = "trained".into();
         }
@@ -308,6 +310,10 @@ pub fn run(args: EvalArgs) -> Result<()> {
                 .filter(|&&n| n > 0),
         )
         .map(|(k, n)| format!(", {k} notes in {n} tiers"))
+        .chain(
+            (cfg.similarity_tiers > 0 && cfg.similarity_steps != TENTHS)
+                .then(|| format!(" of 1/{} cosine", cfg.similarity_steps)),
+        )
         .collect();
     println!(
         "{} — {} {} lists (m={}, P={}, L={}, seed {}{negatives}{notes_on}), fitted on {} ratings before each user's {} window",
@@ -505,13 +511,22 @@ fn compare(results: &[EvalResult], versus: &[String]) -> Vec<report::Versus> {
 
 /// Notes follow the model: tiers its card requires that the protocol left at 0 are set from the
 /// card (the returned line says so); tiers that differ from the card's are refused, since the
-/// ranker was trained on the card's notes and no others. `card` is `(popularity, similarity)`.
-fn notes_for_card(cfg: &mut ProtocolConfig, card: (usize, usize)) -> Result<Option<String>> {
+/// ranker was trained on the card's notes and no others. Likewise the similarity steps: the
+/// card's replace the default tenths, other steps are refused.
+fn notes_for_card(cfg: &mut ProtocolConfig, card: CardNotes) -> Result<Option<String>> {
     let mut read = Vec::new();
     let mut flags = Vec::new();
     for (kind, have, want) in [
-        ("popularity", &mut cfg.popularity_tiers, card.0),
-        ("similarity", &mut cfg.similarity_tiers, card.1),
+        (
+            "popularity",
+            &mut cfg.popularity_tiers,
+            card.popularity_tiers,
+        ),
+        (
+            "similarity",
+            &mut cfg.similarity_tiers,
+            card.similarity_tiers,
+        ),
     ] {
         if *have == want {
             continue;
@@ -532,6 +547,19 @@ fn notes_for_card(cfg: &mut ProtocolConfig, card: (usize, usize)) -> Result<Opti
             "the ranker reads {kind} notes in {want} tiers (its model card), but --{kind}-tiers \
              {have} asks for {have}: pass --{kind}-tiers {want} or leave it out"
         );
+    }
+    let (have, want) = (cfg.similarity_steps, card.similarity_steps);
+    if cfg.similarity_tiers > 0 && have != want {
+        if have != TENTHS {
+            bail!(
+                "the ranker reads similarity notes in {want} steps per unit cosine (its model \
+                 card), but --similarity-steps {have} asks for {have}: pass --similarity-steps \
+                 {want} or leave it out"
+            );
+        }
+        cfg.similarity_steps = want;
+        read.push(format!("similarity steps of 1/{want} cosine"));
+        flags.push(format!("--similarity-steps {want}"));
     }
     Ok((!read.is_empty()).then(|| {
         format!(
@@ -562,31 +590,65 @@ mod tests {
     #[test]
     fn notes_follow_the_card() {
         let mut cfg = ProtocolConfig::default();
-        let line = notes_for_card(&mut cfg, (0, 7)).unwrap();
+        let line = notes_for_card(&mut cfg, sim7()).unwrap();
         assert_eq!(
             line.as_deref(),
             Some("the ranker reads similarity notes in 7 tiers: lists built with --similarity-tiers 7")
         );
         assert_eq!((cfg.popularity_tiers, cfg.similarity_tiers), (0, 7));
         // Asked as the card says: nothing to say.
-        assert_eq!(notes_for_card(&mut cfg, (0, 7)).unwrap(), None);
+        assert_eq!(notes_for_card(&mut cfg, sim7()).unwrap(), None);
         let mut both = ProtocolConfig::default();
-        let line = notes_for_card(&mut both, (5, 7)).unwrap().unwrap();
+        let line = notes_for_card(
+            &mut both,
+            CardNotes {
+                popularity_tiers: 5,
+                ..sim7()
+            },
+        )
+        .unwrap()
+        .unwrap();
         assert!(
             line.ends_with("popularity notes in 5 tiers and similarity notes in 7 tiers: lists built with --popularity-tiers 5 --similarity-tiers 7"),
             "{line}"
         );
         // Other tiers than the card's are refused, naming the flag and the card's value.
         cfg.similarity_tiers = 5;
-        let err = notes_for_card(&mut cfg, (0, 7)).unwrap_err().to_string();
+        let err = notes_for_card(&mut cfg, sim7()).unwrap_err().to_string();
         assert!(
             err.contains("--similarity-tiers 5") && err.contains("--similarity-tiers 7"),
             "{err}"
         );
         cfg.similarity_tiers = 0;
         cfg.popularity_tiers = 3;
-        let err = notes_for_card(&mut cfg, (0, 7)).unwrap_err().to_string();
+        let err = notes_for_card(&mut cfg, sim7()).unwrap_err().to_string();
         assert!(err.contains("without popularity notes"), "{err}");
+
+        // A card with finer similarity steps: adopted over the default tenths, others refused.
+        let fine = CardNotes {
+            similarity_tiers: 20,
+            similarity_steps: 40,
+            ..sim7()
+        };
+        let mut cfg = ProtocolConfig::default();
+        let line = notes_for_card(&mut cfg, fine).unwrap().unwrap();
+        assert!(
+            line.ends_with("--similarity-tiers 20 --similarity-steps 40"),
+            "{line}"
+        );
+        assert_eq!((cfg.similarity_tiers, cfg.similarity_steps), (20, 40));
+        assert_eq!(notes_for_card(&mut cfg, fine).unwrap(), None);
+        cfg.similarity_steps = 30;
+        let err = notes_for_card(&mut cfg, fine).unwrap_err().to_string();
+        assert!(err.contains("--similarity-steps 40"), "{err}");
+    }
+
+    fn sim7() -> CardNotes {
+        CardNotes {
+            popularity_tiers: 0,
+            similarity_tiers: 7,
+            similarity_steps: TENTHS,
+        }
     }
 
     #[test]

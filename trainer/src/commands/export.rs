@@ -2,6 +2,7 @@
 
 use crate::commands::data::bar;
 use crate::model_path;
+use alro_core::data::similarity::TENTHS;
 use alro_core::data::{parse_jsonl, Manifest, RankingExample};
 use alro_core::gguf::GgufFile;
 use alro_core::model::{Backbone, MatrixPrecision};
@@ -198,6 +199,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
         quantization: String::new(),
         popularity_tiers: protocol.map_or(0, |p| p.popularity_tiers),
         similarity_tiers: protocol.map_or(0, |p| p.similarity_tiers),
+        similarity_steps: protocol.map_or(TENTHS, |p| p.similarity_steps),
         // Empty strings are not written (`ModelCard::to_gguf_entries`).
         display_name: args.display_name.clone(),
         quality: args.quality.clone(),

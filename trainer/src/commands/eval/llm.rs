@@ -17,10 +17,18 @@ pub struct LlmLists {
     pub name: String,
     pub ranker: Ranker,
     pub mode: RankMode,
-    /// The notes the model's card says it was trained with, `(popularity tiers, similarity
-    /// tiers)` (0 = none); `None` for a plain backbone, which has no card and reads any note as
-    /// free text.
-    pub card_tiers: Option<(usize, usize)>,
+    /// The notes the model's card says it was trained with; `None` for a plain backbone, which
+    /// has no card and reads any note as free text.
+    pub card_notes: Option<CardNotes>,
+}
+
+/// The notes a model card asks for (tiers 0 = none of that kind).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CardNotes {
+    pub popularity_tiers: usize,
+    pub similarity_tiers: usize,
+    /// Similarity tiers per unit cosine (10 = tenths).
+    pub similarity_steps: usize,
 }
 
 /// The backbone at `model`, with the adapter checkpoint `adapter` attached when given (refused
@@ -33,17 +41,17 @@ pub fn load(name: &str, model: &Path, adapter: Option<&Path>, mode: RankMode) ->
         checkpoint::attach_trained(path, &mut backbone, model)?;
     }
     let prompt = backbone.prompt_config();
-    let card_tiers = backbone
-        .info
-        .card
-        .is_some()
-        .then_some((prompt.popularity_tiers, prompt.similarity_tiers));
+    let card_notes = backbone.info.card.is_some().then_some(CardNotes {
+        popularity_tiers: prompt.popularity_tiers,
+        similarity_tiers: prompt.similarity_tiers,
+        similarity_steps: prompt.similarity_steps,
+    });
     let ranker = Ranker::new(backbone, prompt)?;
     Ok(LlmLists {
         name: name.to_string(),
         ranker,
         mode,
-        card_tiers,
+        card_notes,
     })
 }
 
