@@ -23,7 +23,7 @@ for k, line in enumerate(open(sys.argv[1])):
     rows.append(([g / total for g in gains], tiers))
 entropy = sum(-sum(x * math.log(x) for x in t if x > 0) for t, _ in rows) / len(rows)
 print(f"{len(rows)} lists; target entropy {entropy:.3f}; uniform {math.log(len(rows[0][0])):.3f}")
-for a in (0.5, 1, 1.5, 2, 3):
+for a in (0.1, 0.2, 0.3, 0.5, 1, 1.5, 2, 3):  # finer notes (20 tiers) want smaller a
     loss = 0.0
     for t, tiers in rows:
         z = [a * x for x in tiers]
