@@ -16,9 +16,11 @@ say() { printf '[rebuild] %s\n' "$*"; }
 [ -x "$ALRO" ] || cargo build --release --locked -p alro-trainer
 mkdir -p "$WORK"
 
-# Lists: the protocol's 20-candidate lists (history 10, 5 rated) with similarity notes in 7 tiers.
+# Lists: the protocol's 20-candidate lists (history 10, 5 rated) with similarity notes in 20
+# tiers of 1/40 cosine.
 if [ ! -f "$WORK/m20/train.jsonl" ]; then
-  $ALRO data prepare --dataset ml-100k --path "$ML100K" --similarity-tiers 7 --out "$WORK/m20"
+  $ALRO data prepare --dataset ml-100k --path "$ML100K" --similarity-tiers 20 \
+    --similarity-steps 40 --out "$WORK/m20"
 fi
 # Stage 1 lists: the same lists with the note order as their target (2,000 training lists).
 if [ ! -f "$WORK/stage1/train.jsonl" ]; then
