@@ -63,15 +63,15 @@ def rewrite(src, dst, k, rng, sample=None, kind="popularity"):
     with open(dst, "w") as out:
         for n, line in lines:
             ex = json.loads(line)
-            tiers = tiers_of(ex, f"{src}:{n}", kind)
+            noted = tiers_and_counts(ex, f"{src}:{n}", kind)
+            tiers = [t for t, _ in noted]
             if k:
                 keep = keep_distinct(tiers, k, rng)
                 if keep is None:
                     continue
                 ex["candidates"] = [ex["candidates"][i] for i in keep]
                 tiers = [tiers[i] for i in keep]
-            of = tiers_and_counts(ex, f"{src}:{n}", kind)[0][1]
-            scale = min(1.0, MAX_RELEVANCE / of)
+            scale = min(1.0, MAX_RELEVANCE / noted[0][1])  # every note of a list has the same N
             ex["relevance"] = [t * scale for t in tiers]
             ex["target"] = sorted(range(len(tiers)), key=lambda i: (-tiers[i], i))
             out.write(json.dumps(ex) + "\n")

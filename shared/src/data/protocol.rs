@@ -46,7 +46,7 @@
 //!
 //! Similarity notes (off by default; `similarity_tiers = N` turns them on): every candidate gets
 //! `similarity T/N`, the mean item-kNN cosine of the candidate with the list's history items in
-//! `similarity_steps` per unit, tenths by default (`T = 1 + ⌊10·s⌋`, capped at `N`; see
+//! `S = similarity_steps` per unit, tenths by default (`T = 1 + ⌊S·s⌋`, capped at `N`; see
 //! [`super::similarity`]), over the same cut of the
 //! ratings as popularity notes and without the list's own user. It tells the model which
 //! candidates other users rated together with this history: collaborative signal a title does not
