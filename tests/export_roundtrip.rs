@@ -7,7 +7,7 @@ use alro_core::data::similarity::TENTHS;
 use alro_core::data::{ProtocolConfig, RankingExample, Split, Splits};
 use alro_core::gguf::{GgufFile, GgufValue};
 use alro_core::model::tiny::{tiny_llama_gguf, TinySpec};
-use alro_core::model::{Backbone, Kernels, MatrixPrecision};
+use alro_core::model::{Backbone, Kernels, MatrixPrecision, Projection};
 use alro_core::model_card::{default_identifiers, ModelCard};
 use alro_core::prompt::{NOTELESS_COMPATIBLE_VERSION, TEMPLATE_VERSION};
 use alro_core::rank::Ranker;
@@ -29,11 +29,11 @@ fn workdir(tag: &str) -> PathBuf {
     d
 }
 
-fn lora_cfg(targets: &[&str]) -> LoraConfig {
+fn lora_cfg(targets: &[Projection]) -> LoraConfig {
     LoraConfig {
         rank: 8,
         alpha: 16.0,
-        targets: targets.iter().map(|s| s.to_string()).collect(),
+        targets: targets.to_vec(),
         ..LoraConfig::default()
     }
 }
@@ -172,16 +172,7 @@ fn tiny_export_keeps_metadata_types_and_rankings() {
     let model = dir.join("tiny.gguf");
     std::fs::write(&model, tiny_llama_gguf(&tiny_spec(0)).unwrap()).unwrap();
     let ckpt = dir.join("ckpt.safetensors");
-    let all = [
-        "q_proj",
-        "k_proj",
-        "v_proj",
-        "o_proj",
-        "gate_proj",
-        "up_proj",
-        "down_proj",
-    ];
-    write_checkpoint(&model, &lora_cfg(&all), 0.05, &ckpt);
+    write_checkpoint(&model, &lora_cfg(&Projection::ALL), 0.05, &ckpt);
     let examples = tiny_ranking_examples(12, 6, 5);
     let reference = score_lists(&adapter_ranker(&model, &ckpt), &examples, || {}).unwrap();
     for scheme in Scheme::ALL {
@@ -255,7 +246,12 @@ fn foreign_or_corrupt_checkpoints_are_refused_and_nothing_is_written() {
     std::fs::write(&model, tiny_llama_gguf(&tiny_spec(0)).unwrap()).unwrap();
     std::fs::write(&other, tiny_llama_gguf(&tiny_spec(1)).unwrap()).unwrap();
     let ckpt = dir.join("ckpt.safetensors");
-    write_checkpoint(&model, &lora_cfg(&["q_proj", "v_proj"]), 0.05, &ckpt);
+    write_checkpoint(
+        &model,
+        &lora_cfg(&[Projection::QProj, Projection::VProj]),
+        0.05,
+        &ckpt,
+    );
     let corrupt = dir.join("corrupt.safetensors");
     let bytes = std::fs::read(&ckpt).unwrap();
     std::fs::write(&corrupt, &bytes[..bytes.len() / 2]).unwrap();
@@ -316,7 +312,12 @@ fn default_backbone_exports_rank_like_the_adapter_model_and_load_in_llama_cpp() 
     let model = default_model_path();
     let dir = workdir("default");
     let ckpt = dir.join("ckpt.safetensors");
-    write_checkpoint(&model, &lora_cfg(&["q_proj", "v_proj"]), 0.02, &ckpt);
+    write_checkpoint(
+        &model,
+        &lora_cfg(&[Projection::QProj, Projection::VProj]),
+        0.02,
+        &ckpt,
+    );
     let reference = score_lists(&adapter_ranker(&model, &ckpt), &examples, || {}).unwrap();
     let ref_ndcg = reference.ndcg10(&examples);
     let mut q8 = None;

@@ -6,7 +6,7 @@
 use alro_core::data::RankingExample;
 use alro_core::metrics::ndcg_of_ranking;
 use alro_core::model::tiny::{tiny_llama_gguf, TinySpec};
-use alro_core::model::{Backbone, Kernels, MatrixPrecision};
+use alro_core::model::{Backbone, Kernels, MatrixPrecision, Projection};
 use alro_core::prompt::PromptConfig;
 use alro_core::rank::{RankMode, Ranker};
 use alro_tests::tiny_ranking_examples;
@@ -19,16 +19,6 @@ use alro_trainer::train::step::example_loss;
 use alro_trainer::train::{Preset, TrainConfig};
 use candle_core::{Device, Tensor};
 use rand::{Rng, SeedableRng};
-
-const ALL_TARGETS: [&str; 7] = [
-    "q_proj",
-    "k_proj",
-    "v_proj",
-    "o_proj",
-    "gate_proj",
-    "up_proj",
-    "down_proj",
-];
 
 fn spec(seed: u64) -> TinySpec {
     TinySpec {
@@ -46,7 +36,7 @@ fn lora_all(rank: usize) -> LoraConfig {
     LoraConfig {
         rank,
         alpha: 2.0 * rank as f64,
-        targets: ALL_TARGETS.iter().map(|s| s.to_string()).collect(),
+        targets: Projection::ALL.to_vec(),
         ..LoraConfig::default()
     }
 }
@@ -150,7 +140,7 @@ fn attention_only_lora_gradients_match_finite_differences() {
         alpha: 8.0,
         ..LoraConfig::default()
     };
-    assert_eq!(cfg.targets, ["q_proj", "v_proj"]);
+    assert_eq!(cfg.targets, [Projection::QProj, Projection::VProj]);
     lora_gradients_match_finite_differences(&cfg);
 }
 
@@ -241,8 +231,8 @@ fn merged_model_equals_the_adapter_model() {
     // The adapters changed the function (so the comparison means something)…
     let mut plain = model.clone();
     for b in &mut plain.layers {
-        for name in ALL_TARGETS {
-            lora::projection(b, name).unwrap().lora = None;
+        for p in Projection::ALL {
+            b.projection_mut(p).lora = None;
         }
     }
     let moved = (with_adapters - logits(&plain))

@@ -11,6 +11,10 @@
 //! - [`metrics`] and [`data`]: NDCG and rating datasets, the ALRO evaluation protocol.
 //! - [`notes`]: the item table and the candidate notes computed from it on the device.
 
+// The training kernels call a native GEMM and rayon: the browser's core is built without them.
+#[cfg(all(feature = "train", target_arch = "wasm32"))]
+compile_error!("alro-core's `train` feature is for native targets; build wasm32 without it");
+
 pub mod data;
 pub mod error;
 pub mod gguf;

@@ -6,21 +6,22 @@
 //! forward product) would be computed and thrown away: a third of the linear-layer work of a
 //! training step. PyTorch skips it (`requires_grad = False`); this op does the same.
 //!
-//! Only native CPU f32 takes the op, which calls the GEMM directly on the tensors' buffers (no
-//! copies of `x` or `y`); other devices and wasm32 take the plain matmul (correct, slower).
+//! Only CPU f32 with the `train` feature takes the op, which calls the GEMM directly on the
+//! tensors' buffers (no copies of `x` or `y`); other devices and builds take the plain matmul
+//! (correct, slower).
 
 use candle_core::{Result, Tensor};
 
 /// `x` (…, in) · `weight`ᵀ → (…, out), never differentiating with respect to `weight`.
 pub fn frozen_matmul(x: &Tensor, weight: &Tensor) -> Result<Tensor> {
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(feature = "train")]
     if native::supports(x, weight) {
         return native::frozen_matmul(x, weight);
     }
     x.broadcast_matmul(&weight.t()?)
 }
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(feature = "train")]
 mod native {
     use super::super::cpu_gemm::{gemm_into, Mat, Threads};
     use super::super::grad_ops::F32Values;

@@ -63,20 +63,12 @@ impl<G: std::ops::Deref<Target = candle_core::Storage>> std::ops::Deref for F32V
 /// share of rows per rayon thread (the pool candle's own ops use, so no thread fights another;
 /// measured on 2 cores: on par with one thread or a little faster, 5.3–5.8 vs 5.6–6.0 s/step).
 fn par_rows(out: &mut [f32], width: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        use rayon::prelude::*;
-        let rows = out.len() / width.max(1);
-        let per_task = rows.div_ceil(rayon::current_num_threads()).max(1);
-        out.par_chunks_mut(per_task * width.max(1))
-            .enumerate()
-            .for_each(|(i, chunk)| f(i * per_task, chunk));
-    }
-    #[cfg(target_arch = "wasm32")]
-    {
-        let _ = width;
-        f(0, out)
-    }
+    use rayon::prelude::*;
+    let rows = out.len() / width.max(1);
+    let per_task = rows.div_ceil(rayon::current_num_threads()).max(1);
+    out.par_chunks_mut(per_task * width.max(1))
+        .enumerate()
+        .for_each(|(i, chunk)| f(i * per_task, chunk));
 }
 
 struct SoftmaxLast;

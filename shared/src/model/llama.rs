@@ -194,29 +194,10 @@ impl Block {
     }
 }
 
-impl Block {
-    /// Does any projection of this block carry a LoRA adapter?
-    pub fn has_lora(&self) -> bool {
-        let a = &self.self_attn;
-        let m = &self.mlp;
-        [
-            &a.q_proj,
-            &a.k_proj,
-            &a.v_proj,
-            &a.o_proj,
-            &m.gate_proj,
-            &m.up_proj,
-            &m.down_proj,
-        ]
-        .iter()
-        .any(|l| l.lora.is_some())
-    }
-}
-
 impl Mlp {
     fn forward(&self, x: &Tensor, kernels: Kernels) -> Result<Tensor> {
         let parts = [&self.gate_proj, &self.up_proj];
-        #[cfg(not(target_arch = "wasm32"))]
+        #[cfg(feature = "train")]
         if let Some(y) = self.forward_frozen(x, kernels, &parts)? {
             return Ok(y);
         }
@@ -232,7 +213,7 @@ impl Mlp {
 impl Mlp {
     /// A training pass through an MLP without adapters takes one fused op (see
     /// [`super::frozen_mlp`]); None when it does not apply.
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(feature = "train")]
     fn forward_frozen(
         &self,
         x: &Tensor,
@@ -319,7 +300,7 @@ impl Attention {
             }
         };
         // Training from position 0: the fused causal kernel (half the work, one backward).
-        #[cfg(not(target_arch = "wasm32"))]
+        #[cfg(feature = "train")]
         if kernels == Kernels::Differentiable
             && mask.is_some()
             && k.dim(2)? == s

@@ -1,18 +1,22 @@
 //! Llama-family backbones: configuration, weights (GGUF or Hugging Face safetensors) and the
 //! forward pass, bundled with their tokenizer as a [`Backbone`].
 
-#[cfg(not(target_arch = "wasm32"))]
+// The training kernels (one-pass CPU ops with hand-written backwards, the frozen-weight GEMMs):
+// only with the `train` feature, so the browser's build compiles none of them.
+#[cfg(feature = "train")]
 mod causal_attention;
-#[cfg(not(target_arch = "wasm32"))]
-mod cpu_gemm;
 mod config;
+#[cfg(feature = "train")]
+mod cpu_gemm;
 mod frozen;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(feature = "train")]
 mod frozen_mlp;
+#[cfg(feature = "train")]
 mod grad_ops;
 mod linear;
 mod llama;
 mod matvec;
+mod projection;
 mod stacked;
 mod load;
 pub mod ops;
@@ -25,6 +29,7 @@ pub use stacked::Stacked;
 pub use llama::{Attention, Block, KvCache, Llama, Mlp};
 pub use load::{GgufSource, MatrixPrecision, SafetensorsSource, TensorSource, WeightName};
 pub use ops::Kernels;
+pub use projection::Projection;
 
 use crate::gguf::GgufFile;
 use crate::tokenizer::Tokenizer;

@@ -3,10 +3,11 @@
 //!
 //! Why both: in candle 0.11 the fused `rms_norm`, `rope*` and `softmax_last_dim` have no
 //! backward pass, so a training forward through them silently yields no gradient. The trainer
-//! selects [`Kernels::Differentiable`]: on CPU (f32) that is [`super::grad_ops`] (one-pass
-//! kernels with a hand-written backward), elsewhere a composition of elementary ops (the
-//! `composed` module, also the reference the tests check both against).
+//! selects [`Kernels::Differentiable`]: on CPU (f32), with the `train` feature, that is
+//! `grad_ops` (one-pass kernels with a hand-written backward), elsewhere a composition of
+//! elementary ops (the `composed` module, also the reference the tests check both against).
 
+#[cfg(feature = "train")]
 use super::grad_ops;
 use candle_core::{Result, Tensor};
 
@@ -20,6 +21,7 @@ pub enum Kernels {
 pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64, kernels: Kernels) -> Result<Tensor> {
     match kernels {
         Kernels::Fused => candle_nn::ops::rms_norm(&x.contiguous()?, weight, eps as f32),
+        #[cfg(feature = "train")]
         Kernels::Differentiable if grad_ops::supported(x) => grad_ops::rms_norm(x, weight, eps),
         Kernels::Differentiable => composed::rms_norm(x, weight, eps),
     }
@@ -29,6 +31,7 @@ pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64, kernels: Kernels) -> Resu
 pub fn softmax_last(x: &Tensor, kernels: Kernels) -> Result<Tensor> {
     match kernels {
         Kernels::Fused => candle_nn::ops::softmax_last_dim(x),
+        #[cfg(feature = "train")]
         Kernels::Differentiable if grad_ops::supported(x) => grad_ops::softmax_last(x),
         Kernels::Differentiable => composed::softmax_last(x),
     }
@@ -47,6 +50,7 @@ pub fn rope(
     match (kernels, interleaved) {
         (Kernels::Fused, true) => candle_nn::rotary_emb::rope_i(&x, cos, sin),
         (Kernels::Fused, false) => candle_nn::rotary_emb::rope(&x, cos, sin),
+        #[cfg(feature = "train")]
         (Kernels::Differentiable, _) if grad_ops::supported(&x) => {
             grad_ops::rope(&x, cos, sin, interleaved)
         }
@@ -58,13 +62,14 @@ pub fn rope(
 pub fn silu(x: &Tensor, kernels: Kernels) -> Result<Tensor> {
     match kernels {
         Kernels::Fused => candle_nn::ops::silu(x),
+        #[cfg(feature = "train")]
         Kernels::Differentiable if grad_ops::supported(x) => grad_ops::silu(x),
         Kernels::Differentiable => composed::silu(x),
     }
 }
 
 /// The differentiable versions as compositions of elementary candle ops: portable to every
-/// device, and the reference for [`grad_ops`].
+/// device, and the reference for `grad_ops`.
 pub mod composed {
     use candle_core::{DType, Result, Tensor, D};
 

@@ -18,52 +18,33 @@ pub mod scheme;
 
 pub use scheme::{Role, Scheme};
 
-use crate::train::lora::{self, merged_weight};
+use crate::train::lora::merged_weight;
 use alro_core::gguf::{GgufFile, GgufValue, GgufWriter};
-use alro_core::model::Llama;
+use alro_core::model::{Llama, Projection};
 use alro_core::model_card::ModelCard;
 use anyhow::{bail, Context, Result};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{DType, Tensor};
 
-/// A tensor name of a block projection, e.g. `blk.3.attn_v.weight` → (3, "v_proj").
-fn projection_of(name: &str) -> Option<(usize, &'static str)> {
-    let rest = name.strip_prefix("blk.")?;
-    let (layer, rest) = rest.split_once('.')?;
-    let module = match rest {
-        "attn_q.weight" => "q_proj",
-        "attn_k.weight" => "k_proj",
-        "attn_v.weight" => "v_proj",
-        "attn_output.weight" => "o_proj",
-        "ffn_gate.weight" => "gate_proj",
-        "ffn_up.weight" => "up_proj",
-        "ffn_down.weight" => "down_proj",
-        _ => return None,
-    };
-    Some((layer.parse().ok()?, module))
-}
-
 /// Whether tensor `name` is changed by the merge (a projection carrying an adapter).
-fn is_adapted(model: &mut Llama, name: &str) -> bool {
-    projection_of(name).is_some_and(|(layer, module)| {
+fn is_adapted(model: &Llama, name: &str) -> bool {
+    Projection::of_gguf_tensor(name).is_some_and(|(layer, p)| {
         model
             .layers
-            .get_mut(layer)
-            .and_then(|block| lora::projection(block, module))
-            .is_some_and(|linear| linear.lora.is_some())
+            .get(layer)
+            .is_some_and(|block| block.projection(p).lora.is_some())
     })
 }
 
 /// The f32 value of tensor `name` in the exported model: a projection comes from `model` with
 /// its adapter merged in; everything else (embedding, norms, …) is the backbone's own tensor.
-fn exported_value(file: &GgufFile, bytes: &[u8], model: &mut Llama, name: &str) -> Result<Tensor> {
-    if let Some((layer, module)) = projection_of(name) {
+fn exported_value(file: &GgufFile, bytes: &[u8], model: &Llama, name: &str) -> Result<Tensor> {
+    if let Some((layer, p)) = Projection::of_gguf_tensor(name) {
         let block = model
             .layers
-            .get_mut(layer)
+            .get(layer)
             .with_context(|| format!("{name}: the model has no layer {layer}"))?;
-        let linear = lora::projection(block, module).expect("known module names");
-        return merged_weight(linear);
+        return merged_weight(block.projection(p));
     }
     let q = file.tensor(bytes, name, &model.device)?;
     Ok(q.dequantize(&model.device)?.to_dtype(DType::F32)?)
@@ -188,24 +169,10 @@ pub fn lora_summary(cfg: &crate::train::config::LoraConfig) -> String {
         "r={} alpha={} {}",
         cfg.rank,
         cfg.alpha,
-        cfg.targets.join(",")
+        cfg.target_names()
     );
     if let Some(n) = cfg.last_layers {
         s.push_str(&format!(" (last {n} blocks)"));
     }
     s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn projection_names_map_to_modules() {
-        assert_eq!(projection_of("blk.0.attn_q.weight"), Some((0, "q_proj")));
-        assert_eq!(projection_of("blk.29.ffn_down.weight"), Some((29, "down_proj")));
-        assert_eq!(projection_of("blk.3.attn_norm.weight"), None);
-        assert_eq!(projection_of("token_embd.weight"), None);
-        assert_eq!(projection_of("blk.x.attn_q.weight"), None);
-    }
 }

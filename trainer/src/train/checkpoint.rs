@@ -417,17 +417,17 @@ pub fn warm_start(
     };
     if shape(saved) != shape(lora) {
         bail!(
-            "run.init_adapter {}: its adapters are rank {}, alpha {}, targets {:?}, last_layers \
-             {:?}, but this run's [lora] says rank {}, alpha {}, targets {:?}, last_layers {:?}; \
+            "run.init_adapter {}: its adapters are rank {}, alpha {}, targets {}, last_layers \
+             {:?}, but this run's [lora] says rank {}, alpha {}, targets {}, last_layers {:?}; \
              copy the [lora] section of the run that wrote it",
             path.display(),
             saved.rank,
             saved.alpha,
-            saved.targets,
+            saved.target_names(),
             saved.last_layers,
             lora.rank,
             lora.alpha,
-            lora.targets,
+            lora.target_names(),
             lora.last_layers
         );
     }

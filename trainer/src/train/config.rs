@@ -15,6 +15,7 @@
 //! epochs = 1
 //! ```
 
+use alro_core::model::Projection;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -93,10 +94,18 @@ pub struct LoraConfig {
     pub dropout: f32,
     /// Projections that get an adapter: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj,
     /// down_proj (PEFT names). PEFT's Llama default is q_proj + v_proj.
-    pub targets: Vec<String>,
+    pub targets: Vec<Projection>,
     /// Adapt only the last `n` blocks (None = all). Gradients then stop below the first adapted
     /// block, which makes CPU training several times cheaper.
     pub last_layers: Option<usize>,
+}
+
+impl LoraConfig {
+    /// The targets as PEFT writes them, e.g. "q_proj,v_proj".
+    pub fn target_names(&self) -> String {
+        let names: Vec<_> = self.targets.iter().map(|p| p.name()).collect();
+        names.join(",")
+    }
 }
 
 impl Default for LoraConfig {
@@ -105,7 +114,7 @@ impl Default for LoraConfig {
             rank: 8,
             alpha: 16.0,
             dropout: 0.0,
-            targets: vec!["q_proj".into(), "v_proj".into()],
+            targets: vec![Projection::QProj, Projection::VProj],
             last_layers: None,
         }
     }
@@ -255,16 +264,6 @@ impl Default for RunConfig {
     }
 }
 
-const TARGETS: [&str; 7] = [
-    "q_proj",
-    "k_proj",
-    "v_proj",
-    "o_proj",
-    "gate_proj",
-    "up_proj",
-    "down_proj",
-];
-
 impl TrainConfig {
     /// Reads a TOML file; unknown keys are errors (a typo must not silently train the default).
     pub fn from_toml_file(path: &Path) -> Result<Self> {
@@ -325,9 +324,9 @@ impl TrainConfig {
         if l.targets.is_empty() {
             bail!("lora.targets is empty: nothing would be trained");
         }
-        for t in &l.targets {
-            if !TARGETS.contains(&t.as_str()) {
-                bail!("lora.targets: unknown module {t:?} (expected one of {TARGETS:?})");
+        for (i, t) in l.targets.iter().enumerate() {
+            if l.targets[..i].contains(t) {
+                bail!("lora.targets names {t} twice");
             }
         }
         if l.last_layers == Some(0) {

@@ -3,7 +3,7 @@
 //! untrained adapter changes nothing.
 
 use super::config::LoraConfig;
-use alro_core::model::{Linear, Llama, Lora, LoraDropout};
+use alro_core::model::{Linear, Llama, Lora, LoraDropout, Projection};
 use anyhow::{bail, Result};
 use candle_core::quantized::QMatMul;
 use candle_core::{DType, Tensor, Var};
@@ -43,23 +43,6 @@ impl Adapters {
     }
 }
 
-/// The projection called `name` (PEFT module name) in a block.
-pub fn projection<'a>(
-    block: &'a mut alro_core::model::Block,
-    name: &str,
-) -> Option<&'a mut Linear> {
-    Some(match name {
-        "q_proj" => &mut block.self_attn.q_proj,
-        "k_proj" => &mut block.self_attn.k_proj,
-        "v_proj" => &mut block.self_attn.v_proj,
-        "o_proj" => &mut block.self_attn.o_proj,
-        "gate_proj" => &mut block.mlp.gate_proj,
-        "up_proj" => &mut block.mlp.up_proj,
-        "down_proj" => &mut block.mlp.down_proj,
-        _ => return None,
-    })
-}
-
 /// Indices of the blocks that get adapters.
 pub fn adapted_layers(num_layers: usize, cfg: &LoraConfig) -> std::ops::Range<usize> {
     let n = cfg.last_layers.unwrap_or(num_layers).min(num_layers);
@@ -76,10 +59,8 @@ pub fn attach(model: &mut Llama, cfg: &LoraConfig, seed: u64) -> Result<Adapters
     let mut params = Vec::new();
     let layers = adapted_layers(model.layers.len(), cfg);
     for i in layers {
-        for target in &cfg.targets {
-            let Some(linear) = projection(&mut model.layers[i], target) else {
-                bail!("unknown LoRA target {target:?}");
-            };
+        for &target in &cfg.targets {
+            let linear = model.layers[i].projection_mut(target);
             if linear.lora.is_some() {
                 bail!("layer {i} {target} already has an adapter");
             }
@@ -141,16 +122,8 @@ pub fn merged_weight(linear: &Linear) -> Result<Tensor> {
 /// adapters: the model then computes the same function with no LoRA branch.
 pub fn merge_into(model: &mut Llama) -> Result<()> {
     for block in &mut model.layers {
-        for name in [
-            "q_proj",
-            "k_proj",
-            "v_proj",
-            "o_proj",
-            "gate_proj",
-            "up_proj",
-            "down_proj",
-        ] {
-            let linear = projection(block, name).expect("known name");
+        for p in Projection::ALL {
+            let linear = block.projection_mut(p);
             if linear.lora.is_some() {
                 let merged = merged_weight(linear)?.detach();
                 *linear = Linear::new(QMatMul::Tensor(merged));
