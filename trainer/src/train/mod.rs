@@ -9,7 +9,9 @@
 //! - [`step`]: the loss of one example (one or two views).
 //! - [`optim`]: AdamW and the warm-up + cosine schedule, with state that checkpoints can hold.
 //! - [`checkpoint`]: atomic save/load of adapters, optimizer state and progress.
-//! - [`run`]: the loop — order, accumulation, clipping, validation, metrics, resume.
+//! - [`trainer`]: a run in progress — start or resume, one optimizer step (seeded order,
+//!   accumulation, clipping, AdamW), validation, checkpoints.
+//! - [`run`]: the loop over a [`trainer::Trainer`], stop options, metrics lines.
 
 pub mod checkpoint;
 pub mod config;
@@ -18,6 +20,7 @@ pub mod losses;
 pub mod optim;
 pub mod run;
 pub mod step;
+pub mod trainer;
 pub mod view;
 
 pub use config::{Preset, TrainConfig};

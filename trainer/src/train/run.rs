@@ -1,21 +1,14 @@
-//! The training loop: seeded example order, gradient accumulation, clipping, AdamW, periodic
-//! validation with best-checkpoint selection, metrics JSONL, checkpoints and resume.
-//!
-//! Determinism: every random draw (epoch order, PSL permutation, dropout masks) comes from a
-//! stream keyed by (seed, what, step or example index). A run resumed from a checkpoint at step
-//! `k` therefore replays steps `k+1…` exactly as the uninterrupted run does.
+//! The training loop ([`train`], over a [`Trainer`]) and what it shares: the run folder's files,
+//! the training selection, the seeded random streams, metrics lines, stop options, validation.
 
-use super::checkpoint::{self, BackboneId, Best, State};
+use super::checkpoint::{self, BackboneId, Best};
 use super::config::TrainConfig;
 use super::lora::Adapters;
-use super::optim::{clip_global_norm, learning_rate, AdamW};
-use super::step::{example_loss, LossValues};
-use super::view;
+use super::trainer::Trainer;
 use alro_core::data::RankingExample;
 use alro_core::metrics::ndcg_of_scores;
 use alro_core::rank::Ranker;
-use anyhow::{bail, Context, Result};
-use candle_core::Tensor;
+use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -24,7 +17,6 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 /// Files of a run directory.
 pub struct RunDir(pub PathBuf);
@@ -48,10 +40,10 @@ impl RunDir {
 }
 
 /// Stream tags, so that no two purposes share random numbers.
-const ORDER: u64 = 1;
-const PSL: u64 = 2;
-const DROPOUT: u64 = 3;
-const LABELS: u64 = 4;
+pub(super) const ORDER: u64 = 1;
+pub(super) const PSL: u64 = 2;
+pub(super) const DROPOUT: u64 = 3;
+pub(super) const LABELS: u64 = 4;
 const SUBSET: u64 = 4;
 
 /// Which training examples a run uses, as sorted indices (None = all of them): each user's
@@ -103,7 +95,7 @@ pub fn derive_seed(seed: u64, tag: u64, a: u64, b: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-fn permutation(n: usize, seed: u64) -> Vec<usize> {
+pub(super) fn permutation(n: usize, seed: u64) -> Vec<usize> {
     let mut p: Vec<usize> = (0..n).collect();
     p.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
     p
@@ -172,6 +164,16 @@ pub struct Options {
 }
 
 impl Options {
+    /// Whether a stop option ends this invocation after the step `trainer` just took.
+    fn stops(&self, trainer: &Trainer) -> bool {
+        self.stop_after_steps
+            .is_some_and(|n| trainer.steps_this_invocation() >= n)
+            || self
+                .stop_after_seconds
+                .is_some_and(|s| trainer.seconds_this_invocation() >= s)
+            || self.stop_at_step.is_some_and(|n| trainer.steps_done() >= n)
+    }
+
     pub fn new(resume: bool) -> Self {
         Options {
             resume,
@@ -199,7 +201,7 @@ pub fn validate(ranker: &Ranker, examples: &[RankingExample]) -> Result<(f64, us
 }
 
 /// Keeps only the metrics lines of steps ≤ `step` (the part a resumed run has not redone).
-fn truncate_metrics(path: &Path, step: usize) -> Result<()> {
+pub(super) fn truncate_metrics(path: &Path, step: usize) -> Result<()> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Ok(());
     };
@@ -216,7 +218,7 @@ fn truncate_metrics(path: &Path, step: usize) -> Result<()> {
     checkpoint::write_atomic(path, kept.as_bytes())
 }
 
-fn append_metrics(path: &Path, line: &MetricsLine) -> Result<()> {
+pub(super) fn append_metrics(path: &Path, line: &MetricsLine) -> Result<()> {
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -231,7 +233,9 @@ fn append_metrics(path: &Path, line: &MetricsLine) -> Result<()> {
     Ok(())
 }
 
-/// Trains `adapters` (attached to `ranker`'s model) on `inputs`, writing the run to `dir`.
+/// Trains `adapters` (attached to `ranker`'s model) on `inputs`, writing the run to `dir`:
+/// step, validate when due, checkpoint when due, until the schedule ends or an option stops it
+/// (with a checkpoint, so `--resume` continues).
 pub fn train(
     ranker: &Ranker,
     adapters: &Adapters,
@@ -241,311 +245,19 @@ pub fn train(
     dir: &Path,
     opts: Options,
 ) -> Result<Summary> {
-    let run = RunDir(dir.to_path_buf());
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let subset: Vec<RankingExample>;
-    let train: &[RankingExample] = match training_selection(cfg, inputs.train) {
-        Some(chosen) => {
-            subset = chosen.iter().map(|&i| inputs.train[i].clone()).collect();
-            &subset
-        }
-        None => inputs.train,
-    };
-    if train.is_empty() {
-        bail!("no training examples");
-    }
-    let validation: &[RankingExample] = match cfg.run.validation_examples {
-        Some(n) => &inputs.validation[..n.min(inputs.validation.len())],
-        None => inputs.validation,
-    };
-    let accum = cfg.optim.accumulation;
-    let total_examples = train.len() * cfg.run.epochs;
-    let mut total_steps = total_examples.div_ceil(accum);
-    if let Some(max) = cfg.run.max_steps {
-        total_steps = total_steps.min(max);
-    }
-
-    let params = adapters.vars();
-    let mut optim = AdamW::new(&params, &cfg.optim)?;
-    let mut state = State {
-        format: checkpoint::FORMAT,
-        step: 0,
-        total_steps,
-        backbone: backbone.clone(),
-        config: cfg.clone(),
-        data_sha256: inputs.data_sha256.clone(),
-        best: None,
-        rng: "derived".into(),
-        seconds: 0.0,
-    };
-    let resuming = opts.resume && run.last().exists();
-    if opts.resume && !resuming {
-        // A run killed before its first checkpoint has nothing to continue from: it starts over
-        // (same seed, so the same run), which is what a retry loop around `--resume` wants.
-        eprintln!(
-            "note: {} has no checkpoint yet; starting the run from step 0",
-            dir.display()
-        );
-    }
-    if resuming {
-        let path = run.last();
-        let loaded = checkpoint::load(&path, &ranker.backbone.model.device)?;
-        checkpoint::check_backbone(&path, &loaded.state.backbone, &backbone)?;
-        if loaded.state.config != *cfg {
-            bail!(
-                "{} was written with a different configuration; resume with the run's own \
-                 {} (and the same flags)",
-                path.display(),
-                run.config().display()
-            );
-        }
-        if loaded.state.data_sha256 != inputs.data_sha256 {
-            bail!(
-                "{} was trained on different data (sha256 {}…); pass the same --data",
-                path.display(),
-                &loaded.state.data_sha256[..12.min(loaded.state.data_sha256.len())]
-            );
-        }
-        if let Some(stop) = opts.stop_at_step.filter(|&n| loaded.state.step >= n) {
-            bail!(
-                "{} is already at step {} (≥ --stop-at-step {stop}); resume without \
-                 --stop-at-step, or with a later one",
-                path.display(),
-                loaded.state.step
-            );
-        }
-        checkpoint::restore(&path, &loaded, adapters, Some(&mut optim))?;
-        state = loaded.state;
-        truncate_metrics(&run.metrics(), state.step)?;
-    } else {
-        if run.last().exists() {
-            bail!(
-                "{} already holds a run; pass --resume to continue it or choose another --out",
-                dir.display()
-            );
-        }
-        let _ = std::fs::remove_file(run.metrics());
-        if let Some(init) = &cfg.run.init_adapter {
-            checkpoint::warm_start(
-                init,
-                adapters,
-                &cfg.lora,
-                &backbone,
-                &ranker.backbone.model.device,
-            )?;
-        }
-    }
-    checkpoint::remove_stale_temporaries(dir)?;
-    checkpoint::write_atomic(&run.config(), cfg.to_toml().as_bytes())?;
-
-    let bar = if opts.progress {
-        let pb = ProgressBar::new(total_steps as u64);
-        pb.set_style(
-            ProgressStyle::with_template(
-                "{elapsed_precise} [{wide_bar}] {pos}/{len} steps · {msg} · ETA {eta}",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
-        pb.set_position(state.step as u64);
-        pb
-    } else {
-        ProgressBar::hidden()
-    };
-
-    let seed = cfg.run.seed;
-    let mut orders: Vec<Option<Vec<usize>>> = vec![None; cfg.run.epochs];
-    let started = Instant::now();
-    let seconds_before = state.seconds;
-    let (mut run_examples, mut run_tokens) = (0usize, 0usize);
-    let mut last_val = None;
-    let first_step = state.step;
+    let mut trainer = Trainer::start(ranker, adapters, cfg, backbone, inputs, dir, &opts)?;
+    let bar = progress_bar(opts.progress, trainer.total_steps(), trainer.steps_done());
     let mut stopped_early = false;
-    while state.step < total_steps {
-        let step = state.step;
-        let step_start = Instant::now();
-        let mut grads: Option<Vec<Tensor>> = None;
-        let mut sum = LossValues::default();
-        let mut micro = 0;
-        for k in 0..accum {
-            let g = step * accum + k; // global example index
-            if g >= total_examples {
-                break;
-            }
-            let epoch = g / train.len();
-            let order = orders[epoch].get_or_insert_with(|| {
-                permutation(train.len(), derive_seed(seed, ORDER, epoch as u64, 0))
-            });
-            let index = order[g % train.len()];
-            let ex = &train[index];
-            let perm_key = if cfg.objective.psl_fixed_permutation {
-                (index as u64, 1)
-            } else {
-                (g as u64, 0)
-            };
-            let perm = cfg.uses_psl().then(|| {
-                permutation(
-                    ex.candidates.len(),
-                    derive_seed(seed, PSL, perm_key.0, perm_key.1),
-                )
-            });
-            let labels = cfg.run.identifier_pool.map(|pool| {
-                view::identifier_subset(
-                    ex.candidates.len(),
-                    pool,
-                    derive_seed(seed, LABELS, g as u64, 0),
-                )
-            });
-            let (loss, values) = example_loss(
-                ranker,
-                ex,
-                &cfg.objective,
-                perm.as_deref(),
-                labels.as_deref(),
-                |v| adapters.reseed_dropout(derive_seed(seed, DROPOUT, g as u64, v as u64)),
-            )?;
-            if let Some(part) = values.non_finite_part() {
-                bail!(
-                    "step {}: the {part} loss is not finite (example of user {}, window {}); \
-                     stopped without saving — the last good checkpoint is {} (step {})",
-                    step + 1,
-                    ex.user,
-                    ex.window_start,
-                    run.last().display(),
-                    state.step
-                );
-            }
-            let store = loss.backward()?;
-            let these: Vec<Tensor> = params
-                .iter()
-                .map(|p| {
-                    store
-                        .get(p.as_tensor())
-                        .cloned()
-                        .map_or_else(|| p.as_tensor().zeros_like(), Ok)
-                })
-                .collect::<candle_core::Result<_>>()?;
-            grads = Some(match grads {
-                None => these,
-                Some(acc) => acc
-                    .iter()
-                    .zip(&these)
-                    .map(|(a, b)| a + b)
-                    .collect::<candle_core::Result<_>>()?,
-            });
-            for (s, v) in [
-                (&mut sum.total, values.total),
-                (&mut sum.sft, values.sft),
-                (&mut sum.sll, values.sll),
-                (&mut sum.first, values.first),
-                (&mut sum.psl, values.psl),
-            ] {
-                *s += v;
-            }
-            sum.tokens += values.tokens;
-            sum.target_tokens += values.target_tokens;
-            micro += 1;
+    while !trainer.finished() {
+        let report = trainer.step()?;
+        bar.set_message(report.progress_message(trainer.best()));
+        bar.set_position(report.step as u64);
+        if trainer.validation_due() {
+            trainer.validate()?;
         }
-        let mut grads: Vec<Tensor> = grads
-            .expect("every step has an example")
-            .iter()
-            .map(|g| g / micro as f64)
-            .collect::<candle_core::Result<_>>()?;
-        let grad_norm = clip_global_norm(&mut grads, cfg.optim.grad_clip)?;
-        if !grad_norm.is_finite() {
-            let culprit = grads
-                .iter()
-                .zip(&adapters.params)
-                .find(|(g, _)| {
-                    g.sqr()
-                        .and_then(|s| s.sum_all())
-                        .and_then(|s| s.to_scalar::<f32>())
-                        .map_or(true, |v| !v.is_finite())
-                })
-                .map_or("?".to_string(), |(_, p)| p.name.clone());
-            bail!(
-                "step {}: the gradient of {culprit} is not finite; stopped without saving — the \
-                 last good checkpoint is {} (step {})",
-                step + 1,
-                run.last().display(),
-                state.step
-            );
-        }
-        let lr = learning_rate(&cfg.optim, step, total_steps);
-        optim.step(&params, &grads, lr)?;
-        state.step += 1;
-
-        let secs = step_start.elapsed().as_secs_f64();
-        run_examples += micro;
-        run_tokens += sum.tokens;
-        let n = micro as f64;
-        append_metrics(
-            &run.metrics(),
-            &MetricsLine::Train {
-                step: state.step,
-                epoch: (state.step * accum) as f64 / train.len() as f64,
-                lr,
-                loss: sum.total / n,
-                sft: sum.sft / n,
-                sll: sum.sll / n,
-                first: sum.first / n,
-                psl: sum.psl / n,
-                grad_norm,
-                examples_per_s: n / secs,
-                tokens_per_s: sum.tokens as f64 / secs,
-                target_tokens_per_s: sum.target_tokens as f64 / secs,
-                seconds: seconds_before + started.elapsed().as_secs_f64(),
-            },
-        )?;
-        bar.set_message(format!(
-            "loss {:.3} (sft {:.3} first {:.3} sll {:.3} psl {:.3}) · {:.2} ex/s{}",
-            sum.total / n,
-            sum.sft / n,
-            sum.first / n,
-            sum.sll / n,
-            sum.psl / n,
-            n / secs,
-            state.best.map_or(String::new(), |b| format!(
-                " · best val NDCG@10 {:.4}",
-                b.ndcg10
-            ))
-        ));
-        bar.set_position(state.step as u64);
-
-        let finished = state.step == total_steps;
-        let validate_now = !validation.is_empty()
-            && (finished
-                || (cfg.run.validate_every > 0 && state.step % cfg.run.validate_every == 0));
-        state.seconds = seconds_before + started.elapsed().as_secs_f64();
-        if validate_now {
-            let (ndcg10, lists) = validate(ranker, validation)?;
-            last_val = Some(ndcg10);
-            append_metrics(
-                &run.metrics(),
-                &MetricsLine::Validation {
-                    step: state.step,
-                    ndcg10,
-                    lists,
-                },
-            )?;
-            if state.best.is_none_or(|b| ndcg10 > b.ndcg10) {
-                state.best = Some(Best {
-                    step: state.step,
-                    ndcg10,
-                });
-                checkpoint::save(&run.best(), adapters, None, &state)?;
-            }
-        }
-        let stop = !finished
-            && (opts
-                .stop_after_steps
-                .is_some_and(|n| state.step - first_step >= n)
-                || opts
-                    .stop_after_seconds
-                    .is_some_and(|s| started.elapsed().as_secs_f64() >= s)
-                || opts.stop_at_step.is_some_and(|n| state.step >= n));
-        if finished || stop || state.step % cfg.run.checkpoint_every == 0 {
-            checkpoint::save(&run.last(), adapters, Some(&optim), &state)?;
+        let stop = !trainer.finished() && opts.stops(&trainer);
+        if trainer.finished() || stop || trainer.checkpoint_due() {
+            trainer.checkpoint()?;
         }
         if stop {
             stopped_early = true;
@@ -553,27 +265,23 @@ pub fn train(
         }
     }
     bar.finish_and_clear();
-    if state.best.is_none() && !stopped_early {
-        // No validation data: the last state is the one to use.
-        checkpoint::save(&run.best(), adapters, None, &state)?;
+    trainer.finish(stopped_early)
+}
+
+fn progress_bar(show: bool, total_steps: usize, done: usize) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
     }
-    let secs = started.elapsed().as_secs_f64();
-    let summary = Summary {
-        steps: state.step,
-        total_steps,
-        stopped_early,
-        best: state.best,
-        last_validation_ndcg10: last_val,
-        seconds: state.seconds,
-        examples_per_s: run_examples as f64 / secs.max(1e-9),
-        tokens_per_s: run_tokens as f64 / secs.max(1e-9),
-        trainable_parameters: adapters.parameter_count(),
-    };
-    checkpoint::write_atomic(
-        &run.summary(),
-        serde_json::to_string_pretty(&summary)?.as_bytes(),
-    )?;
-    Ok(summary)
+    let pb = ProgressBar::new(total_steps as u64);
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{wide_bar}] {pos}/{len} steps · {msg} · ETA {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    pb.set_position(done as u64);
+    pb
 }
 
 #[cfg(test)]

@@ -60,6 +60,34 @@ pub struct LossValues {
 }
 
 impl LossValues {
+    /// Adds `other`'s parts and token counts to these (a step's sum over its examples).
+    pub fn add(&mut self, other: &LossValues) {
+        for (s, v) in [
+            (&mut self.total, other.total),
+            (&mut self.sft, other.sft),
+            (&mut self.sll, other.sll),
+            (&mut self.first, other.first),
+            (&mut self.psl, other.psl),
+        ] {
+            *s += v;
+        }
+        self.tokens += other.tokens;
+        self.target_tokens += other.target_tokens;
+    }
+
+    /// The loss parts divided by `n` (a sum's mean); token counts stay sums.
+    pub fn mean_over(self, n: usize) -> LossValues {
+        let n = n as f64;
+        LossValues {
+            total: self.total / n,
+            sft: self.sft / n,
+            sll: self.sll / n,
+            first: self.first / n,
+            psl: self.psl / n,
+            ..self
+        }
+    }
+
     /// The first part that is not a finite number, by name.
     pub fn non_finite_part(&self) -> Option<&'static str> {
         [
