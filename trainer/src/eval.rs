@@ -1,6 +1,7 @@
-//! What `alro eval` evaluates: anything that scores the candidates of ALRO examples. The
-//! classical baselines are one implementation; the LLM ranker (`--model`) is meant to be
-//! another, so evaluation code never knows which kind of ranker it runs.
+//! Evaluation on ALRO candidate lists, as `alro eval` runs it: anything that scores the
+//! candidates ([`ListScorer`]: a fitted baseline, the notes read alone, the LLM ranker) gets
+//! NDCG@k per list, paired-bootstrap differences to another scorer and the position-bias
+//! measure; evaluation code never knows which kind of ranker it runs.
 
 use crate::baselines::Scorer;
 use alro_core::data::{Dataset, RankingExample};

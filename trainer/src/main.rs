@@ -2,7 +2,6 @@
 //! subcommand to its module in `commands/`; the work itself lives in `alro-core` or in the
 //! trainer's own library modules.
 
-mod baselines;
 mod commands;
 mod model_path;
 

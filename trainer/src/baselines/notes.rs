@@ -6,7 +6,7 @@
 //! scorer. It is the floor a ranker that reads notes must clear: what the notes say without any
 //! reading of titles or history.
 
-use crate::commands::eval::ranker::ListScorer;
+use crate::eval::ListScorer;
 use alro_core::data::{ProtocolConfig, RankingExample};
 use anyhow::{Context, Result};
 

@@ -4,13 +4,14 @@
 pub mod files;
 pub mod source;
 
+use super::progress::bar;
 use alro_core::data::manifest::{FileDigest, Manifest, FORMAT};
 use alro_core::data::protocol::NegativeSampling;
 use alro_core::data::{Dataset, DatasetStats, Protocol, ProtocolConfig, ProtocolCounts, Splits};
 use alro_trainer::train::checkpoint::{write_atomic, AtomicFile};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use sha2::{Digest, Sha256};
 use source::DatasetArgs;
 use std::io::Write;
@@ -140,18 +141,6 @@ pub fn run(cmd: DataCommand) -> Result<()> {
         DataCommand::Stats(args) => stats(args),
         DataCommand::Prepare(args) => prepare(args),
     }
-}
-
-/// A progress bar on stderr (hidden when stderr is not a terminal).
-pub fn bar(len: u64, what: &str) -> ProgressBar {
-    let pb = ProgressBar::new(len);
-    pb.set_style(
-        ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} ({elapsed})")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    pb.set_message(what.to_string());
-    pb
 }
 
 /// Load with a spinner, and report skipped lines and notes on stderr.

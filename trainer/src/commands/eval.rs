@@ -5,19 +5,21 @@
 //! ranker (baselines now, the LLM via `--model` later) is scored on exactly the same lists.
 
 pub mod llm;
-pub mod ranker;
 pub mod report;
 
 use super::data::source::DatasetArgs;
-use super::data::{bar, load, ProtocolArgs};
-use crate::baselines::{self, notes, BaselineKind, Hyper, TrainData};
+use super::data::{load, ProtocolArgs};
+use super::progress::bar;
 use alro_core::data::protocol::NegativeSampling;
 use alro_core::data::similarity::TENTHS;
 use alro_core::data::{Protocol, ProtocolConfig, ProtocolCounts, Split, Splits};
+use alro_trainer::baselines::{self, notes, BaselineKind, Hyper, TrainData};
+use alro_trainer::eval::{
+    evaluate, position_bias, BaselineLists, EvalResult, IdMaps, POSITION_BIAS_SEED,
+};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use llm::CardNotes;
-use ranker::{evaluate, position_bias, BaselineLists, EvalResult, IdMaps, POSITION_BIAS_SEED};
 use std::path::PathBuf;
 use std::time::Instant;
 

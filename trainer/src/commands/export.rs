@@ -1,16 +1,13 @@
 //! `alro export`: a trained checkpoint → merged, quantized GGUF files, with a size/quality table.
 
-use crate::commands::data::bar;
+use crate::commands::progress::bar;
 use crate::model_path;
-use alro_core::data::similarity::TENTHS;
 use alro_core::data::{parse_jsonl, Manifest, RankingExample};
 use alro_core::gguf::GgufFile;
 use alro_core::model::{Backbone, MatrixPrecision};
-use alro_core::model_card::{default_identifiers, ModelCard};
-use alro_core::prompt::{PromptConfig, TEMPLATE_VERSION};
 use alro_core::rank::Ranker;
 use alro_trainer::export::quality::{score_lists, ListScores};
-use alro_trainer::export::{export_gguf, lora_summary, Scheme};
+use alro_trainer::export::{export_gguf, model_card, CardText, Scheme};
 use alro_trainer::train::checkpoint::{self, write_atomic};
 use alro_trainer::train::run::RunDir;
 use anyhow::{bail, Context, Result};
@@ -176,35 +173,23 @@ pub fn run(args: ExportArgs) -> Result<()> {
             dir.display()
         );
     }
-    let defaults = PromptConfig::default();
-    let protocol = manifest.as_ref().map(|m| &m.protocol);
     let run_name = ckpt_path
         .parent()
         .and_then(|p| p.file_name())
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "run".into());
-    let card = ModelCard {
-        template_version: TEMPLATE_VERSION.into(),
-        identifiers: default_identifiers(),
-        candidates: protocol.map_or(20, |p| p.candidates),
-        history_len: protocol.map_or(defaults.max_history, |p| {
-            p.history_len.min(defaults.max_history)
-        }),
-        rating_max: defaults.rating_max,
-        item_noun: defaults.item_noun.clone(),
-        run_id: format!("{run_name}@step{}", state.step),
-        dataset_sha256: state.data_sha256.clone(),
-        base_sha256: state.backbone.sha256.clone(),
-        lora: lora_summary(&state.config.lora),
-        quantization: String::new(),
-        popularity_tiers: protocol.map_or(0, |p| p.popularity_tiers),
-        similarity_tiers: protocol.map_or(0, |p| p.similarity_tiers),
-        similarity_steps: protocol.map_or(TENTHS, |p| p.similarity_steps),
-        // Empty strings are not written (`ModelCard::to_gguf_entries`).
+    let text = CardText {
         display_name: args.display_name.clone(),
         quality: args.quality.clone(),
+        // Empty strings are not written (`ModelCard::to_gguf_entries`).
         card_url: Some(args.card_url.clone()),
     };
+    let card = model_card(
+        &state,
+        manifest.as_ref().map(|m| &m.protocol),
+        &run_name,
+        text,
+    );
 
     let mut rows = Vec::new();
     let reference = if examples.is_empty() {

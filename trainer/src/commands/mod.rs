@@ -6,5 +6,6 @@ pub mod export;
 pub mod inspect;
 pub mod items;
 pub mod plot;
+pub mod progress;
 pub mod rank;
 pub mod train;

@@ -2,6 +2,7 @@
 //! that our ranker (CLI and browser) and llama.cpp both load.
 //!
 //! Map:
+//! - [`card`]: the `alro.*` model card of an export, from the checkpoint and its lists.
 //! - [`quality`]: scores of the exported file against the unmerged adapter model (the table).
 //! - [`scheme`]: the tensor type rule of each `--quant` scheme (llama.cpp's choices).
 //! - this module: merge (`W + (α/r)·B·A` in f32, [`crate::train::lora::merged_weight`]),
@@ -13,9 +14,11 @@
 //! verbatim. (A Hugging Face directory would need its tokenizer converted to GGUF's form, which
 //! llama.cpp's `convert_hf_to_gguf.py` does; convert the backbone first, then train on the GGUF.)
 
+pub mod card;
 pub mod quality;
 pub mod scheme;
 
+pub use card::{lora_summary, model_card, CardText};
 pub use scheme::{Role, Scheme};
 
 use crate::train::lora::merged_weight;
@@ -161,18 +164,4 @@ pub fn export_gguf(
         bytes: w.to_bytes(),
         tensors,
     })
-}
-
-/// "r=8 alpha=16 q_proj,v_proj (last 8 blocks)" — the adapter summary of `alro.lora`.
-pub fn lora_summary(cfg: &crate::train::config::LoraConfig) -> String {
-    let mut s = format!(
-        "r={} alpha={} {}",
-        cfg.rank,
-        cfg.alpha,
-        cfg.target_names()
-    );
-    if let Some(n) = cfg.last_layers {
-        s.push_str(&format!(" (last {n} blocks)"));
-    }
-    s
 }

@@ -2,12 +2,12 @@
 //! each list by greedy decoding (a full permutation), by one pass (first-position scores) or by
 //! Borda count over greedy lists under several presentation orders (bootstrap).
 
-use super::ranker::ListScorer;
-use crate::commands::data::bar;
+use crate::commands::progress::bar;
 use crate::model_path;
 use alro_core::data::RankingExample;
 use alro_core::model::MatrixPrecision;
 use alro_core::rank::{RankMode, Ranker};
+use alro_trainer::eval::ListScorer;
 use alro_trainer::train::checkpoint;
 use anyhow::Result;
 use candle_core::Device;

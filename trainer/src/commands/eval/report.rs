@@ -2,10 +2,10 @@
 //! paired differences of `--versus`, the position bias of `--position-bias`, the per-list lines
 //! of `--per-list` and the readable lists of `--show`.
 
-use super::ranker::{EvalResult, PositionBias, PER_LIST_K, VERSUS_RESAMPLES, VERSUS_SEED};
 use alro_core::data::RankingExample;
 use alro_core::metrics::{PairedDifference, REPORT_KS};
 use alro_core::rank::RankMode;
+use alro_trainer::eval::{EvalResult, PositionBias, PER_LIST_K, VERSUS_RESAMPLES, VERSUS_SEED};
 
 /// One `--versus` comparison: `ranker − against` in NDCG@10.
 #[derive(Debug, Clone)]
