@@ -32,13 +32,16 @@ fi
 
 ALRO_PAGE_MODEL=$MODEL bash scripts/build-wasm.sh
 
-say "native answers: $ALRO_BIN rank --model $MODEL --input $FIXTURE --mode greedy|single"
+say "native answers: $ALRO_BIN rank --model $MODEL --input $FIXTURE --mode greedy|single|bootstrap"
 "$ALRO_BIN" rank --model "$MODEL" --input "$FIXTURE" --mode greedy > "$OUT/native-greedy.jsonl"
 "$ALRO_BIN" rank --model "$MODEL" --input "$FIXTURE" --mode single > "$OUT/native-single.jsonl"
+# Bootstrap as the page's check asks for it (e2e.test.mjs BOOTSTRAP): 2 orders, seed 3.
+"$ALRO_BIN" rank --model "$MODEL" --input "$FIXTURE" --mode bootstrap --orders 2 --seed 3 \
+  > "$OUT/native-bootstrap.jsonl"
 python3 - "$OUT" <<'PY'
 import json, sys
 out = sys.argv[1]
-doc = {m: [json.loads(l) for l in open(f"{out}/native-{m}.jsonl") if l.strip()] for m in ("greedy", "single")}
+doc = {m: [json.loads(l) for l in open(f"{out}/native-{m}.jsonl") if l.strip()] for m in ("greedy", "single", "bootstrap")}
 json.dump(doc, open(f"{out}/native.json", "w"), indent=2)
 PY
 

@@ -1,21 +1,21 @@
 //! Backend selection and dispatch.
 //!
 //! - CPU: `alro_core::rank::Ranker` itself (candle; SIMD128 from `.cargo/config.toml`).
-//! - WebGPU: `alro_gpu::GpuModel` runs the forward passes; the request is prepared and the
-//!   decoding decided by the same `alro_core::rank` functions the CPU ranker uses
-//!   (`prepare`, `GreedyDecoder`, `single_scores`, `response`), so both backends rank by one rule.
+//! - WebGPU: `alro_gpu::GpuModel` runs the forward passes as an `alro_core::rank::RankBackend`;
+//!   the core's driver prepares the request and decides greedy, single and bootstrap exactly as
+//!   for the CPU ranker, so both backends rank by one rule and offer every mode.
 
-use crate::input::{BackendChoice, Mode};
+use crate::input::BackendChoice;
 use crate::{alro_metadata, js, Info, Progress};
 use alro_core::gguf::{GgufFile, GgufValue};
 use alro_core::identifiers::Identifiers;
 use alro_core::model::{Backbone, LlamaConfig, MatrixPrecision};
 use alro_core::model_card::{ModelCard, Presentation};
 use alro_core::prompt::PromptConfig;
-use alro_core::rank::{self, GreedyDecoder, GreedyStep, RankMode, Ranker};
+use alro_core::rank::{self, PreparedPrompt, RankBackend, RankMode, Ranker};
 use alro_core::request::{RankRequest, RankResponse};
 use alro_core::tokenizer::Tokenizer;
-use alro_gpu::{GpuContext, GpuInfo, GpuModel, GpuOptions};
+use alro_gpu::{GpuContext, GpuInfo, GpuModel, GpuOptions, GpuSession};
 use std::collections::BTreeMap;
 use wasm_bindgen::{JsError, JsValue};
 
@@ -196,44 +196,41 @@ fn tensor_summary(file: &GgufFile) -> (String, usize) {
     (quantization, parameters)
 }
 
-impl GpuRanker {
-    async fn rank(&self, req: &RankRequest, mode: Mode) -> Result<RankResponse, String> {
-        let p = rank::prepare(
+/// The WebGPU backend: `GpuModel`'s forward passes, driven by the core's ranking procedure.
+impl RankBackend for GpuRanker {
+    type Session = GpuSession;
+
+    fn prepare(&self, req: &RankRequest) -> alro_core::Result<PreparedPrompt> {
+        rank::prepare(
             &self.tokenizer,
             self.config.max_position_embeddings,
             &self.identifiers,
             &self.prompt,
             req,
         )
-        .map_err(|e| e.to_string())?;
-        let m = p.candidates;
+    }
+
+    fn identifier_token_ids(&self) -> &[u32] {
+        &self.identifiers.token_ids
+    }
+
+    async fn start(&self, prompt: &[u32]) -> alro_core::Result<(GpuSession, Vec<f32>)> {
         let mut session = self.model.new_session();
-        let gpu = |e: alro_gpu::GpuError| e.to_string();
-        // Identifier logits after the prompt (prefill).
-        let mut logits = self
+        let logits = self
             .model
-            .forward(&mut session, &p.tokens)
+            .forward(&mut session, prompt)
             .await
             .map_err(gpu)?;
-        let (order, scores) = match mode {
-            Mode::Single => rank::single_scores(&logits, m).map_err(|e| e.to_string())?,
-            Mode::Greedy => {
-                let mut decoder = GreedyDecoder::new(m).map_err(|e| e.to_string())?;
-                while let GreedyStep::Feed(i) =
-                    decoder.choose(&logits).map_err(|e| e.to_string())?
-                {
-                    let token = self.identifiers.token_ids[i];
-                    logits = self
-                        .model
-                        .forward(&mut session, &[token])
-                        .await
-                        .map_err(gpu)?;
-                }
-                rank::greedy_scores(decoder.into_order())
-            }
-        };
-        rank::response(req, &order, &scores).map_err(|e| e.to_string())
+        Ok((session, logits))
     }
+
+    async fn next(&self, session: &mut GpuSession, token: u32) -> alro_core::Result<Vec<f32>> {
+        self.model.forward(session, &[token]).await.map_err(gpu)
+    }
+}
+
+fn gpu(e: alro_gpu::GpuError) -> alro_core::Error {
+    alro_core::Error::Backend(e.to_string())
 }
 
 impl Engine {
@@ -302,16 +299,11 @@ impl Engine {
         }
     }
 
-    pub async fn rank(&self, req: &RankRequest, mode: Mode) -> Result<RankResponse, String> {
+    pub async fn rank(&self, req: &RankRequest, mode: RankMode) -> Result<RankResponse, String> {
         match self {
-            Engine::Cpu(r) => {
-                let mode = match mode {
-                    Mode::Greedy => RankMode::Greedy,
-                    Mode::Single => RankMode::Single,
-                };
-                r.rank(req, mode).map_err(|e| e.to_string())
-            }
-            Engine::Gpu(g) => g.rank(req, mode).await,
+            Engine::Cpu(r) => r.rank(req, mode),
+            Engine::Gpu(g) => rank::driver::rank(g.as_ref(), req, mode).await,
         }
+        .map_err(|e| e.to_string())
     }
 }

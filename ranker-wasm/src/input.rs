@@ -1,6 +1,7 @@
 //! Typed inputs from JavaScript values. Every failure is an error message that names the field
 //! and says what shape was expected, because the caller is a page author reading the console.
 
+use alro_core::rank::RankMode;
 use alro_core::request::RankRequest;
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
@@ -39,26 +40,68 @@ pub fn request(value: JsValue) -> Result<RankRequest, String> {
 /// `rank`'s second argument.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RankOptions {
+struct RankOptions {
     #[serde(default)]
-    pub mode: Mode,
+    mode: Mode,
+    /// Bootstrap: presentation orders B (the list's own, then B − 1 seeded shuffles).
+    orders: Option<usize>,
+    /// Bootstrap: the seed of the shuffles.
+    seed: Option<u64>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Mode {
+enum Mode {
     /// Constrained greedy decoding of the whole list.
     #[default]
     Greedy,
     /// Order by the first-position distribution (one forward pass).
     Single,
+    /// Borda count over greedy lists under several presentation orders.
+    Bootstrap,
 }
 
-pub fn rank_options(value: JsValue) -> Result<RankOptions, String> {
+const OPTIONS_SHAPE: &str =
+    "{mode: 'greedy' | 'single' | 'bootstrap', orders?: number, seed?: number}";
+
+/// Bootstrap's presentation orders when `orders` is not given, as `alro rank`'s default.
+pub const DEFAULT_ORDERS: usize = 5;
+/// More orders than this would keep the page busy for minutes per list.
+pub const MAX_ORDERS: usize = 20;
+
+/// `rank`'s second argument, as the core's ranking mode.
+pub fn rank_mode(value: JsValue) -> Result<RankMode, String> {
     if value.is_undefined() || value.is_null() {
-        return Ok(RankOptions::default());
+        return Ok(RankMode::default());
     }
-    from_js(value, "options", "{mode: 'greedy' | 'single'}")
+    let o: RankOptions = from_js(value, "options", OPTIONS_SHAPE)?;
+    mode_of(&o)
+}
+
+fn mode_of(o: &RankOptions) -> Result<RankMode, String> {
+    if o.mode != Mode::Bootstrap && (o.orders.is_some() || o.seed.is_some()) {
+        return Err(
+            "options.orders and options.seed set the presentation orders of mode \
+                    'bootstrap': add mode: 'bootstrap' or leave them out"
+                .into(),
+        );
+    }
+    Ok(match o.mode {
+        Mode::Greedy => RankMode::Greedy,
+        Mode::Single => RankMode::Single,
+        Mode::Bootstrap => {
+            let orders = o.orders.unwrap_or(DEFAULT_ORDERS);
+            if !(1..=MAX_ORDERS).contains(&orders) {
+                return Err(format!(
+                    "options.orders: {orders} presentation orders; give 1 to {MAX_ORDERS}"
+                ));
+            }
+            RankMode::Bootstrap {
+                orders,
+                seed: o.seed.unwrap_or(0),
+            }
+        }
+    })
 }
 
 /// Which backend `Ranker.load` uses.
@@ -139,4 +182,39 @@ pub fn load_options(value: JsValue) -> Result<LoadOptions, String> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(mode: Mode, orders: Option<usize>, seed: Option<u64>) -> RankOptions {
+        RankOptions { mode, orders, seed }
+    }
+
+    #[test]
+    fn bootstrap_takes_orders_and_seed_and_the_other_modes_refuse_them() {
+        assert_eq!(
+            mode_of(&options(Mode::Bootstrap, None, None)),
+            Ok(RankMode::Bootstrap {
+                orders: DEFAULT_ORDERS,
+                seed: 0
+            })
+        );
+        assert_eq!(
+            mode_of(&options(Mode::Bootstrap, Some(3), Some(9))),
+            Ok(RankMode::Bootstrap { orders: 3, seed: 9 })
+        );
+        assert_eq!(
+            mode_of(&options(Mode::Single, None, None)),
+            Ok(RankMode::Single)
+        );
+        for bad in [0, MAX_ORDERS + 1] {
+            let e = mode_of(&options(Mode::Bootstrap, Some(bad), None)).unwrap_err();
+            assert!(e.contains("options.orders"), "{e}");
+        }
+        let e = mode_of(&options(Mode::Greedy, Some(5), None)).unwrap_err();
+        assert!(e.contains("'bootstrap'"), "{e}");
+        assert!(mode_of(&options(Mode::Single, None, Some(1))).is_err());
+    }
 }

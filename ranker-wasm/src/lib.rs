@@ -18,9 +18,9 @@ mod notes;
 
 use alro_core::gguf::GgufValue;
 use alro_core::notes::ItemTable;
+use alro_core::rank::RankMode;
 use alro_core::request::RankRequest;
 use backend::Engine;
-use input::Mode;
 use serde::Serialize;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -44,14 +44,20 @@ export interface HistoryEntry { title: string; rating: number }
 export interface Candidate { id: string; title: string; note?: string }
 export interface RankRequest { history: HistoryEntry[]; candidates: Candidate[] }
 export interface RankOptions {
-  /** 'greedy' (default): decode the whole list; 'single': order by the first-position distribution (one forward pass). */
-  mode?: 'greedy' | 'single';
+  /** 'greedy' (default): decode the whole list; 'single': order by the first-position
+   *  distribution (one forward pass); 'bootstrap': Borda count over greedy lists under `orders`
+   *  presentation orders (the request's own, then seeded shuffles; `orders` times the cost). */
+  mode?: 'greedy' | 'single' | 'bootstrap';
+  /** 'bootstrap' only: presentation orders, 1 to 20 (default 5). */
+  orders?: number;
+  /** 'bootstrap' only: seed of the shuffles (default 0). */
+  seed?: number;
 }
 export type Backend = 'webgpu' | 'cpu';
 export interface RankResult {
   /** Candidate ids, most preferred first: always a permutation of the request's ids. */
   ranking: string[];
-  /** Per-candidate score, higher = preferred (greedy: Borda points m-1-position; single: log-probability). */
+  /** Per-candidate score, higher = preferred (greedy: Borda points m-1-position; single: log-probability; bootstrap: mean Borda points). */
   scores: Record<string, number>;
   backend: Backend;
   /** Wall-clock time of this call in milliseconds. */
@@ -262,7 +268,7 @@ impl Ranker {
         // Inputs are read now, before the caller can mutate them; missing notes are filled from
         // the item table now too.
         let parsed =
-            input::request(request).and_then(|r| input::rank_options(options).map(|o| (r, o.mode)));
+            input::request(request).and_then(|r| input::rank_mode(options).map(|mode| (r, mode)));
         let inner = self.inner.clone();
         let table = inner.items.borrow().clone();
         let prompt = inner.engine.prompt();
@@ -337,7 +343,7 @@ impl Ranker {
 async fn rank_timed(
     inner: &Inner,
     req: &RankRequest,
-    mode: Mode,
+    mode: RankMode,
     unknown_titles: &[String],
 ) -> Result<JsValue, String> {
     let start = js::now_ms();

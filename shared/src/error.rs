@@ -39,6 +39,10 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A ranking backend that runs the model elsewhere (WebGPU) failed; its own words.
+    #[error("{0}")]
+    Backend(String),
+
     #[error("tensor computation failed: {0}")]
     Candle(#[from] candle_core::Error),
 }

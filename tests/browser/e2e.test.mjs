@@ -17,7 +17,7 @@ const ARTIFACTS = path.join(ROOT, 'artifacts', 'browser');
 const FIXTURES = fs.readFileSync(path.join(ROOT, 'tests/fixtures/browser/request.jsonl'), 'utf8')
   .split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
 const FIXTURE = FIXTURES[0];
-// {greedy: [response per fixture line], single: [...]} from the native CLI.
+// {greedy: [response per fixture line], single: [...], bootstrap: [...]} from the native CLI.
 const NATIVE = JSON.parse(fs.readFileSync(process.env.ALRO_NATIVE_RESULTS, 'utf8'));
 // Flags this machine needs (see the environment notes): no sandbox as root, no GPU process, and
 // no background traffic to Google's hosts (the network is closed, and we count requests).
@@ -28,6 +28,8 @@ const CHROMIUM_ARGS = [
 // The wasm CPU backend and the native build use different SIMD kernels, so logits differ in the
 // last bits; single-mode log-probabilities must agree to this much. Greedy rankings must be equal.
 const LOGPROB_TOLERANCE = 2e-3;
+// Bootstrap as scripts/test-browser.sh asks the native CLI for it.
+const BOOTSTRAP = { mode: 'bootstrap', orders: 2, seed: 3 };
 
 let server;
 let base;
@@ -137,6 +139,14 @@ async function rankAndCheck(name, { page, requests, consoleErrors }, expectBacke
     assert.deepEqual(single.ranking, NATIVE.single[i].ranking, `${name}: single ranking of fixture ${i} differs from alro rank`);
     assertClose(single.scores, NATIVE.single[i].scores, LOGPROB_TOLERANCE, `${name} single, fixture ${i}`);
     timings.push({ fixture: i, greedyMillis: greedy.millis, singleMillis: single.millis, greedy: greedy.ranking });
+  }
+  if (expectBackend === 'cpu') {
+    // Bootstrap runs the same driver as native `alro rank`: greedy lists under seeded
+    // presentation orders, Borda-combined, so its ranking must be the native one too.
+    const i = fixtures[fixtures.length - 1];
+    const boot = await page.evaluate(([r, o]) => window.alroDemo.rank(r, o), [FIXTURES[i], BOOTSTRAP]);
+    assert.deepEqual(boot.ranking, NATIVE.bootstrap[i].ranking, `${name}: bootstrap ranking of fixture ${i} differs from alro rank`);
+    timings.push({ fixture: i, bootstrapMillis: boot.millis, orders: BOOTSTRAP.orders });
   }
   results[name] = { timings };
   if (!visitorPath) {
@@ -318,7 +328,7 @@ test('package errors are JS Errors that say what to fix', { timeout: 300_000 }, 
       tooMany: /27 candidates, but this model has only 26 identifiers/,
       duplicate: /candidate id "ml356" appears more than once/,
       emptyHistory: /history is empty/,
-      badMode: /options\.mode: unknown variant `fast`, expected `greedy` or `single`/,
+      badMode: /options\.mode: unknown variant `fast`, expected one of `greedy`, `single`, `bootstrap`/,
       notObject: /request: invalid type: string/,
     };
     for (const [name, pattern] of Object.entries(expect)) {

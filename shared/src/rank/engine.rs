@@ -1,7 +1,7 @@
 //! The ranking engine: prompt → tokens → constrained decoding over identifier tokens.
 
 use super::borda::{borda, order_by_score};
-use super::greedy::{GreedyDecoder, GreedyStep};
+use super::driver::{self, run_ready, RankBackend};
 use super::RankMode;
 use crate::identifiers::Identifiers;
 use crate::model::{Backbone, Kernels, KvCache};
@@ -12,8 +12,6 @@ use crate::tokenizer::Tokenizer;
 use crate::{Error, Result};
 use candle_core::quantized::QMatMul;
 use candle_core::Tensor;
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
 
 /// A request turned into model input.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,25 +79,9 @@ impl Ranker {
             .to_vec1::<f32>()?)
     }
 
-    /// Greedy constrained decoding: presentation indices, best first. The rule lives in
-    /// [`GreedyDecoder`]; this loop only runs the CPU model it asks for.
-    fn greedy_order(&self, p: &PreparedPrompt) -> Result<Vec<usize>> {
-        let model = &self.backbone.model;
-        let mut cache = KvCache::new(model.config.num_layers);
-        let input = Tensor::new(p.tokens.as_slice(), &model.device)?.unsqueeze(0)?;
-        let mut hidden = model.forward_hidden(&input, Some(&mut cache), Kernels::Fused)?;
-        let mut decoder = GreedyDecoder::new(p.candidates)?;
-        while let GreedyStep::Feed(i) = decoder.choose(&self.identifier_logits(&hidden)?)? {
-            let next =
-                Tensor::new(&[self.identifiers.token_ids[i]], &model.device)?.unsqueeze(0)?;
-            hidden = model.forward_hidden(&next, Some(&mut cache), Kernels::Fused)?;
-        }
-        Ok(decoder.into_order())
-    }
-
     /// log y₁: log-softmax of the first-position identifier logits over the `m` candidates.
     pub fn first_position_logprobs(&self, p: &PreparedPrompt) -> Result<Vec<f32>> {
-        let logits = self.identifier_logits_after(p)?;
+        let logits = run_ready(self.logits_after(&p.tokens))?;
         Ok(log_softmax(&logits[..p.candidates]))
     }
 
@@ -109,48 +91,20 @@ impl Ranker {
         &self.identifiers.token_ids
     }
 
-    /// Ranks one request.
+    /// Ranks one request (greedy, single pass or bootstrap: [`super::driver`]).
     pub fn rank(&self, req: &RankRequest, mode: RankMode) -> Result<RankResponse> {
-        let m = req.candidates.len();
-        let (order, scores): (Vec<usize>, Vec<f32>) = match mode {
-            RankMode::Greedy => greedy_scores(self.greedy_order(&self.prepare(req)?)?),
-            RankMode::Single => {
-                single_scores(&self.identifier_logits_after(&self.prepare(req)?)?, m)?
-            }
-            RankMode::Bootstrap { orders, seed } => {
-                if orders == 0 {
-                    return Err(Error::Request(
-                        "bootstrap needs at least one presentation order".into(),
-                    ));
-                }
-                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-                let mut lists = Vec::with_capacity(orders);
-                for b in 0..orders {
-                    // The first order is the request's own; the others are seeded shuffles.
-                    let mut perm: Vec<usize> = (0..m).collect();
-                    if b > 0 {
-                        perm.shuffle(&mut rng);
-                    }
-                    let shown = RankRequest {
-                        history: req.history.clone(),
-                        candidates: perm.iter().map(|&i| req.candidates[i].clone()).collect(),
-                    };
-                    let local = self.greedy_order(&self.prepare(&shown)?)?;
-                    lists.push(local.iter().map(|&j| perm[j]).collect());
-                }
-                let scores = borda(&lists, m);
-                (order_by_score(&scores), scores)
-            }
-        };
-        response(req, &order, &scores)
+        run_ready(driver::rank(self, req, mode))
     }
 
-    /// Identifier logits after the whole prompt (one forward pass, no cache).
-    fn identifier_logits_after(&self, p: &PreparedPrompt) -> Result<Vec<f32>> {
-        let model = &self.backbone.model;
-        let input = Tensor::new(p.tokens.as_slice(), &model.device)?.unsqueeze(0)?;
-        let hidden = model.forward_hidden(&input, None, Kernels::Fused)?;
-        self.identifier_logits(&hidden)
+    /// Ranks `req` from its prompt prepared by [`Ranker::prepare`] (a caller that validated the
+    /// request by preparing it does not prepare it twice).
+    pub fn rank_prepared(
+        &self,
+        req: &RankRequest,
+        prepared: &PreparedPrompt,
+        mode: RankMode,
+    ) -> Result<RankResponse> {
+        run_ready(driver::rank_prepared(self, req, prepared, mode))
     }
 
     /// Ranks many users' lists in one call; one result per request, in order, so one bad request
@@ -158,6 +112,42 @@ impl Ranker {
     /// requests run one after another rather than padded into a batch.)
     pub fn rank_batch(&self, reqs: &[RankRequest], mode: RankMode) -> Vec<Result<RankResponse>> {
         reqs.iter().map(|r| self.rank(r, mode)).collect()
+    }
+}
+
+/// The CPU backend: candle's forward pass with a KV cache for decoding.
+impl RankBackend for Ranker {
+    type Session = KvCache;
+
+    fn prepare(&self, req: &RankRequest) -> Result<PreparedPrompt> {
+        Ranker::prepare(self, req)
+    }
+
+    fn identifier_token_ids(&self) -> &[u32] {
+        &self.identifiers.token_ids
+    }
+
+    async fn start(&self, prompt: &[u32]) -> Result<(KvCache, Vec<f32>)> {
+        let model = &self.backbone.model;
+        let mut cache = KvCache::new(model.config.num_layers);
+        let input = Tensor::new(prompt, &model.device)?.unsqueeze(0)?;
+        let hidden = model.forward_hidden(&input, Some(&mut cache), Kernels::Fused)?;
+        Ok((cache, self.identifier_logits(&hidden)?))
+    }
+
+    async fn next(&self, cache: &mut KvCache, token: u32) -> Result<Vec<f32>> {
+        let model = &self.backbone.model;
+        let input = Tensor::new(&[token], &model.device)?.unsqueeze(0)?;
+        let hidden = model.forward_hidden(&input, Some(cache), Kernels::Fused)?;
+        self.identifier_logits(&hidden)
+    }
+
+    /// One forward pass without a cache.
+    async fn logits_after(&self, prompt: &[u32]) -> Result<Vec<f32>> {
+        let model = &self.backbone.model;
+        let input = Tensor::new(prompt, &model.device)?.unsqueeze(0)?;
+        let hidden = model.forward_hidden(&input, None, Kernels::Fused)?;
+        self.identifier_logits(&hidden)
     }
 }
 

@@ -1,5 +1,6 @@
 //! Listwise ranking inference (METHOD.md §7): one prompt holds the user's history and all
-//! candidates; the model writes the candidates' identifiers in preference order.
+//! candidates; the model writes the candidates' identifiers in preference order. [`driver`]
+//! runs every mode over any [`RankBackend`]; [`Ranker`] is the CPU one.
 //!
 //! - [`RankMode::Greedy`] (default): one prefill, then one decode step per position with a KV
 //!   cache; only identifiers not yet written are allowed, so the output is always a permutation.
@@ -10,6 +11,7 @@
 //!   by Borda count. Scores: mean Borda points.
 
 mod borda;
+pub mod driver;
 mod engine;
 mod greedy;
 
@@ -18,6 +20,7 @@ pub use engine::{
     greedy_scores, identifiers_for, log_softmax, prepare, response, single_scores, PreparedPrompt,
     Ranker,
 };
+pub use driver::RankBackend;
 pub use greedy::{GreedyDecoder, GreedyStep};
 
 use serde::{Deserialize, Serialize};

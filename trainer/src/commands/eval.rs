@@ -9,6 +9,7 @@ pub mod report;
 
 use super::data::source::DatasetArgs;
 use super::data::{load, ProtocolArgs};
+use super::mode::ModeArg;
 use super::progress::bar;
 use alro_core::data::protocol::NegativeSampling;
 use alro_core::data::similarity::TENTHS;
@@ -22,13 +23,6 @@ use clap::{Args, ValueEnum};
 use llm::CardNotes;
 use std::path::PathBuf;
 use std::time::Instant;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LlmMode {
-    Greedy,
-    Single,
-    Bootstrap,
-}
 
 /// `--baseline` values: one baseline, or `all`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -69,7 +63,7 @@ pub struct EvalArgs {
     /// distribution, one forward pass) or `bootstrap` (greedy lists under --orders presentation
     /// orders combined by Borda count, as `alro rank --mode bootstrap`; --orders times the cost).
     #[arg(long, value_enum, default_value = "greedy")]
-    pub mode: LlmMode,
+    pub mode: ModeArg,
     /// Presentation orders B of --mode bootstrap (the list's own, then B − 1 seeded shuffles)
     /// [default: 5]
     #[arg(long, value_name = "B")]
@@ -384,7 +378,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
 /// takes: given with another mode they are refused rather than ignored).
 fn llm_mode(args: &EvalArgs) -> Result<alro_core::rank::RankMode> {
     use alro_core::rank::RankMode;
-    if args.mode != LlmMode::Bootstrap {
+    if args.mode != ModeArg::Bootstrap {
         for (flag, given) in [
             ("--orders", args.orders.is_some()),
             ("--bootstrap-seed", args.bootstrap_seed.is_some()),
@@ -397,9 +391,9 @@ fn llm_mode(args: &EvalArgs) -> Result<alro_core::rank::RankMode> {
         }
     }
     Ok(match args.mode {
-        LlmMode::Greedy => RankMode::Greedy,
-        LlmMode::Single => RankMode::Single,
-        LlmMode::Bootstrap => {
+        ModeArg::Greedy => RankMode::Greedy,
+        ModeArg::Single => RankMode::Single,
+        ModeArg::Bootstrap => {
             let orders = args.orders.unwrap_or(5);
             anyhow::ensure!(
                 orders >= 1,

@@ -68,12 +68,11 @@ fn prompt(a: PromptArgs) -> anyhow::Result<()> {
     let requests = rank::read_requests(&a.input, nothing)?;
     let ranker = rank::load_ranker(a.model, a.history)?;
     let requests = rank::ready_for(&ranker, requests, &a.input, a.items.as_deref(), nothing)?;
-    let name = a.input.display();
     let mut stdout = std::io::stdout().lock();
-    for (line, req) in &requests {
-        let prepared = ranker
-            .prepare(req)
-            .map_err(|e| anyhow::anyhow!("{name}:{line}: {e}"))?;
+    for rank::Ready {
+        prompt: prepared, ..
+    } in &requests
+    {
         let identifier_ids = &ranker.identifier_token_ids()[..prepared.candidates];
         let shown = Shown {
             ids: &prepared.tokens,

@@ -5,6 +5,7 @@ pub mod eval;
 pub mod export;
 pub mod inspect;
 pub mod items;
+pub mod mode;
 pub mod plot;
 pub mod progress;
 pub mod rank;

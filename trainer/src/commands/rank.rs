@@ -1,10 +1,11 @@
 //! `alro rank`: rank every request of a JSONL file; one JSON response per line on stdout.
 
+use super::mode::ModeArg;
 use crate::model_path;
 use alro_core::model::MatrixPrecision;
 use alro_core::notes::{fill_notes, ItemTable};
 use alro_core::prompt::PromptConfig;
-use alro_core::rank::{RankMode, Ranker};
+use alro_core::rank::{PreparedPrompt, RankMode, Ranker};
 use alro_core::request::RankRequest;
 use anyhow::Context;
 use candle_core::Device;
@@ -15,16 +16,6 @@ use std::path::{Path, PathBuf};
 /// The item table `alro rank` reads when the ranker needs notes and `--items` is not given
 /// (`alro items build`, see models/ITEMS.md).
 pub const DEFAULT_ITEMS: &str = "models/items-ml-latest-small.json";
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum ModeArg {
-    /// Constrained greedy decoding of the whole list (default).
-    Greedy,
-    /// Rank by the first-position distribution (one forward pass).
-    Single,
-    /// Borda count over several presentation orders (costly).
-    Bootstrap,
-}
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Format {
@@ -134,18 +125,21 @@ pub(crate) fn ready_for(
     input: &Path,
     items: Option<&Path>,
     nothing: &str,
-) -> anyhow::Result<Vec<(usize, RankRequest)>> {
+) -> anyhow::Result<Vec<Ready>> {
     let name = input.display().to_string();
     let requests = with_notes(requests, &ranker.prompt, items)?;
-    let problems: Vec<String> = requests
-        .iter()
-        .filter_map(|(line, r)| {
-            ranker
-                .prepare(r)
-                .err()
-                .map(|e| format!("{name}:{line}: {e}"))
-        })
-        .collect();
+    let mut ready = Vec::with_capacity(requests.len());
+    let mut problems = Vec::new();
+    for (line, request) in requests {
+        match ranker.prepare(&request) {
+            Ok(prompt) => ready.push(Ready {
+                line,
+                request,
+                prompt,
+            }),
+            Err(e) => problems.push(format!("{name}:{line}: {e}")),
+        }
+    }
     if !problems.is_empty() {
         anyhow::bail!(
             "{} bad request(s), {nothing}:\n{}",
@@ -153,7 +147,14 @@ pub(crate) fn ready_for(
             problems.join("\n")
         );
     }
-    Ok(requests)
+    Ok(ready)
+}
+
+/// A request checked against the model: its input line, notes filled, prompt prepared.
+pub(crate) struct Ready {
+    pub line: usize,
+    pub request: RankRequest,
+    pub prompt: PreparedPrompt,
 }
 
 pub fn run(args: RankArgs) -> anyhow::Result<()> {
@@ -183,10 +184,15 @@ pub fn run(args: RankArgs) -> anyhow::Result<()> {
         .expect("static template"),
     );
     let mut stdout = std::io::stdout().lock();
-    for (line, req) in &requests {
+    for Ready {
+        line,
+        request: req,
+        prompt,
+    } in &requests
+    {
         let start = std::time::Instant::now();
         let resp = ranker
-            .rank(req, mode)
+            .rank_prepared(req, prompt, mode)
             .with_context(|| format!("{name}:{line}"))?;
         let elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;
         match args.format {
