@@ -10,32 +10,32 @@
 #   ALRO_ABLATION_OUT=artifacts/notes ALRO_ABLATION_CONFIG=configs/ml100k-cpu-60min.toml \
 #   ALRO_POPULARITY_TIERS=7 bash scripts/ablation.sh 100 alro
 # and the three-candidate lists a CPU hour can learn (research/benchmarks-history.md "Adapters in every block"):
-#   ALRO_ABLATION_OUT=artifacts/m3 ALRO_ABLATION_CONFIG=configs/ml100k-cpu-60min-m3.toml \
+#   ALRO_ABLATION_OUT=artifacts/m3 ALRO_ABLATION_CONFIG=research/configs/ml100k-cpu-60min-m3.toml \
 #   ALRO_CANDIDATES=3 ALRO_POSITIVES=1 ALRO_POPULARITY_TIERS=7 bash scripts/ablation.sh 100
 # ALRO_WARMUP_CONFIG adds a curriculum's first stage (research/benchmarks-history.md "A popularity warm-up"): SFT
 # with that config on 1,600 training lists whose target is the popularity-note order
 # (scripts/tier_sanity_lists.py), trained once; every preset then starts from its adapters.
 # Needs notes (ALRO_POPULARITY_TIERS or ALRO_SIMILARITY_TIERS). The CPU-hour curriculum at m = 3:
-#   ALRO_ABLATION_OUT=artifacts/m3-warmup ALRO_ABLATION_CONFIG=configs/ml100k-cpu-60min-m3-curriculum.toml \
-#   ALRO_WARMUP_CONFIG=configs/ml100k-popularity-warmup-m3.toml \
+#   ALRO_ABLATION_OUT=artifacts/m3-warmup ALRO_ABLATION_CONFIG=research/configs/ml100k-cpu-60min-m3-curriculum.toml \
+#   ALRO_WARMUP_CONFIG=research/configs/ml100k-popularity-warmup-m3.toml \
 #   ALRO_CANDIDATES=3 ALRO_POSITIVES=1 ALRO_POPULARITY_TIERS=7 bash scripts/ablation.sh 100
 # ALRO_RULE_WARMUP_CONFIG adds a second warm-up after it (research/benchmarks-history.md "Recent windows"): SFT on
 # 1,600 of the real lists whose target is the note + year rule learned from each user's latest
-# training window (scripts/teacher_lists.py). The three-stage run of the history:
-#   ALRO_ABLATION_OUT=artifacts/m3-rule ALRO_ABLATION_CONFIG=configs/ml100k-cpu-60min-m3-recent.toml \
-#   ALRO_WARMUP_CONFIG=configs/ml100k-popularity-warmup-m3.toml \
-#   ALRO_RULE_WARMUP_CONFIG=configs/ml100k-rule-warmup-m3.toml \
+# training window (research/scripts/teacher_lists.py). The three-stage run of the history:
+#   ALRO_ABLATION_OUT=artifacts/m3-rule ALRO_ABLATION_CONFIG=research/configs/ml100k-cpu-60min-m3-recent.toml \
+#   ALRO_WARMUP_CONFIG=research/configs/ml100k-popularity-warmup-m3.toml \
+#   ALRO_RULE_WARMUP_CONFIG=research/configs/ml100k-rule-warmup-m3.toml \
 #   ALRO_CANDIDATES=3 ALRO_POSITIVES=1 ALRO_POPULARITY_TIERS=7 bash scripts/ablation.sh 943 alro
 # SFT over each user's latest window after the warm-up (research/benchmarks-history.md "SFT on the latest
 # windows": above popularity once on a GPU, not in this CPU-hour replica):
-#   ALRO_ABLATION_OUT=artifacts/m3-latest ALRO_ABLATION_CONFIG=configs/ml100k-cpu-60min-m3-recent-sft.toml \
-#   ALRO_WARMUP_CONFIG=configs/ml100k-popularity-warmup-m3.toml \
+#   ALRO_ABLATION_OUT=artifacts/m3-latest ALRO_ABLATION_CONFIG=research/configs/ml100k-cpu-60min-m3-recent-sft.toml \
+#   ALRO_WARMUP_CONFIG=research/configs/ml100k-popularity-warmup-m3.toml \
 #   ALRO_CANDIDATES=3 ALRO_POSITIVES=1 ALRO_POPULARITY_TIERS=7 bash scripts/ablation.sh 943 sft
 # ALRO_SIMILARITY_TIERS adds similarity notes (DATA.md "Similarity notes"); without popularity
 # notes the warm-up learns the similarity-note order instead. The CPU hour that beats popularity
 # (research/benchmarks-history.md "Similarity notes"):
-#   ALRO_ABLATION_OUT=artifacts/m3-similarity ALRO_ABLATION_CONFIG=configs/ml100k-cpu-60min-m3-similarity.toml \
-#   ALRO_WARMUP_CONFIG=configs/ml100k-similarity-warmup-m3.toml \
+#   ALRO_ABLATION_OUT=artifacts/m3-similarity ALRO_ABLATION_CONFIG=research/configs/ml100k-cpu-60min-m3-similarity.toml \
+#   ALRO_WARMUP_CONFIG=research/configs/ml100k-similarity-warmup-m3.toml \
 #   ALRO_CANDIDATES=3 ALRO_POSITIVES=1 ALRO_SIMILARITY_TIERS=7 bash scripts/ablation.sh 943 alro
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -88,8 +88,8 @@ if [ -n "${ALRO_WARMUP_CONFIG:-}" ]; then
 fi
 if [ -n "${ALRO_RULE_WARMUP_CONFIG:-}" ]; then
   # Second warm-up: the order of the note + year rule learned from each user's latest training
-  # window (scripts/teacher_lists.py), from the first warm-up's adapters.
-  python3 scripts/teacher_lists.py "$OUT/data" "$OUT/rule-data" --train-sample 1600
+  # window (research/scripts/teacher_lists.py), from the first warm-up's adapters.
+  python3 research/scripts/teacher_lists.py "$OUT/data" "$OUT/rule-data" --train-sample 1600
   train rule-warmup "$OUT/runs/rule-warmup" --data "$OUT/rule-data" \
     --config "$ALRO_RULE_WARMUP_CONFIG" --preset sft "${init[@]:?needs ALRO_WARMUP_CONFIG}"
   init=(--init-adapter "$OUT/runs/rule-warmup/best.safetensors")

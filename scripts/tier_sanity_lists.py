@@ -7,7 +7,7 @@ answer fully written in the prompt. Standard library only.
   alro data prepare --dataset ml-100k --path ../shared/data/ml-100k --history-len 5 \\
       --candidates 10 --popularity-tiers 7 --out prepared/notes
   python3 scripts/tier_sanity_lists.py prepared/notes prepared/tier
-  alro train --data prepared/tier --config configs/ml100k-tier-sanity.toml --preset sft
+  alro train --data prepared/tier --config research/configs/ml100k-tier-sanity.toml --preset sft
 
 With `--candidates K` (K < the lists' m), each list keeps K candidates of pairwise different
 tiers (a seeded choice; lists with fewer than K distinct tiers are dropped) in a seeded random

@@ -9,12 +9,15 @@ research/benchmarks-history.md. Stdlib only. Its NDCG uses linear gains over the
 
   alro data prepare --dataset ml-100k --path ../shared/data/ml-100k --history-len 5 \\
       --candidates 3 --positives 1 --similarity-tiers 7 --out prepared/sim-m3
-  python3 scripts/note_order.py prepared/sim-m3 --note similarity
+  python3 research/scripts/note_order.py prepared/sim-m3 --note similarity
 """
 import argparse
 import json
 import os
+import sys
 
+# tier_sanity_lists is a product script (scripts/); this experiment sits in research/scripts/.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 from prompt_rule_ceiling import ndcg
 from tier_sanity_lists import tiers_of
 

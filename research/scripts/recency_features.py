@@ -2,7 +2,7 @@
 """Would a time feature shown in the prompt let a ranker learn the recency edge from all
 training windows, not only each user's latest one? (research/benchmarks-history.md, "Time features".)
 
-The learned rule of scripts/prompt_rule_ceiling.py beats popularity on the test lists only when
+The learned rule of research/scripts/prompt_rule_ceiling.py beats popularity on the test lists only when
 it is fitted on the latest windows, because the film's year means something else in a window
 months older (a 1998 film there was often not yet out, so a negative). A note computed relative
 to the list's own time would mean the same in every window. This script fits the same
@@ -19,7 +19,7 @@ Standard library only.
 
   alro data prepare --dataset ml-100k --path ../shared/data/ml-100k --history-len 5 \\
       --candidates 3 --positives 1 --popularity-tiers 7 --out prepared/notes-m3p1
-  python3 scripts/recency_features.py prepared/notes-m3p1 ../shared/data/ml-100k
+  python3 research/scripts/recency_features.py prepared/notes-m3p1 ../shared/data/ml-100k
 """
 import argparse
 import bisect

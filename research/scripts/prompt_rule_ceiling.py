@@ -11,7 +11,7 @@ all lists of each split. Standard library only.
 
   alro data prepare --dataset ml-100k --path ../shared/data/ml-100k --history-len 5 \\
       --candidates 3 --positives 1 --popularity-tiers 7 --out prepared/notes-m3p1
-  python3 scripts/prompt_rule_ceiling.py prepared/notes-m3p1 ../shared/data/ml-100k/u.item
+  python3 research/scripts/prompt_rule_ceiling.py prepared/notes-m3p1 ../shared/data/ml-100k/u.item
 """
 import argparse
 import json

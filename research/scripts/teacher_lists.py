@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Rewrites prepared lists so that their target is the order of a small learned rule over what
 the prompt shows (research/benchmarks-history.md, "Recent windows"): the softmax-linear score of the popularity
-note and the film's year that scripts/prompt_rule_ceiling.py fits on each user's latest training
+note and the film's year that research/scripts/prompt_rule_ceiling.py fits on each user's latest training
 window ("learned, latest windows"). A curriculum's first stage learns to rank like that rule —
 an answer fully written in the prompt, as in scripts/tier_sanity_lists.py — before ALRO on the
 real lists. Only training labels are fitted; validation and test lists get the rule's order as
@@ -9,7 +9,7 @@ their target (what stage 1 is checked against), never their own labels. Standard
 
   alro data prepare --dataset ml-100k --path ../shared/data/ml-100k --history-len 5 \\
       --candidates 3 --positives 1 --popularity-tiers 7 --out prepared/notes-m3p1
-  python3 scripts/teacher_lists.py prepared/notes-m3p1 prepared/teacher --train-sample 1600
+  python3 research/scripts/teacher_lists.py prepared/notes-m3p1 prepared/teacher --train-sample 1600
 
 Relevance becomes `m − rank` under the rule (so NDCG measures agreement with it); ties by shown
 position. With `--train-sample N`, train.jsonl keeps a seeded random N of its lines.

@@ -10,7 +10,7 @@ Inputs come from our training benchmark, which renders the lists with our prompt
 
     cargo bench -p alro-trainer --bench train_step -- --data prepared/tier3 --examples 480 \\
         --steps 1 --out prepared/t3_inputs.json
-    /root/.cache/alro-torch/bin/python scripts/peft_learning_check.py prepared/t3_inputs.json \\
+    /root/.cache/alro-torch/bin/python research/scripts/peft_learning_check.py prepared/t3_inputs.json \\
         --lr 3e-3 --accumulation 4 --last-layers 8
 
 (the PyTorch environment is the one of benches/peft_train.py). Every 10 optimizer steps it
