@@ -1,7 +1,7 @@
 //! Typed inputs from JavaScript values. Every failure is an error message that names the field
 //! and says what shape was expected, because the caller is a page author reading the console.
 
-use alro_core::rank::RankMode;
+use alro_core::rank::{RankMode, DEFAULT_BOOTSTRAP_ORDERS};
 use alro_core::request::RankRequest;
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
@@ -64,8 +64,6 @@ enum Mode {
 const OPTIONS_SHAPE: &str =
     "{mode: 'greedy' | 'single' | 'bootstrap', orders?: number, seed?: number}";
 
-/// Bootstrap's presentation orders when `orders` is not given, as `alro rank`'s default.
-pub const DEFAULT_ORDERS: usize = 5;
 /// More orders than this would keep the page busy for minutes per list.
 pub const MAX_ORDERS: usize = 20;
 
@@ -90,7 +88,7 @@ fn mode_of(o: &RankOptions) -> Result<RankMode, String> {
         Mode::Greedy => RankMode::Greedy,
         Mode::Single => RankMode::Single,
         Mode::Bootstrap => {
-            let orders = o.orders.unwrap_or(DEFAULT_ORDERS);
+            let orders = o.orders.unwrap_or(DEFAULT_BOOTSTRAP_ORDERS);
             if !(1..=MAX_ORDERS).contains(&orders) {
                 return Err(format!(
                     "options.orders: {orders} presentation orders; give 1 to {MAX_ORDERS}"
@@ -197,7 +195,7 @@ mod tests {
         assert_eq!(
             mode_of(&options(Mode::Bootstrap, None, None)),
             Ok(RankMode::Bootstrap {
-                orders: DEFAULT_ORDERS,
+                orders: DEFAULT_BOOTSTRAP_ORDERS,
                 seed: 0
             })
         );

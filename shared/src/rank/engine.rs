@@ -69,6 +69,14 @@ impl Ranker {
         )
     }
 
+    /// Identifier logits after feeding `tokens` (through `cache` when given).
+    fn logits_of(&self, tokens: &[u32], cache: Option<&mut KvCache>) -> Result<Vec<f32>> {
+        let model = &self.backbone.model;
+        let input = Tensor::new(tokens, &model.device)?.unsqueeze(0)?;
+        let hidden = model.forward_hidden(&input, cache, Kernels::Fused)?;
+        self.identifier_logits(&hidden)
+    }
+
     /// Identifier logits (1, n_identifiers) after the last of `hidden` (1, s, h).
     fn identifier_logits(&self, hidden: &Tensor) -> Result<Vec<f32>> {
         let s = hidden.dim(1)?;
@@ -81,7 +89,7 @@ impl Ranker {
 
     /// log y₁: log-softmax of the first-position identifier logits over the `m` candidates.
     pub fn first_position_logprobs(&self, p: &PreparedPrompt) -> Result<Vec<f32>> {
-        let logits = run_ready(self.logits_after(&p.tokens))?;
+        let logits = self.logits_of(&p.tokens, None)?;
         Ok(log_softmax(&logits[..p.candidates]))
     }
 
@@ -124,30 +132,22 @@ impl RankBackend for Ranker {
     }
 
     fn identifier_token_ids(&self) -> &[u32] {
-        &self.identifiers.token_ids
+        Ranker::identifier_token_ids(self)
     }
 
     async fn start(&self, prompt: &[u32]) -> Result<(KvCache, Vec<f32>)> {
-        let model = &self.backbone.model;
-        let mut cache = KvCache::new(model.config.num_layers);
-        let input = Tensor::new(prompt, &model.device)?.unsqueeze(0)?;
-        let hidden = model.forward_hidden(&input, Some(&mut cache), Kernels::Fused)?;
-        Ok((cache, self.identifier_logits(&hidden)?))
+        let mut cache = KvCache::new(self.backbone.model.config.num_layers);
+        let logits = self.logits_of(prompt, Some(&mut cache))?;
+        Ok((cache, logits))
     }
 
     async fn next(&self, cache: &mut KvCache, token: u32) -> Result<Vec<f32>> {
-        let model = &self.backbone.model;
-        let input = Tensor::new(&[token], &model.device)?.unsqueeze(0)?;
-        let hidden = model.forward_hidden(&input, Some(cache), Kernels::Fused)?;
-        self.identifier_logits(&hidden)
+        self.logits_of(&[token], Some(cache))
     }
 
     /// One forward pass without a cache.
     async fn logits_after(&self, prompt: &[u32]) -> Result<Vec<f32>> {
-        let model = &self.backbone.model;
-        let input = Tensor::new(prompt, &model.device)?.unsqueeze(0)?;
-        let hidden = model.forward_hidden(&input, None, Kernels::Fused)?;
-        self.identifier_logits(&hidden)
+        self.logits_of(prompt, None)
     }
 }
 

@@ -16,14 +16,17 @@ mod engine;
 mod greedy;
 
 pub use borda::{borda, order_by_score};
+pub use driver::RankBackend;
 pub use engine::{
     greedy_scores, identifiers_for, log_softmax, prepare, response, single_scores, PreparedPrompt,
     Ranker,
 };
-pub use driver::RankBackend;
 pub use greedy::{GreedyDecoder, GreedyStep};
 
 use serde::{Deserialize, Serialize};
+
+/// Bootstrap's presentation orders `B` when the caller names none (CLI and browser alike).
+pub const DEFAULT_BOOTSTRAP_ORDERS: usize = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase", tag = "mode")]

@@ -377,7 +377,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
 /// The engine's mode for `--mode` (with `--orders`/`--bootstrap-seed`, which only bootstrap
 /// takes: given with another mode they are refused rather than ignored).
 fn llm_mode(args: &EvalArgs) -> Result<alro_core::rank::RankMode> {
-    use alro_core::rank::RankMode;
+    use alro_core::rank::{RankMode, DEFAULT_BOOTSTRAP_ORDERS};
     if args.mode != ModeArg::Bootstrap {
         for (flag, given) in [
             ("--orders", args.orders.is_some()),
@@ -394,7 +394,7 @@ fn llm_mode(args: &EvalArgs) -> Result<alro_core::rank::RankMode> {
         ModeArg::Greedy => RankMode::Greedy,
         ModeArg::Single => RankMode::Single,
         ModeArg::Bootstrap => {
-            let orders = args.orders.unwrap_or(5);
+            let orders = args.orders.unwrap_or(DEFAULT_BOOTSTRAP_ORDERS);
             anyhow::ensure!(
                 orders >= 1,
                 "--orders 0: bootstrap needs at least one presentation order"

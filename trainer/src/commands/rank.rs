@@ -5,7 +5,7 @@ use crate::model_path;
 use alro_core::model::MatrixPrecision;
 use alro_core::notes::{fill_notes, ItemTable};
 use alro_core::prompt::PromptConfig;
-use alro_core::rank::{PreparedPrompt, RankMode, Ranker};
+use alro_core::rank::{PreparedPrompt, RankMode, Ranker, DEFAULT_BOOTSTRAP_ORDERS};
 use alro_core::request::RankRequest;
 use anyhow::Context;
 use candle_core::Device;
@@ -34,7 +34,7 @@ pub struct RankArgs {
     #[arg(long, value_enum, default_value = "greedy")]
     mode: ModeArg,
     /// Presentation orders for --mode bootstrap
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = DEFAULT_BOOTSTRAP_ORDERS)]
     orders: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
