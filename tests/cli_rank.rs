@@ -70,6 +70,70 @@ fn rank_writes_one_response_per_request() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+/// `alro rank --backend wgpu` (on lavapipe without a GPU) ranks as the CPU does: the same
+/// rankings in every mode, the single pass's scores within float rounding. Skipped only with
+/// `ALRO_SKIP_GPU_TESTS=1`, like alro-gpu's own tests.
+#[test]
+fn wgpu_backend_ranks_as_the_cpu() {
+    if std::env::var("ALRO_SKIP_GPU_TESTS").is_ok_and(|v| v == "1") {
+        eprintln!("skipping GPU test: ALRO_SKIP_GPU_TESTS=1");
+        return;
+    }
+    let dir = workdir("wgpu");
+    let model = tiny_model(&dir);
+    let input = dir.join("requests.jsonl");
+    let five = r#"{"history": [{"title": "Heat (1995)", "rating": 5}, {"title": "Fargo (1996)", "rating": 2}], "candidates": [{"id": "a", "title": "Alien (1979)"}, {"id": "b", "title": "Babe (1995)"}, {"id": "c", "title": "Clueless (1995)"}, {"id": "d", "title": "Dune (1984)"}, {"id": "e", "title": "Emma (1996)"}]}"#;
+    std::fs::write(&input, format!("{GOOD}\n{five}\n")).unwrap();
+    let run = |backend: &str, mode: &str| -> Vec<serde_json::Value> {
+        let out = alro()
+            .args(["rank", "--model"])
+            .arg(&model)
+            .arg("--input")
+            .arg(&input)
+            .args(["--mode", mode, "--orders", "3", "--seed", "7"])
+            .args(["--backend", backend])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{backend} {mode}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    for mode in ["greedy", "single", "bootstrap"] {
+        let (cpu, gpu) = (run("cpu", mode), run("wgpu", mode));
+        assert_eq!(cpu.len(), 2);
+        for (c, g) in cpu.iter().zip(&gpu) {
+            assert_eq!(c["ranking"], g["ranking"], "{mode}");
+            if mode == "single" {
+                for (id, score) in c["scores"].as_object().unwrap() {
+                    let (a, b) = (score.as_f64().unwrap(), g["scores"][id].as_f64().unwrap());
+                    assert!((a - b).abs() < 1e-3, "{id}: cpu {a}, wgpu {b}");
+                }
+            }
+        }
+    }
+    // A folder (a Hugging Face checkpoint) is refused with the fix.
+    let out = alro()
+        .args(["rank", "--backend", "wgpu", "--model"])
+        .arg(&dir)
+        .arg("--input")
+        .arg(&input)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("alro export"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
 #[test]
 fn bad_lines_are_named_and_nothing_is_ranked() {
     let dir = workdir("bad");

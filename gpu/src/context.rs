@@ -61,6 +61,39 @@ pub struct GpuInfo {
     pub has_shader_f16: bool,
 }
 
+impl GpuInfo {
+    /// A software (fallback) adapter: WebGPU's `isFallbackAdapter` (wgpu reports it as device
+    /// type `Cpu`), or a software rasterizer known by name, for browsers that do not set the flag.
+    /// Correct but far slower than alro-core's CPU kernels.
+    pub fn is_software(&self) -> bool {
+        const SOFTWARE: [&str; 5] = [
+            "swiftshader",
+            "llvmpipe",
+            "lavapipe",
+            "softpipe",
+            "basic render driver",
+        ];
+        let name = self.adapter_name.to_lowercase();
+        self.is_fallback || SOFTWARE.iter().any(|s| name.contains(s))
+    }
+
+    /// The adapter's name, if the platform tells it (Chromium leaves it empty unless asked).
+    pub fn bare_name(&self) -> Option<&str> {
+        Some(self.adapter_name.trim()).filter(|n| !n.is_empty())
+    }
+
+    /// The adapter as a person reads it: its name or "unnamed adapter", followed by
+    /// " (software)" for a software adapter.
+    pub fn label(&self) -> String {
+        let name = self.bare_name().unwrap_or("unnamed adapter");
+        if self.is_software() {
+            format!("{name} (software)")
+        } else {
+            name.to_string()
+        }
+    }
+}
+
 pub(crate) struct Inner {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
@@ -457,5 +490,37 @@ impl<T> Future for Receiver<T> {
                 Poll::Pending
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::GpuInfo;
+
+    fn info(name: &str, is_fallback: bool) -> GpuInfo {
+        GpuInfo {
+            adapter_name: name.into(),
+            backend: "Vulkan".into(),
+            device_type: "Cpu".into(),
+            driver: String::new(),
+            is_fallback,
+            max_storage_buffer_binding_size: 0,
+            max_buffer_size: 0,
+            buffer_limit: 0,
+            max_compute_workgroups_per_dimension: 0,
+            max_storage_buffers_per_shader_stage: 0,
+            has_shader_f16: false,
+        }
+    }
+
+    #[test]
+    fn software_adapters_are_named_as_such() {
+        assert!(info("llvmpipe (LLVM 15.0.6, 256 bits)", false).is_software());
+        assert!(info("Google SwiftShader", false).is_software());
+        assert!(info("", true).is_software());
+        assert!(!info("NVIDIA H100 80GB HBM3", false).is_software());
+        assert_eq!(info("NVIDIA H100", false).label(), "NVIDIA H100");
+        assert_eq!(info("  ", true).label(), "unnamed adapter (software)");
+        assert_eq!(info(" ", false).bare_name(), None);
     }
 }

@@ -53,6 +53,9 @@
 //! let next = model.forward(&mut session, &[ids[0]]).await?; // a decode step
 //! # Ok(()) }
 //! ```
+//! [`GpuRanker`] wraps a model with its tokenizer and prompt settings and implements
+//! `alro_core::rank::RankBackend`: `ranker.rank(&request, mode).await` ranks exactly as the CPU
+//! ranker does (the browser package and `alro rank --backend wgpu` use it).
 //! [`Batch`] exposes the individual kernels (the tests check each against a CPU reference).
 //!
 //! # What a decode step costs
@@ -93,6 +96,7 @@ mod error;
 mod kernels;
 mod model;
 mod profile;
+mod ranker;
 mod weights;
 
 pub use context::{GpuContext, GpuInfo, GpuOptions};
@@ -103,4 +107,5 @@ pub use kernels::{
 };
 pub use model::{rope_tables, GpuModel, GpuSession, MAX_TOKENS_PER_PASS};
 pub use profile::KernelTime;
+pub use ranker::GpuRanker;
 pub use weights::{GpuWeight, HostMatrix, WeightChunk, WeightType};

@@ -55,6 +55,44 @@ pub struct ModelInfo {
     pub gguf_metadata: std::collections::BTreeMap<String, crate::gguf::GgufValue>,
 }
 
+impl ModelInfo {
+    /// The facts of a GGUF file: its name (`general.name`, else `source_name`), parameter count
+    /// and dominant matrix type; shared by every backend that loads one.
+    pub fn of_gguf(
+        file: &GgufFile,
+        source_name: &str,
+        context_length: usize,
+        card: Option<crate::model_card::ModelCard>,
+    ) -> ModelInfo {
+        let mut counts = std::collections::BTreeMap::<String, usize>::new();
+        let mut parameters = 0usize;
+        for t in &file.tensors {
+            let n: usize = t.shape.iter().product();
+            parameters += n;
+            if t.shape.len() == 2 {
+                *counts.entry(format!("{:?}", t.dtype)).or_default() += n;
+            }
+        }
+        let quantization = counts
+            .into_iter()
+            .max_by_key(|(_, n)| *n)
+            .map(|(k, _)| k)
+            .unwrap_or_default();
+        ModelInfo {
+            name: file
+                .get_str("general.name")
+                .unwrap_or(source_name)
+                .to_string(),
+            format: "gguf".into(),
+            quantization,
+            parameters,
+            context_length,
+            card,
+            gguf_metadata: file.metadata.clone(),
+        }
+    }
+}
+
 /// A model and its tokenizer: everything ranking needs.
 pub struct Backbone {
     pub model: Llama,
@@ -89,32 +127,8 @@ impl Backbone {
             device: device.clone(),
         };
         let model = Llama::load(config, &src, precision, device)?;
-        let mut counts = std::collections::BTreeMap::<String, usize>::new();
-        let mut parameters = 0usize;
-        for t in &file.tensors {
-            let n: usize = t.shape.iter().product();
-            parameters += n;
-            if t.shape.len() == 2 {
-                *counts.entry(format!("{:?}", t.dtype)).or_default() += n;
-            }
-        }
-        let quantization = counts
-            .into_iter()
-            .max_by_key(|(_, n)| *n)
-            .map(|(k, _)| k)
-            .unwrap_or_default();
-        let info = ModelInfo {
-            name: file
-                .get_str("general.name")
-                .unwrap_or(source_name)
-                .to_string(),
-            format: "gguf".into(),
-            quantization,
-            parameters,
-            context_length: model.config.max_position_embeddings,
-            card,
-            gguf_metadata: file.metadata.clone(),
-        };
+        let context = model.config.max_position_embeddings;
+        let info = ModelInfo::of_gguf(&file, source_name, context, card);
         Ok(Backbone {
             model,
             tokenizer,
@@ -215,7 +229,9 @@ impl Backbone {
     }
 }
 
-fn check_vocab(config: &LlamaConfig, tokenizer: &Tokenizer, source: &str) -> Result<()> {
+/// Refuses a tokenizer with more tokens than the embedding has rows (`source` names the file):
+/// every backend checks it before it embeds a token id.
+pub fn check_vocab(config: &LlamaConfig, tokenizer: &Tokenizer, source: &str) -> Result<()> {
     let n = tokenizer.vocab_size();
     if n > config.vocab_size {
         return Err(Error::model(

@@ -67,7 +67,14 @@ fn prompt(a: PromptArgs) -> anyhow::Result<()> {
     let nothing = "no prompt written";
     let requests = rank::read_requests(&a.input, nothing)?;
     let ranker = rank::load_ranker(a.model, a.history)?;
-    let requests = rank::ready_for(&ranker, requests, &a.input, a.items.as_deref(), nothing)?;
+    let requests = rank::ready_for(
+        &ranker,
+        &ranker.prompt,
+        requests,
+        &a.input,
+        a.items.as_deref(),
+        nothing,
+    )?;
     let mut stdout = std::io::stdout().lock();
     for rank::Ready {
         prompt: prepared, ..

@@ -5,8 +5,11 @@ use crate::model_path;
 use alro_core::model::MatrixPrecision;
 use alro_core::notes::{fill_notes, ItemTable};
 use alro_core::prompt::PromptConfig;
-use alro_core::rank::{PreparedPrompt, RankMode, Ranker, DEFAULT_BOOTSTRAP_ORDERS};
+use alro_core::rank::{
+    driver, PreparedPrompt, RankBackend, RankMode, Ranker, DEFAULT_BOOTSTRAP_ORDERS,
+};
 use alro_core::request::RankRequest;
+use alro_gpu::{GpuContext, GpuOptions, GpuRanker};
 use anyhow::Context;
 use candle_core::Device;
 use clap::{Args, ValueEnum};
@@ -23,6 +26,16 @@ pub enum Format {
     Text,
 }
 
+/// Where the forward passes run. Both rank by one rule (alro-core's driver); their logits agree
+/// to float rounding, not bit for bit.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum BackendArg {
+    /// alro-core's CPU kernels (candle)
+    Cpu,
+    /// A GPU through wgpu (Vulkan, Metal or DX12): the browser's WebGPU kernels, run natively
+    Wgpu,
+}
+
 #[derive(Args)]
 pub struct RankArgs {
     /// A .gguf file or a Hugging Face directory [default: $ALRO_MODEL or the setup's backbone]
@@ -33,6 +46,9 @@ pub struct RankArgs {
     input: PathBuf,
     #[arg(long, value_enum, default_value = "greedy")]
     mode: ModeArg,
+    /// Where the model runs; `wgpu` reads GGUF files only
+    #[arg(long, value_enum, default_value = "cpu")]
+    backend: BackendArg,
     /// Presentation orders for --mode bootstrap
     #[arg(long, default_value_t = DEFAULT_BOOTSTRAP_ORDERS)]
     orders: usize,
@@ -115,19 +131,49 @@ pub(crate) fn load_ranker(
     Ok(Ranker::new(backbone, prompt)?)
 }
 
+/// The ranker `alro rank --backend wgpu` ranks with: `model` (or the default ranker), a GGUF
+/// file, on the first GPU adapter wgpu finds; the same prompt settings as [`load_ranker`].
+fn load_gpu_ranker(model: Option<PathBuf>, history: Option<usize>) -> anyhow::Result<GpuRanker> {
+    let path = model_path::ranker(model);
+    if path.is_dir() {
+        anyhow::bail!(
+            "--backend wgpu reads GGUF files, and {} is a folder: export it to GGUF with \
+             `alro export`, or rank it with --backend cpu",
+            path.display()
+        );
+    }
+    let name = path.display().to_string();
+    let bytes = std::fs::read(&path).with_context(|| {
+        format!("cannot read model {name} (pass --model FILE.gguf, or run scripts/setup.sh)")
+    })?;
+    let ctx = pollster::block_on(GpuContext::new(GpuOptions::default()))
+        .context("--backend wgpu (or rank on the CPU: --backend cpu)")?;
+    let adapter = ctx.info();
+    eprintln!("wgpu: {} ({})", adapter.label(), adapter.backend);
+    if adapter.is_software() {
+        eprintln!(
+            "note: a software adapter is correct but far slower than --backend cpu on this machine"
+        );
+    }
+    let mut ranker = pollster::block_on(GpuRanker::load(ctx, &bytes, &name))?;
+    ranker.prompt.max_history = history.unwrap_or(ranker.prompt.max_history);
+    Ok(ranker)
+}
+
 /// The requests `read_requests` read from `input`, made ready for `ranker`: the notes it needs
 /// filled in from the item table (see [`with_notes`]), then every request checked against the
 /// model (identifiers, context) — all problems reported at once, each naming `file:line`, and
 /// `nothing` (what the caller would have produced) said to be withheld.
 pub(crate) fn ready_for(
-    ranker: &Ranker,
+    ranker: &impl RankBackend,
+    prompt: &PromptConfig,
     requests: Vec<(usize, RankRequest)>,
     input: &Path,
     items: Option<&Path>,
     nothing: &str,
 ) -> anyhow::Result<Vec<Ready>> {
     let name = input.display().to_string();
-    let requests = with_notes(requests, &ranker.prompt, items)?;
+    let requests = with_notes(requests, prompt, items)?;
     let mut ready = Vec::with_capacity(requests.len());
     let mut problems = Vec::new();
     for (line, request) in requests {
@@ -159,11 +205,30 @@ pub(crate) struct Ready {
 
 pub fn run(args: RankArgs) -> anyhow::Result<()> {
     let requests = read_requests(&args.input, "nothing ranked")?;
-    let ranker = load_ranker(args.model, args.history)?;
+    match args.backend {
+        BackendArg::Cpu => {
+            let ranker = load_ranker(args.model.clone(), args.history)?;
+            rank_all(&ranker, &ranker.prompt, requests, &args)
+        }
+        BackendArg::Wgpu => {
+            let ranker = load_gpu_ranker(args.model.clone(), args.history)?;
+            rank_all(&ranker, &ranker.prompt, requests, &args)
+        }
+    }
+}
+
+/// Validates every request against the model, then ranks them in order, one output per request.
+fn rank_all(
+    ranker: &impl RankBackend,
+    prompt: &PromptConfig,
+    requests: Vec<(usize, RankRequest)>,
+    args: &RankArgs,
+) -> anyhow::Result<()> {
     let name = args.input.display().to_string();
     // Validate every request against the model before ranking any.
     let requests = ready_for(
-        &ranker,
+        ranker,
+        prompt,
         requests,
         &args.input,
         args.items.as_deref(),
@@ -191,8 +256,8 @@ pub fn run(args: RankArgs) -> anyhow::Result<()> {
     } in &requests
     {
         let start = std::time::Instant::now();
-        let resp = ranker
-            .rank_prepared(req, prompt, mode)
+        // The CPU backend's futures never wait; the GPU's wait for the device.
+        let resp = pollster::block_on(driver::rank_prepared(ranker, req, prompt, mode))
             .with_context(|| format!("{name}:{line}"))?;
         let elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;
         match args.format {
