@@ -275,11 +275,33 @@ pub fn position_bias(
     })
 }
 
+/// A list of `relevance.len()` candidates ("Film 0", …) in presentation order, for tests.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) fn test_list(relevance: Vec<f32>) -> RankingExample {
     use alro_core::data::Split;
     use alro_core::request::Candidate;
+    RankingExample {
+        user: "u".into(),
+        split: Split::Test,
+        window_start: 0,
+        history: vec![],
+        history_items: vec![],
+        candidates: (0..relevance.len())
+            .map(|i| Candidate {
+                id: i.to_string(),
+                title: format!("Film {i}"),
+                note: None,
+            })
+            .collect(),
+        target: (0..relevance.len()).collect(),
+        relevance,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_list as list;
+    use super::*;
 
     struct Fixed(Vec<Vec<f64>>);
     impl ListScorer for Fixed {
@@ -288,25 +310,6 @@ mod tests {
         }
         fn score_lists(&mut self, _: &[RankingExample]) -> Result<Vec<Vec<f64>>> {
             Ok(self.0.clone())
-        }
-    }
-
-    fn list(relevance: Vec<f32>) -> RankingExample {
-        RankingExample {
-            user: "u".into(),
-            split: Split::Test,
-            window_start: 0,
-            history: vec![],
-            history_items: vec![],
-            candidates: (0..relevance.len())
-                .map(|i| Candidate {
-                    id: i.to_string(),
-                    title: format!("Film {i}"),
-                    note: None,
-                })
-                .collect(),
-            target: (0..relevance.len()).collect(),
-            relevance,
         }
     }
 

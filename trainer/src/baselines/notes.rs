@@ -77,7 +77,6 @@ impl ListScorer for NoteLists {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alro_core::data::Split;
     use alro_core::metrics::{ndcg_of_ranking, ndcg_of_scores};
     use alro_core::request::Candidate;
 
@@ -88,18 +87,13 @@ mod tests {
             note: Some(note.into()),
         };
         RankingExample {
-            user: "u".into(),
-            split: Split::Test,
-            window_start: 0,
-            history: vec![],
-            history_items: vec![],
             candidates: vec![
                 c("a", "popularity 2/7, similarity 3/7"),
                 c("b", "popularity 5/7, similarity 3/7"),
                 c("c", "popularity 1/7, similarity 1/7"),
             ],
-            relevance: vec![0.0, 2.0, 5.0],
             target: vec![2, 1, 0],
+            ..crate::eval::test_list(vec![0.0, 2.0, 5.0])
         }
     }
 

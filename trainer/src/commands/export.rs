@@ -7,13 +7,13 @@ use alro_core::gguf::GgufFile;
 use alro_core::model::{Backbone, MatrixPrecision};
 use alro_core::rank::Ranker;
 use alro_trainer::export::quality::{score_lists, ListScores};
+use alro_trainer::export::report::{markdown_table, type_counts, ExportRow};
 use alro_trainer::export::{export_gguf, model_card, CardText, Scheme};
 use alro_trainer::train::checkpoint::{self, write_atomic};
 use alro_trainer::train::run::RunDir;
 use anyhow::{bail, Context, Result};
 use candle_core::Device;
 use clap::Args;
-use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
@@ -57,18 +57,6 @@ pub struct ExportArgs {
     /// `train --init-adapter`, `eval --adapter`) read back
     #[arg(long, value_name = "FILE", conflicts_with_all = ["quant", "out", "out_dir", "data"])]
     adapter_f16: Option<PathBuf>,
-}
-
-/// One row of the size/quality table (also written as JSON next to the files).
-#[derive(Serialize)]
-struct Row {
-    variant: String,
-    file: Option<String>,
-    bytes: u64,
-    tokens_per_s: Option<f64>,
-    ndcg10: Option<f64>,
-    top1_agreement: Option<f64>,
-    max_abs_logprob_diff: Option<f32>,
 }
 
 fn checkpoint_file(path: &Path) -> Result<PathBuf> {
@@ -202,15 +190,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
         let prompt = card.prompt_config();
         let ranker = Ranker::new(plain, prompt)?;
         let s = scores_with_bar(&ranker, &examples, "adapter")?;
-        rows.push(Row {
-            variant: "adapter (unmerged)".into(),
-            file: None,
-            bytes: bytes.len() as u64,
-            tokens_per_s: Some(s.tokens_per_s()),
-            ndcg10: Some(s.ndcg10(&examples)),
-            top1_agreement: Some(1.0),
-            max_abs_logprob_diff: Some(0.0),
-        });
+        rows.push(ExportRow::reference(bytes.len() as u64, &s, &examples));
         Some(s)
     };
 
@@ -232,15 +212,11 @@ pub fn run(args: ExportArgs) -> Result<()> {
             exported.bytes.len() as f64 / 1e6,
             type_counts(&exported.tensors)
         );
-        let mut row = Row {
-            variant: scheme.to_string(),
-            file: Some(out.display().to_string()),
-            bytes: exported.bytes.len() as u64,
-            tokens_per_s: None,
-            ndcg10: None,
-            top1_agreement: None,
-            max_abs_logprob_diff: None,
-        };
+        let mut row = ExportRow::written(
+            *scheme,
+            out.display().to_string(),
+            exported.bytes.len() as u64,
+        );
         if let Some(reference) = &reference {
             let loaded = Backbone::from_gguf_bytes(
                 &exported.bytes,
@@ -251,55 +227,13 @@ pub fn run(args: ExportArgs) -> Result<()> {
             let prompt = loaded.prompt_config();
             let ranker = Ranker::new(loaded, prompt)?;
             let s = scores_with_bar(&ranker, &examples, scheme.slug())?;
-            row.tokens_per_s = Some(s.tokens_per_s());
-            row.ndcg10 = Some(s.ndcg10(&examples));
-            row.top1_agreement = Some(s.top1_agreement(reference));
-            row.max_abs_logprob_diff = Some(s.max_abs_diff(reference));
+            row = row.scored(&s, &examples, reference);
         }
         rows.push(row);
     }
-    print_table(&rows, examples.len());
+    print!("{}", markdown_table(&rows, examples.len()));
     let report = out_dir.join("export-report.json");
     write_atomic(&report, serde_json::to_string_pretty(&rows)?.as_bytes())?;
     eprintln!("table as JSON: {}", report.display());
     Ok(())
-}
-
-/// "182 Q4_1, 61 F32, 30 Q8_0": how many tensors of each stored type, most common first.
-fn type_counts(tensors: &[alro_trainer::export::TensorChoice]) -> String {
-    let mut counts: Vec<(String, usize)> = Vec::new();
-    for t in tensors {
-        let name = format!("{:?}", t.dtype);
-        match counts.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, c)) => *c += 1,
-            None => counts.push((name, 1)),
-        }
-    }
-    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    counts
-        .iter()
-        .map(|(n, c)| format!("{c} {n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn print_table(rows: &[Row], lists: usize) {
-    let opt =
-        |v: Option<f64>, digits: usize| v.map_or("—".to_string(), |x| format!("{x:.digits$}"));
-    println!(
-        "| variant | file size (MB) | prefill tokens/s | NDCG@10 ({lists} validation lists) | top-1 = adapter | max |Δ log p| |"
-    );
-    println!("|---|---:|---:|---:|---:|---:|");
-    for r in rows {
-        println!(
-            "| {} | {:.1} | {} | {} | {} | {} |",
-            r.variant,
-            r.bytes as f64 / 1e6,
-            opt(r.tokens_per_s, 0),
-            opt(r.ndcg10, 4),
-            r.top1_agreement
-                .map_or("—".into(), |a| format!("{:.0}%", a * 100.0)),
-            opt(r.max_abs_logprob_diff.map(f64::from), 4),
-        );
-    }
 }

@@ -3,7 +3,8 @@
 //!
 //! Map:
 //! - [`card`]: the `alro.*` model card of an export, from the checkpoint and its lists.
-//! - [`quality`]: scores of the exported file against the unmerged adapter model (the table).
+//! - [`quality`]: scores of the exported file against the unmerged adapter model.
+//! - [`report`]: the size/quality table, one row per file and the adapter as reference.
 //! - [`scheme`]: the tensor type rule of each `--quant` scheme (llama.cpp's choices).
 //! - this module: merge (`W + (α/r)·B·A` in f32, [`crate::train::lora::merged_weight`]),
 //!   quantize, and assemble the file: the backbone's own metadata and tokenizer unchanged (so
@@ -16,6 +17,7 @@
 
 pub mod card;
 pub mod quality;
+pub mod report;
 pub mod scheme;
 
 pub use card::{lora_summary, model_card, CardText};
