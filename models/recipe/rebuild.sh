@@ -2,7 +2,8 @@
 # Rebuilds the release adapter models/ranker/adapter.safetensors from public MovieLens 100K, in
 # resumable pieces: run it again after an interruption (or with ALRO_PIECE_MINUTES set) and it
 # continues where it stopped — each stage is `alro train ... --resume` once its run folder holds a
-# checkpoint. About 1.5 CPU-hours on 2 cores (stage 1 ~10 min, stage 2 ~85 min; models/README.md).
+# checkpoint. About 3 CPU-hours on 2 cores (stage 1 ~10 min, stages 2 and 3 ~80 min each;
+# models/README.md).
 #
 # Usage: bash models/recipe/rebuild.sh [ML-100K folder, default ../shared/data/ml-100k]
 # Env:   ALRO_WORK (scratch folder, default .cache/release-run), ALRO_PIECE_MINUTES (stop each
@@ -48,8 +49,10 @@ train_stage() { # name, data, config, extra args...
 train_stage stage1 "$WORK/stage1" models/recipe/stage1-note-order.toml --stop-at-step 25
 train_stage stage2 "$WORK/m20" models/recipe/stage2-listwise.toml \
   --init-adapter "$WORK/runs/stage1/best.safetensors"
+train_stage stage3 "$WORK/m20" models/recipe/stage3-fresh-lists.toml \
+  --init-adapter "$WORK/runs/stage2/last.safetensors"
 
-# The release adapter is the state at the end of the schedule (step 300, last.safetensors), not
-# the best of the 40-list validations: their differences (0.70–0.74) are within their noise.
-$ALRO export --checkpoint "$WORK/runs/stage2/last.safetensors" --adapter-f16 models/ranker/adapter.safetensors
+# The release adapter is the state at the end of stage 3's schedule (last.safetensors), not the
+# best of the 40-list validations: their differences (0.70–0.75) are within their noise.
+$ALRO export --checkpoint "$WORK/runs/stage3/last.safetensors" --adapter-f16 models/ranker/adapter.safetensors
 say "wrote models/ranker/adapter.safetensors; bash scripts/setup.sh rebuilds the default ranker"
