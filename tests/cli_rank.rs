@@ -43,24 +43,7 @@ fn rank_writes_one_response_per_request() {
     let input = dir.join("requests.jsonl");
     std::fs::write(&input, format!("{GOOD}\n\n{GOOD}\n")).unwrap();
     for mode in ["greedy", "single", "bootstrap"] {
-        let out = alro()
-            .args(["rank", "--model"])
-            .arg(&model)
-            .arg("--input")
-            .arg(&input)
-            .args(["--mode", mode])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{mode}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let lines = rank_lines(&model, &input, &["--mode", mode]);
         assert_eq!(lines.len(), 2);
         for v in &lines {
             assert_eq!(ranked_ids(v), ["m1", "m2", "m3"]);
@@ -84,26 +67,18 @@ fn wgpu_backend_ranks_as_the_cpu() {
     let input = dir.join("requests.jsonl");
     let five = r#"{"history": [{"title": "Heat (1995)", "rating": 5}, {"title": "Fargo (1996)", "rating": 2}], "candidates": [{"id": "a", "title": "Alien (1979)"}, {"id": "b", "title": "Babe (1995)"}, {"id": "c", "title": "Clueless (1995)"}, {"id": "d", "title": "Dune (1984)"}, {"id": "e", "title": "Emma (1996)"}]}"#;
     std::fs::write(&input, format!("{GOOD}\n{five}\n")).unwrap();
-    let run = |backend: &str, mode: &str| -> Vec<serde_json::Value> {
-        let out = alro()
-            .args(["rank", "--model"])
-            .arg(&model)
-            .arg("--input")
-            .arg(&input)
-            .args(["--mode", mode, "--orders", "3", "--seed", "7"])
-            .args(["--backend", backend])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{backend} {mode}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+    let run = |backend: &str, mode: &str| {
+        let args = [
+            "--mode",
+            mode,
+            "--orders",
+            "3",
+            "--seed",
+            "7",
+            "--backend",
+            backend,
+        ];
+        rank_lines(&model, &input, &args)
     };
     for mode in ["greedy", "single", "bootstrap"] {
         let (cpu, gpu) = (run("cpu", mode), run("wgpu", mode));
@@ -363,6 +338,23 @@ fn inspect_prompt(
         .args(extra)
         .output()
         .unwrap()
+}
+
+/// `alro rank --model model --input input args…`'s responses (the run must succeed).
+fn rank_lines(
+    model: &std::path::Path,
+    input: &std::path::Path,
+    args: &[&str],
+) -> Vec<serde_json::Value> {
+    let out = alro()
+        .args(["rank", "--model"])
+        .arg(model)
+        .arg("--input")
+        .arg(input)
+        .args(args)
+        .output()
+        .unwrap();
+    json_lines(&out)
 }
 
 fn json_lines(out: &std::process::Output) -> Vec<serde_json::Value> {
