@@ -35,12 +35,10 @@ impl GpuRanker {
         let tokenizer = Tokenizer::from_gguf(&file)?;
         let config = LlamaConfig::from_gguf(&file)?;
         check_vocab(&config, &tokenizer, source_name)?;
-        let identifiers = rank::identifiers_for(card.as_ref(), &tokenizer)?;
-        let prompt = card
-            .as_ref()
-            .map_or_else(PromptConfig::default, |c: &ModelCard| c.prompt_config());
-        let model = GpuModel::from_gguf(&ctx, &file, bytes, &identifiers.token_ids).await?;
         let info = ModelInfo::of_gguf(&file, source_name, config.max_position_embeddings, card);
+        let identifiers = rank::identifiers_for(info.card.as_ref(), &tokenizer)?;
+        let prompt = info.prompt_config();
+        let model = GpuModel::from_gguf(&ctx, &file, bytes, &identifiers.token_ids).await?;
         Ok(GpuRanker {
             ctx,
             model,

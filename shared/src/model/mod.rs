@@ -56,6 +56,13 @@ pub struct ModelInfo {
 }
 
 impl ModelInfo {
+    /// The prompt this model expects: its card's (an exported ranker) or the defaults.
+    pub fn prompt_config(&self) -> crate::prompt::PromptConfig {
+        self.card
+            .as_ref()
+            .map_or_else(Default::default, |c| c.prompt_config())
+    }
+
     /// The facts of a GGUF file: its name (`general.name`, else `source_name`), parameter count
     /// and dominant matrix type; shared by every backend that loads one.
     pub fn of_gguf(
@@ -103,10 +110,7 @@ pub struct Backbone {
 impl Backbone {
     /// The prompt this model expects: its card's (an exported ranker) or the defaults.
     pub fn prompt_config(&self) -> crate::prompt::PromptConfig {
-        self.info
-            .card
-            .as_ref()
-            .map_or_else(Default::default, |c| c.prompt_config())
+        self.info.prompt_config()
     }
 
     /// From the bytes of a GGUF file. `source_name` is what errors call it (its path).
