@@ -1,17 +1,21 @@
 //! Inference speed of our ranker on the default backbone (a benchmark, not a test).
 //!
 //!     cargo bench -p alro-trainer --bench inference -- [--model M] [--out ids.json]
+//!         [--repeats N] [--decode-repeats N]
 //!
 //! Measures, on the first request of examples/requests.jsonl:
 //! - prefill tokens/s for exactly 512 prompt tokens (the request's prompt, repeated and cut);
 //! - end-to-end time to rank its 20 candidates (tokenize + prefill + 19 constrained decode steps);
+//! - one decode step on its own (one token through the KV cache of the ranking prompt, then the
+//!   identifier logits): the median over the 19 steps of a greedy ranking;
 //! - the process's peak resident memory.
 //! With `--out`, writes the 512 token ids and the ranking prompt's ids so that
 //! benches/llamacpp_inference.py times llama.cpp on exactly the same input.
 
 use alro_core::model::{Backbone, Kernels, MatrixPrecision};
 use alro_core::prompt::PromptConfig;
-use alro_core::rank::{RankMode, Ranker};
+use alro_core::rank::driver::run_ready;
+use alro_core::rank::{RankBackend, RankMode, Ranker};
 use alro_core::request::RankRequest;
 use candle_core::{Device, Tensor};
 use std::time::Instant;
@@ -73,6 +77,21 @@ fn main() -> anyhow::Result<()> {
                 .map(|_| t.elapsed().as_secs_f64())
         })
         .collect::<Result<_, _>>()?;
+    // Decode steps on their own: the ranking prompt's cache, then one identifier per step (a
+    // large --decode-repeats makes a profile of this run a profile of decode steps).
+    let decode_repeats = flag("--decode-repeats")
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(repeats);
+    let (prefilled, _) = run_ready(ranker.start(&prompt.tokens))?;
+    let mut steps = Vec::new();
+    for _ in 0..decode_repeats {
+        let mut cache = prefilled.clone();
+        for &token in &ranker.identifier_token_ids()[..req.candidates.len() - 1] {
+            let t = Instant::now();
+            run_ready(ranker.next(&mut cache, token))?;
+            steps.push(t.elapsed().as_secs_f64());
+        }
+    }
     let p = median(prefill);
     let r = median(rank);
     let report = serde_json::json!({
@@ -85,6 +104,7 @@ fn main() -> anyhow::Result<()> {
         "rank_prompt_tokens": prompt.tokens.len(),
         "rank_candidates": req.candidates.len(),
         "rank_s": r,
+        "decode_step_ms": median(steps) * 1000.0,
         "peak_rss_mib": peak_rss_mib(),
     });
     println!("{report}");

@@ -3,6 +3,7 @@
 //! Field names mirror the checkpoint (`attn_q` = `self_attn.q_proj`, …).
 
 use super::config::{LlamaConfig, RopeLayout};
+use super::decode_attention;
 use super::linear::Linear;
 use super::ops::{self, Kernels};
 use super::stacked::Stacked;
@@ -309,6 +310,12 @@ impl Attention {
             let scale = 1.0 / (hd as f64).sqrt();
             let out = super::causal_attention::causal_attention(&q, &k, &v, scale)?;
             let out = out.transpose(1, 2)?.reshape((b, s, nh * hd))?;
+            return self.o_proj.forward(&out);
+        }
+        // A decode step (one query over the cache): plain loops, no GEMM (`decode_attention`).
+        if s == 1 && b == 1 && decode_attention::applies(&q) {
+            let scale = 1.0 / (hd as f32).sqrt();
+            let out = decode_attention::decode_attention(&q, &k, &v, scale)?;
             return self.o_proj.forward(&out);
         }
         let t = k.dim(2)?;

@@ -8,10 +8,11 @@
 //! those 8-bit roundings moved a browser ranking away from the native one.
 //!
 //! Here each weight row is decoded block by block — Q4_0, Q4_1 and Q8_0 (the default backbone's
-//! and our exports' types) by fused kernels over GGML's byte layout, every other type with
-//! candle's own `GgmlType::to_float` — and multiplied with `x` in a fixed summation order (eight partial sums, combined pairwise; Rust
-//! never reassociates or fuses float operations), so the same weight and `x` give the same bits
-//! on every platform and thread count. Rows are independent, so native builds split them over
+//! and our exports' types) by the fused kernels of [`super::block_dot`] (AVX2, SIMD128 or
+//! portable, one fixed order of operations), every other type with candle's own
+//! `GgmlType::to_float` then [`dot`] — and multiplied with `x` in a fixed summation order (eight
+//! partial sums, combined pairwise; Rust never reassociates or fuses float operations), so the
+//! same weight and `x` give the same bits on every platform and thread count. Rows are independent, so native builds split them over
 //! rayon's threads; wasm runs them on its one thread.
 
 use candle_core::quantized::k_quants::{
@@ -21,11 +22,16 @@ use candle_core::quantized::{GgmlDType, GgmlType, QTensor};
 use candle_core::{bail, Result};
 use half::{bf16, f16};
 
+use super::block_dot::{self, RowsDot, BLOCK, Q4_0_BYTES, Q4_1_BYTES, Q8_0_BYTES};
+
 /// `weight` (out, in) · `x` (in) → (out), exactly as described in the module docs.
 pub fn quantized_matvec(weight: &QTensor, x: &[f32]) -> Result<Vec<f32>> {
     let (rows, cols) = weight.shape().dims2()?;
     if x.len() != cols {
-        bail!("matvec: input has {} values, weight has {cols} columns", x.len());
+        bail!(
+            "matvec: input has {} values, weight has {cols} columns",
+            x.len()
+        );
     }
     let bytes = weight.data()?;
     macro_rules! typed {
@@ -35,10 +41,10 @@ pub fn quantized_matvec(weight: &QTensor, x: &[f32]) -> Result<Vec<f32>> {
     }
     match weight.dtype() {
         // The block types of the default backbone and of our exports: decoded in place, fused
-        // with the dot product (no scratch row), ~4x faster than decode-then-dot.
-        GgmlDType::Q4_0 => fused_rows(&bytes, rows, cols, x, Q4_0_BYTES, dot_q4_0),
-        GgmlDType::Q4_1 => fused_rows(&bytes, rows, cols, x, Q4_1_BYTES, dot_q4_1),
-        GgmlDType::Q8_0 => fused_rows(&bytes, rows, cols, x, Q8_0_BYTES, dot_q8_0),
+        // with the dot product (no scratch row), in SIMD where the build has it (`block_dot`).
+        GgmlDType::Q4_0 => fused_rows(&bytes, rows, cols, x, Q4_0_BYTES, block_dot::q4_0()),
+        GgmlDType::Q4_1 => fused_rows(&bytes, rows, cols, x, Q4_1_BYTES, block_dot::q4_1()),
+        GgmlDType::Q8_0 => fused_rows(&bytes, rows, cols, x, Q8_0_BYTES, block_dot::q8_0()),
         GgmlDType::F32 => typed!(f32),
         GgmlDType::F16 => typed!(f16),
         GgmlDType::BF16 => typed!(bf16),
@@ -56,104 +62,42 @@ pub fn quantized_matvec(weight: &QTensor, x: &[f32]) -> Result<Vec<f32>> {
     }
 }
 
-/// Bytes of one 32-weight block in GGML's layout: `d` (f16) [+ `m` (f16)] then the quants.
-const Q4_0_BYTES: usize = 18;
-const Q4_1_BYTES: usize = 20;
-const Q8_0_BYTES: usize = 34;
-const BLOCK: usize = 32;
-
-fn f16_at(b: &[u8], at: usize) -> f32 {
-    f16::from_le_bytes([b[at], b[at + 1]]).to_f32()
-}
-
-/// Σ over one block of `q[j]·x[j]` for the 32 quant values `q` (as f32), in eight lanes combined
-/// pairwise — the same fixed order as [`dot`].
-#[inline(always)]
-fn block_dot(q: &[f32; BLOCK], x: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    for (qc, xc) in q.chunks_exact(8).zip(x[..BLOCK].chunks_exact(8)) {
-        for i in 0..8 {
-            acc[i] += qc[i] * xc[i];
-        }
-    }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
-}
-
-/// Low nibbles are weights 0..16 of a block, high nibbles 16..32 (GGML's Q4 layout).
-#[inline(always)]
-fn nibbles(qs: &[u8], offset: f32) -> [f32; BLOCK] {
-    let mut q = [0f32; BLOCK];
-    for j in 0..16 {
-        q[j] = (qs[j] & 0x0f) as f32 - offset;
-        q[j + 16] = (qs[j] >> 4) as f32 - offset;
-    }
-    q
-}
-
-/// One Q4_0 row: Σ_b d_b · Σ_j (q_j − 8)·x_j.
-fn dot_q4_0(row: &[u8], x: &[f32], _xsum: &[f32]) -> f32 {
-    let mut total = 0f32;
-    for (b, blk) in row.chunks_exact(Q4_0_BYTES).enumerate() {
-        let q = nibbles(&blk[2..], 8.0);
-        total += f16_at(blk, 0) * block_dot(&q, &x[b * BLOCK..]);
-    }
-    total
-}
-
-/// One Q4_1 row: Σ_b (d_b · Σ_j q_j·x_j + m_b · Σ_j x_j), with the block sums of `x` shared by
-/// every row.
-fn dot_q4_1(row: &[u8], x: &[f32], xsum: &[f32]) -> f32 {
-    let mut total = 0f32;
-    for (b, blk) in row.chunks_exact(Q4_1_BYTES).enumerate() {
-        let q = nibbles(&blk[4..], 0.0);
-        total += f16_at(blk, 0) * block_dot(&q, &x[b * BLOCK..]) + f16_at(blk, 2) * xsum[b];
-    }
-    total
-}
-
-/// One Q8_0 row: Σ_b d_b · Σ_j q_j·x_j.
-fn dot_q8_0(row: &[u8], x: &[f32], _xsum: &[f32]) -> f32 {
-    let mut total = 0f32;
-    for (b, blk) in row.chunks_exact(Q8_0_BYTES).enumerate() {
-        let mut q = [0f32; BLOCK];
-        for (v, &byte) in q.iter_mut().zip(&blk[2..]) {
-            *v = byte as i8 as f32;
-        }
-        total += f16_at(blk, 0) * block_dot(&q, &x[b * BLOCK..]);
-    }
-    total
-}
-
-type RowDot = fn(&[u8], &[f32], &[f32]) -> f32;
-
-/// Every row of a 32-weight block type through its fused row kernel.
+/// Every row of a 32-weight block type through its fused rows kernel.
 fn fused_rows(
     bytes: &[u8],
     rows: usize,
     cols: usize,
     x: &[f32],
     block_bytes: usize,
-    row_dot: RowDot,
+    rows_dot: RowsDot,
 ) -> Result<Vec<f32>> {
     if cols % BLOCK != 0 || bytes.len() != rows * cols / BLOCK * block_bytes {
-        bail!("matvec: {rows}x{cols} weight does not match its {} bytes", bytes.len());
+        bail!(
+            "matvec: {rows}x{cols} weight does not match its {} bytes",
+            bytes.len()
+        );
     }
     let row_bytes = cols / BLOCK * block_bytes;
-    let xsum: Vec<f32> = x.chunks_exact(BLOCK).map(|c| dot(c, &[1f32; BLOCK])).collect();
+    let xsum: Vec<f32> = x
+        .chunks_exact(BLOCK)
+        .map(|c| dot(c, &[1f32; BLOCK]))
+        .collect();
     let mut out = vec![0f32; rows];
-    let one = |r: usize| row_dot(&bytes[r * row_bytes..(r + 1) * row_bytes], x, &xsum);
+    // Chunks of 64 rows: each row's result depends only on its bytes and `x`, not on the chunk.
+    let chunk = |c: usize, y: &mut [f32]| {
+        let at = c * 64 * row_bytes;
+        rows_dot(&bytes[at..at + y.len() * row_bytes], x, &xsum, y)
+    };
     #[cfg(not(target_arch = "wasm32"))]
     {
         use rayon::prelude::*;
-        out.par_chunks_mut(64).enumerate().for_each(|(c, chunk)| {
-            for (i, y) in chunk.iter_mut().enumerate() {
-                *y = one(c * 64 + i);
-            }
-        });
+        out.par_chunks_mut(64)
+            .enumerate()
+            .for_each(|(c, y)| chunk(c, y));
     }
     #[cfg(target_arch = "wasm32")]
-    for (r, y) in out.iter_mut().enumerate() {
-        *y = one(r);
+    for (c, y) in out.chunks_mut(64).enumerate() {
+        chunk(c, y);
     }
     Ok(out)
 }
@@ -163,7 +107,10 @@ fn fused_rows(
 fn blocks_of<T: GgmlType>(bytes: &[u8]) -> Result<&[T]> {
     let size = std::mem::size_of::<T>();
     if bytes.len() % size != 0 || bytes.as_ptr().align_offset(std::mem::align_of::<T>()) != 0 {
-        bail!("matvec: {:?} storage is not a whole number of aligned blocks", T::DTYPE);
+        bail!(
+            "matvec: {:?} storage is not a whole number of aligned blocks",
+            T::DTYPE
+        );
     }
     // SAFETY: length and alignment checked above; every block type is plain data (f16 scales and
     // byte arrays) for which any bit pattern is a valid value.
@@ -188,16 +135,14 @@ fn rows_times<T: GgmlType>(blocks: &[T], rows: usize, cols: usize, x: &[f32]) ->
     {
         use rayon::prelude::*;
         // Chunks of rows big enough that scheduling is negligible next to decoding them.
-        out.par_chunks_mut(64)
-            .enumerate()
-            .for_each_init(
-                || vec![0f32; cols],
-                |scratch, (c, chunk)| {
-                    for (i, y) in chunk.iter_mut().enumerate() {
-                        *y = row_dot(c * 64 + i, scratch);
-                    }
-                },
-            );
+        out.par_chunks_mut(64).enumerate().for_each_init(
+            || vec![0f32; cols],
+            |scratch, (c, chunk)| {
+                for (i, y) in chunk.iter_mut().enumerate() {
+                    *y = row_dot(c * 64 + i, scratch);
+                }
+            },
+        );
     }
     #[cfg(target_arch = "wasm32")]
     {
@@ -233,7 +178,12 @@ mod tests {
 
     fn reference(w: &Tensor, x: &[f32]) -> Vec<f32> {
         let xt = Tensor::new(x, &Device::Cpu).unwrap().unsqueeze(1).unwrap();
-        w.matmul(&xt).unwrap().squeeze(1).unwrap().to_vec1().unwrap()
+        w.matmul(&xt)
+            .unwrap()
+            .squeeze(1)
+            .unwrap()
+            .to_vec1()
+            .unwrap()
     }
 
     /// Against candle's dequantize + f32 matmul, for every block type a GGUF backbone uses.
@@ -242,7 +192,10 @@ mod tests {
         let dev = Device::Cpu;
         let (rows, cols) = (70, 512); // 70 rows: one full rayon chunk and a partial one
         let w = Tensor::randn(0f32, 0.5, (rows, cols), &dev).unwrap();
-        let x: Vec<f32> = Tensor::randn(0f32, 1.0, cols, &dev).unwrap().to_vec1().unwrap();
+        let x: Vec<f32> = Tensor::randn(0f32, 1.0, cols, &dev)
+            .unwrap()
+            .to_vec1()
+            .unwrap();
         for dtype in [
             GgmlDType::F32,
             GgmlDType::F16,
@@ -262,7 +215,10 @@ mod tests {
             let got = quantized_matvec(&q, &x).unwrap();
             assert_eq!(got.len(), rows);
             for (r, (g, e)) in got.iter().zip(&want).enumerate() {
-                assert!((g - e).abs() <= 1e-4 * (1.0 + e.abs()), "{dtype:?} row {r}: {g} vs {e}");
+                assert!(
+                    (g - e).abs() <= 1e-4 * (1.0 + e.abs()),
+                    "{dtype:?} row {r}: {g} vs {e}"
+                );
             }
         }
     }
@@ -272,7 +228,9 @@ mod tests {
         let dev = Device::Cpu;
         let w = Tensor::randn(0f32, 0.5, (300, 256), &dev).unwrap();
         let q = QTensor::quantize(&w, GgmlDType::Q4_1).unwrap();
-        let x: Vec<f32> = (0..256).map(|i| ((i * 37 % 101) as f32 - 50.0) / 17.0).collect();
+        let x: Vec<f32> = (0..256)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 17.0)
+            .collect();
         let many = quantized_matvec(&q, &x).unwrap();
         let one = rayon::ThreadPoolBuilder::new()
             .num_threads(1)

@@ -3,9 +3,11 @@
 
 // The training kernels (one-pass CPU ops with hand-written backwards, the frozen-weight GEMMs):
 // only with the `train` feature, so the browser's build compiles none of them.
+mod block_dot;
 #[cfg(feature = "train")]
 mod causal_attention;
 mod config;
+mod decode_attention;
 #[cfg(feature = "train")]
 mod cpu_gemm;
 mod frozen;
