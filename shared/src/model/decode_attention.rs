@@ -1,64 +1,77 @@
 //! Attention of one new position over the cached keys and values (a decode step), as plain loops.
 //!
 //! Why not candle's matmuls: for one query the products are tiny ((rep, hd)·(hd, t) per key/value
-//! head), and the GEMM's packing and thread hand-offs cost more than the arithmetic. These loops
-//! also fix the order of every sum (the dot products of [`super::matvec::dot`], value rows added
-//! in position order), whereas a GEMM's order depends on its SIMD kernel, so the same inputs give
-//! the same bits on x86 and wasm except through `exp`, which comes from the platform's libm.
+//! head), and the GEMM's packing and thread hand-offs cost more than the arithmetic. The loops
+//! read the cache where it lies, as the chunks the passes appended (the prompt, then one position
+//! per step), so a step never copies the cache. They also fix the order of every sum (the dot
+//! products of [`super::matvec::dot`], value rows added in position order), whereas a GEMM's order
+//! depends on its SIMD kernel: the same inputs give the same bits on x86 and wasm, except through
+//! `exp`, which comes from the platform's libm.
 
 use super::matvec::dot;
 use candle_core::{CpuStorage, Result, Storage, Tensor, D};
 
-/// `f` over the values of `t` (made contiguous first: no copy when it already is, as the cache
-/// is), without copying them out of candle's storage.
-fn with_values<T>(t: &Tensor, f: impl FnOnce(&[f32]) -> T) -> Result<T> {
-    let t = t.contiguous()?;
-    let (storage, layout) = t.storage_and_layout();
-    match (&*storage, layout.contiguous_offsets()) {
-        (Storage::Cpu(CpuStorage::F32(v)), Some((start, end))) => Ok(f(&v[start..end])),
-        _ => candle_core::bail!("decode attention: expected an f32 CPU tensor"),
-    }
-}
-
-/// `q` (1, heads, 1, hd) against `k`, `v` (1, kv_heads, t, hd) → (1, 1, heads·hd); query head
-/// `h` reads key/value head `h / (heads / kv_heads)` (grouped-query attention).
-pub fn decode_attention(q: &Tensor, k: &Tensor, v: &Tensor, scale: f32) -> Result<Tensor> {
+/// `q` (1, heads, 1, hd) against keys and values given as chunks along the position axis, each
+/// (1, kv_heads, positions, hd) and contiguous → (1, 1, heads·hd). Query head `h` reads key/value
+/// head `h / (heads / kv_heads)` (grouped-query attention).
+pub fn decode_attention(q: &Tensor, k: &[Tensor], v: &[Tensor], scale: f32) -> Result<Tensor> {
     let (_, heads, _, hd) = q.dims4()?;
-    let (_, kv_heads, t, _) = k.dims4()?;
-    let rep = heads / kv_heads;
     let q = q.flatten_all()?.to_vec1::<f32>()?;
-    let out = with_values(k, |k| {
-        with_values(v, |v| attend(&q, k, v, (rep, t, hd), scale))
-    })??;
+    let kv_heads = match k.first() {
+        Some(chunk) => chunk.dim(1)?,
+        None => candle_core::bail!("decode attention: the cache is empty"),
+    };
+    // Hold every chunk's storage for the loops: (values, positions) per chunk.
+    let guards: Vec<_> = k.iter().chain(v).map(|t| t.storage_and_layout()).collect();
+    let mut chunks = Vec::with_capacity(guards.len());
+    for (storage, layout) in &guards {
+        match (&**storage, layout.contiguous_offsets()) {
+            (Storage::Cpu(CpuStorage::F32(values)), Some((start, end))) => {
+                chunks.push((&values[start..end], layout.dims()[2]));
+            }
+            _ => candle_core::bail!("decode attention: expected contiguous f32 CPU chunks"),
+        }
+    }
+    let (keys, values) = chunks.split_at(k.len());
+    let out = attend(&q, keys, values, (heads / kv_heads, hd), scale);
     Tensor::from_vec(out, (1, 1, heads * hd), &candle_core::Device::Cpu)
 }
 
-/// The loops of [`decode_attention`] over flat values.
+/// The rows of key/value head `kv` in a chunk of `positions` positions.
+fn head_rows(chunk: &[f32], positions: usize, kv: usize, hd: usize) -> &[f32] {
+    &chunk[kv * positions * hd..(kv + 1) * positions * hd]
+}
+
+/// The loops of [`decode_attention`]: `keys`/`values` are (flat values, positions) per chunk.
 fn attend(
     q: &[f32],
-    k: &[f32],
-    v: &[f32],
-    (rep, t, hd): (usize, usize, usize),
+    keys: &[(&[f32], usize)],
+    values: &[(&[f32], usize)],
+    (rep, hd): (usize, usize),
     scale: f32,
 ) -> Vec<f32> {
+    let total: usize = keys.iter().map(|(_, n)| n).sum();
     let mut out = vec![0f32; q.len()];
-    let mut weights = vec![0f32; t];
+    let mut weights = Vec::with_capacity(total);
     for (h, out_h) in out.chunks_exact_mut(hd).enumerate() {
         let kv = h / rep;
-        let keys = &k[kv * t * hd..(kv + 1) * t * hd];
-        let values = &v[kv * t * hd..(kv + 1) * t * hd];
         let q_h = &q[h * hd..(h + 1) * hd];
-        let mut max = f32::NEG_INFINITY;
-        for (w, key) in weights.iter_mut().zip(keys.chunks_exact(hd)) {
-            *w = dot(q_h, key) * scale;
-            max = max.max(*w);
+        weights.clear();
+        for &(chunk, n) in keys {
+            for key in head_rows(chunk, n, kv, hd).chunks_exact(hd) {
+                weights.push(dot(q_h, key) * scale);
+            }
         }
+        let max = weights.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let mut sum = 0f32;
         for w in weights.iter_mut() {
             *w = (*w - max).exp();
             sum += *w;
         }
-        for (w, value) in weights.iter().zip(values.chunks_exact(hd)) {
+        let rows = values
+            .iter()
+            .flat_map(|&(chunk, n)| head_rows(chunk, n, kv, hd).chunks_exact(hd));
+        for (w, value) in weights.iter().zip(rows) {
             let p = w / sum;
             for (o, x) in out_h.iter_mut().zip(value) {
                 *o += p * x;
@@ -81,7 +94,8 @@ mod tests {
     use super::*;
     use candle_core::Device;
 
-    /// Against softmax(q·kᵀ·scale)·v written with candle's ops, grouped-query heads included.
+    /// Against softmax(q·kᵀ·scale)·v written with candle's ops, grouped-query heads included, with
+    /// the cache split into chunks of 30, 1 and 6 positions.
     #[test]
     fn matches_the_matmul_softmax_formula() {
         let dev = Device::Cpu;
@@ -89,8 +103,14 @@ mod tests {
         let q = Tensor::randn(0f32, 1.0, (1, heads, 1, hd), &dev).unwrap();
         let k = Tensor::randn(0f32, 1.0, (1, kv_heads, t, hd), &dev).unwrap();
         let v = Tensor::randn(0f32, 1.0, (1, kv_heads, t, hd), &dev).unwrap();
+        let split = |x: &Tensor| -> Vec<Tensor> {
+            [(0, 30), (30, 1), (31, 6)]
+                .iter()
+                .map(|&(at, n)| x.narrow(2, at, n).unwrap().contiguous().unwrap())
+                .collect()
+        };
         let scale = 0.25f32;
-        let got = decode_attention(&q, &k, &v, scale).unwrap();
+        let got = decode_attention(&q, &split(&k), &split(&v), scale).unwrap();
         let rep = heads / kv_heads;
         let mut want = Vec::new();
         for h in 0..heads {

@@ -53,14 +53,41 @@ pub struct Llama {
 /// Keys and values of the positions already processed, one entry per layer.
 #[derive(Debug, Clone, Default)]
 pub struct KvCache {
-    layers: Vec<Option<(Tensor, Tensor)>>,
+    layers: Vec<LayerKv>,
     len: usize,
+}
+
+/// One layer's keys and values, (1, kv_heads, positions, hd) each, as the chunks the passes added
+/// (the prompt, then one position per decode step). A decode step reads the chunks in place
+/// (`decode_attention`), so it appends without copying the cache; any other pass joins them first.
+#[derive(Debug, Clone, Default)]
+pub struct LayerKv {
+    k: Vec<Tensor>,
+    v: Vec<Tensor>,
+}
+
+impl LayerKv {
+    fn push(&mut self, k: Tensor, v: Tensor) -> Result<()> {
+        self.k.push(k.contiguous()?);
+        self.v.push(v.contiguous()?);
+        Ok(())
+    }
+
+    /// All positions as one key and one value tensor (kept joined for the next pass).
+    fn joined(&mut self) -> Result<(Tensor, Tensor)> {
+        for chunks in [&mut self.k, &mut self.v] {
+            if chunks.len() > 1 {
+                *chunks = vec![Tensor::cat(chunks, 2)?];
+            }
+        }
+        Ok((self.k[0].clone(), self.v[0].clone()))
+    }
 }
 
 impl KvCache {
     pub fn new(num_layers: usize) -> Self {
         KvCache {
-            layers: vec![None; num_layers],
+            layers: vec![LayerKv::default(); num_layers],
             len: 0,
         }
     }
@@ -174,7 +201,7 @@ impl Block {
     fn forward(
         &self,
         x: &Tensor,
-        cache: Option<&mut Option<(Tensor, Tensor)>>,
+        cache: Option<&mut LayerKv>,
         ctx: &PassContext,
     ) -> Result<Tensor> {
         // A block whose input carries no gradient and that holds no adapter needs none: it may
@@ -260,15 +287,15 @@ impl Attention {
     fn forward(
         &self,
         x: &Tensor,
-        cache: Option<&mut Option<(Tensor, Tensor)>>,
+        cache: Option<&mut LayerKv>,
         ctx: &PassContext,
     ) -> Result<Tensor> {
         let PassContext {
             cos,
             sin,
-            mask,
             cfg,
             kernels,
+            ..
         } = *ctx;
         let (b, s, _) = x.dims3()?;
         let (nh, nkv, hd) = (cfg.num_heads, cfg.num_kv_heads, cfg.head_dim);
@@ -289,17 +316,28 @@ impl Attention {
         let q = ops::rope(&q, cos, sin, interleaved, kernels)?;
         let k = ops::rope(&k, cos, sin, interleaved, kernels)?;
 
-        let (k, v) = match cache {
-            None => (k, v),
-            Some(slot) => {
-                let kv = match slot.take() {
-                    None => (k, v),
-                    Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
-                };
-                *slot = Some(kv.clone());
-                kv
+        // A decode step (one query over the cache): plain loops over the cached chunks, no
+        // GEMM and no copy of the cache (`decode_attention`).
+        if let Some(layer) = cache {
+            layer.push(k, v)?;
+            if s == 1 && b == 1 && decode_attention::applies(&q) {
+                let scale = 1.0 / (hd as f32).sqrt();
+                let out = decode_attention::decode_attention(&q, &layer.k, &layer.v, scale)?;
+                return self.o_proj.forward(&out);
             }
-        };
+            let (k, v) = layer.joined()?;
+            return self.attend(&q, &k, &v, ctx);
+        }
+        self.attend(&q, &k, &v, ctx)
+    }
+
+    /// Attention of `q` (b, heads, s, hd) over `k`, `v` (b, kv_heads, t, hd), then `o_proj`.
+    fn attend(&self, q: &Tensor, k: &Tensor, v: &Tensor, ctx: &PassContext) -> Result<Tensor> {
+        let PassContext {
+            mask, cfg, kernels, ..
+        } = *ctx;
+        let (b, nh, s, hd) = q.dims4()?;
+        let nkv = cfg.num_kv_heads;
         // Training from position 0: the fused causal kernel (half the work, one backward).
         #[cfg(feature = "train")]
         if kernels == Kernels::Differentiable
@@ -308,14 +346,8 @@ impl Attention {
             && super::causal_attention::supported(&q)
         {
             let scale = 1.0 / (hd as f64).sqrt();
-            let out = super::causal_attention::causal_attention(&q, &k, &v, scale)?;
+            let out = super::causal_attention::causal_attention(q, k, v, scale)?;
             let out = out.transpose(1, 2)?.reshape((b, s, nh * hd))?;
-            return self.o_proj.forward(&out);
-        }
-        // A decode step (one query over the cache): plain loops, no GEMM (`decode_attention`).
-        if s == 1 && b == 1 && decode_attention::applies(&q) {
-            let scale = 1.0 / (hd as f32).sqrt();
-            let out = decode_attention::decode_attention(&q, &k, &v, scale)?;
             return self.o_proj.forward(&out);
         }
         let t = k.dim(2)?;
@@ -333,7 +365,7 @@ impl Attention {
                 .reshape((b, nkv, rep * s, t))?,
         };
         let probs = ops::softmax_last(&scores, kernels)?;
-        let out = probs.matmul(&v)?; // (b, nkv, rep*s, hd)
+        let out = probs.matmul(v)?; // (b, nkv, rep*s, hd)
         let out = out
             .reshape((b, nh, s, hd))?
             .transpose(1, 2)?
