@@ -112,7 +112,7 @@ fn main() {
         let idx = Tensor::new(ids.as_slice(), &Device::Cpu).unwrap();
         model
             .embed_tokens
-            .index_select(&idx, 0)
+            .lookup(&idx)
             .unwrap()
             .t()
             .unwrap()

@@ -4,6 +4,7 @@
 
 use super::config::{LlamaConfig, RopeLayout};
 use super::decode_attention;
+use super::embedding::Embedding;
 use super::linear::Linear;
 use super::ops::{self, Kernels};
 use super::stacked::Stacked;
@@ -39,8 +40,8 @@ pub struct Block {
 #[derive(Debug, Clone)]
 pub struct Llama {
     pub config: LlamaConfig,
-    /// (vocab, hidden), dense: a lookup table, so there is nothing to gain from quantizing it.
-    pub embed_tokens: Tensor,
+    /// (vocab, hidden): as stored (sharing the tied LM head's storage), rows decoded on lookup.
+    pub embed_tokens: Embedding,
     pub layers: Vec<Block>,
     pub norm: Tensor,
     /// (vocab, hidden); shares the embedding's data when the model ties them.
@@ -130,7 +131,7 @@ impl Llama {
         }
         let mut x = self
             .embed_tokens
-            .index_select(&ids.flatten_all()?, 0)?
+            .lookup(ids)?
             .reshape((b, s, self.config.hidden_size))?;
         let (cos, sin) = self.rope_tables(start, s)?;
         let mask = causal_mask(s, start, &self.device)?;

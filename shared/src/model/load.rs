@@ -2,6 +2,7 @@
 //! names, dtypes and the rotary pairing (see [`super::RopeLayout`]); [`WeightName`] maps one to the other.
 
 use super::config::LlamaConfig;
+use super::embedding::Embedding;
 use super::linear::Linear;
 use super::llama::{Attention, Block, Llama, Mlp};
 use super::stacked::Stacked;
@@ -159,7 +160,18 @@ impl Llama {
                 m.gate_up = Stacked::stack(&mut [&mut m.gate_proj, &mut m.up_proj])?;
             }
         }
-        let embed_tokens = src.dense(&WeightName::Embed)?;
+        let tied = !src.contains(&WeightName::LmHead) || c.tie_word_embeddings;
+        let lm_head = if tied {
+            matrix(WeightName::Embed, c.vocab_size, h)?
+        } else {
+            matrix(WeightName::LmHead, c.vocab_size, h)?
+        };
+        // A tied table is the LM head's own storage (quantized, or dense at training precision).
+        let embed_tokens = if tied {
+            Embedding::of(&lm_head.weight)?
+        } else {
+            Embedding::of(&src.matrix(&WeightName::Embed)?)?
+        };
         if embed_tokens.dims() != [c.vocab_size, h] {
             return Err(shape_err(
                 &WeightName::Embed,
@@ -167,11 +179,6 @@ impl Llama {
                 &[c.vocab_size, h],
             ));
         }
-        let lm_head = if src.contains(&WeightName::LmHead) && !c.tie_word_embeddings {
-            matrix(WeightName::LmHead, c.vocab_size, h)?
-        } else {
-            matrix(WeightName::Embed, c.vocab_size, h)?
-        };
         let mut inv_freqs = c.inv_freqs();
         if src.contains(&WeightName::RopeFreqs) {
             // llama.cpp's form of Llama 3.1 scaling: per-frequency divisors.

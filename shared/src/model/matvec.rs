@@ -16,7 +16,8 @@
 //! rayon's threads; wasm runs them on its one thread.
 
 use candle_core::quantized::k_quants::{
-    BlockQ2K, BlockQ3K, BlockQ4K, BlockQ5K, BlockQ5_0, BlockQ5_1, BlockQ6K, BlockQ8K, BlockQ8_1,
+    BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ5_1, BlockQ6K,
+    BlockQ8K, BlockQ8_0, BlockQ8_1,
 };
 use candle_core::quantized::{GgmlDType, GgmlType, QTensor};
 use candle_core::{bail, Result};
@@ -60,6 +61,53 @@ pub fn quantized_matvec(weight: &QTensor, x: &[f32]) -> Result<Vec<f32>> {
         #[allow(unreachable_patterns)]
         other => bail!("matvec: no decoder for {other:?} weights"),
     }
+}
+
+/// Rows `ids` of `weight` (out, in) decoded to f32, row after row: exactly the values of
+/// `weight.dequantize()` at those rows, without decoding the others.
+pub fn dequantize_rows(weight: &QTensor, ids: &[u32]) -> Result<Vec<f32>> {
+    let (rows, cols) = weight.shape().dims2()?;
+    if let Some(bad) = ids.iter().find(|&&id| id as usize >= rows) {
+        bail!("embedding: token id {bad} is outside the table of {rows} rows");
+    }
+    let bytes = weight.data()?;
+    let mut out = vec![0f32; ids.len() * cols];
+    macro_rules! typed {
+        ($t:ty) => {{
+            let blocks = blocks_of::<$t>(&bytes)?;
+            let per_row = cols / <$t>::BLCK_SIZE;
+            if cols % <$t>::BLCK_SIZE != 0 || blocks.len() != rows * per_row {
+                bail!(
+                    "embedding: {rows}x{cols} table does not match its {} blocks",
+                    blocks.len()
+                );
+            }
+            for (&id, row) in ids.iter().zip(out.chunks_exact_mut(cols)) {
+                let id = id as usize;
+                <$t>::to_float(&blocks[id * per_row..(id + 1) * per_row], row);
+            }
+        }};
+    }
+    match weight.dtype() {
+        GgmlDType::F32 => typed!(f32),
+        GgmlDType::F16 => typed!(f16),
+        GgmlDType::BF16 => typed!(bf16),
+        GgmlDType::Q4_0 => typed!(BlockQ4_0),
+        GgmlDType::Q4_1 => typed!(BlockQ4_1),
+        GgmlDType::Q5_0 => typed!(BlockQ5_0),
+        GgmlDType::Q5_1 => typed!(BlockQ5_1),
+        GgmlDType::Q8_0 => typed!(BlockQ8_0),
+        GgmlDType::Q8_1 => typed!(BlockQ8_1),
+        GgmlDType::Q2K => typed!(BlockQ2K),
+        GgmlDType::Q3K => typed!(BlockQ3K),
+        GgmlDType::Q4K => typed!(BlockQ4K),
+        GgmlDType::Q5K => typed!(BlockQ5K),
+        GgmlDType::Q6K => typed!(BlockQ6K),
+        GgmlDType::Q8K => typed!(BlockQ8K),
+        #[allow(unreachable_patterns)]
+        other => bail!("embedding: no decoder for {other:?} tables"),
+    }
+    Ok(out)
 }
 
 /// Every row of a 32-weight block type through its fused rows kernel.
@@ -221,6 +269,36 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The looked-up rows are the dequantized table's rows, bit for bit, for every block type.
+    #[test]
+    fn dequantized_rows_are_the_tables_rows() {
+        let dev = Device::Cpu;
+        let w = Tensor::randn(0f32, 0.5, (40, 256), &dev).unwrap();
+        let ids = [3u32, 0, 39, 3];
+        for dtype in [
+            GgmlDType::F32,
+            GgmlDType::F16,
+            GgmlDType::Q4_0,
+            GgmlDType::Q4_1,
+            GgmlDType::Q8_0,
+            GgmlDType::Q6K,
+        ] {
+            let q = QTensor::quantize(&w, dtype).unwrap();
+            let table: Vec<Vec<f32>> = q.dequantize(&dev).unwrap().to_vec2().unwrap();
+            let got = dequantize_rows(&q, &ids).unwrap();
+            for (i, &id) in ids.iter().enumerate() {
+                let want: Vec<u32> = table[id as usize].iter().map(|v| v.to_bits()).collect();
+                let row: Vec<u32> = got[i * 256..(i + 1) * 256]
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect();
+                assert_eq!(row, want, "{dtype:?} row {id}");
+            }
+        }
+        let q = QTensor::quantize(&w, GgmlDType::Q8_0).unwrap();
+        assert!(dequantize_rows(&q, &[40]).is_err());
     }
 
     #[test]

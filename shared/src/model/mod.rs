@@ -8,6 +8,7 @@ mod block_dot;
 mod causal_attention;
 mod config;
 mod decode_attention;
+mod embedding;
 #[cfg(feature = "train")]
 mod cpu_gemm;
 mod frozen;
@@ -24,6 +25,7 @@ mod load;
 pub mod ops;
 pub mod tiny;
 
+pub use embedding::Embedding;
 pub use config::{Llama3RopeScaling, LlamaConfig, RopeLayout};
 pub use frozen::frozen_matmul;
 pub use linear::{Linear, Lora, LoraDropout};

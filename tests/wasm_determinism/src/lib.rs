@@ -1,6 +1,8 @@
 //! Exports `digest()`: the SHA-256 (64 hex bytes) of the ML-100K test lists under the default
 //! protocol, computed inside wasm32. The data is read from `../shared/data` at build time and
-//! never committed.
+//! never committed. And `decode_digest()`: the digest of the decode-step kernels ([`decode`]).
+
+pub mod decode;
 
 use alro_core::data::manifest::sha256_hex;
 use alro_core::data::protocol::build_all;
@@ -27,4 +29,10 @@ pub extern "C" fn digest() -> *const u8 {
         .map(|e| serde_json::to_string(e).unwrap() + "\n")
         .collect();
     Box::leak(sha256_hex(text.as_bytes()).into_boxed_str()).as_ptr()
+}
+
+/// The digest of [`decode::decode_digest`] computed in this build (64 hex bytes).
+#[no_mangle]
+pub extern "C" fn decode_digest() -> *const u8 {
+    Box::leak(decode::decode_digest().into_boxed_str()).as_ptr()
 }
