@@ -2,7 +2,7 @@
 //! optional LoRA adapter in the PEFT convention `W·x + (α/r)·B·A·x`.
 
 use super::frozen::frozen_matmul;
-use super::matvec::quantized_matvec;
+use super::matvec::{quantized_matvec, quantized_matvecs};
 use candle_core::quantized::QMatMul;
 use candle_core::{Module, Result, Tensor};
 use rand::Rng;
@@ -63,10 +63,7 @@ pub struct Linear {
 
 impl Linear {
     pub fn new(weight: QMatMul) -> Self {
-        Linear {
-            weight,
-            lora: None,
-        }
+        Linear { weight, lora: None }
     }
 
     /// `x` (…, in) → (…, out).
@@ -78,7 +75,10 @@ impl Linear {
         // single decode row decodes them row by row (`matvec`), also without rounding `x`.
         match &self.weight {
             QMatMul::QTensor(q) if rows == 1 && x.device().is_cpu() => {
-                let flat = x.flatten_all()?.to_dtype(candle_core::DType::F32)?.to_vec1()?;
+                let flat = x
+                    .flatten_all()?
+                    .to_dtype(candle_core::DType::F32)?
+                    .to_vec1()?;
                 let y = quantized_matvec(q, &flat)?;
                 let mut shape = x.dims().to_vec();
                 *shape.last_mut().expect("x has a last dimension") = y.len();
@@ -88,6 +88,39 @@ impl Linear {
             _ if rows >= DEQUANTIZE_MIN_ROWS => self.forward_dequantized(x),
             _ => self.add_lora(x, self.weight.forward(x)?),
         }
+    }
+
+    /// `parts`' outputs for the same input `x`, each as [`Linear::forward`] gives it. A single
+    /// decode row through block-quantized weights takes one pass over the thread pool for all
+    /// of them (`quantized_matvecs`): a decode step's q/k/v or gate/up hand off once, not once
+    /// per projection.
+    pub fn forward_together(parts: &[&Linear], x: &Tensor) -> Result<Vec<Tensor>> {
+        let rows = x.elem_count() / x.dim(candle_core::D::Minus1)?;
+        let weights: Option<Vec<_>> = parts
+            .iter()
+            .map(|p| match &p.weight {
+                QMatMul::QTensor(q) => Some(q.as_ref()),
+                _ => None,
+            })
+            .collect();
+        let Some(weights) = weights.filter(|_| rows == 1 && x.device().is_cpu()) else {
+            return parts.iter().map(|p| p.forward(x)).collect();
+        };
+        let flat = x
+            .flatten_all()?
+            .to_dtype(candle_core::DType::F32)?
+            .to_vec1()?;
+        let outs = quantized_matvecs(&weights, &flat)?;
+        parts
+            .iter()
+            .zip(outs)
+            .map(|(part, y)| {
+                let mut shape = x.dims().to_vec();
+                *shape.last_mut().expect("x has a last dimension") = y.len();
+                let y = Tensor::from_vec(y, shape, x.device())?.to_dtype(x.dtype())?;
+                part.add_lora(x, y)
+            })
+            .collect()
     }
 
     /// Like `forward`, always multiplying with the dequantized (f32) weight.

@@ -232,7 +232,10 @@ impl Mlp {
         }
         let (gate, up) = match stacked_forward(self.gate_up.as_ref(), x, &parts)? {
             Some([gate, up]) => (gate, up),
-            None => (self.gate_proj.forward(x)?, self.up_proj.forward(x)?),
+            None => {
+                let [gate, up] = together(&parts, x)?;
+                (gate, up)
+            }
         };
         let gate = ops::silu(&gate, kernels)?;
         self.down_proj.forward(&(gate * up)?)
@@ -270,6 +273,13 @@ impl Mlp {
     }
 }
 
+/// `parts`' outputs, each its own product (one thread-pool pass for a decode row).
+fn together<const N: usize>(parts: &[&Linear; N], x: &Tensor) -> Result<[Tensor; N]> {
+    Ok(Linear::forward_together(parts, x)?
+        .try_into()
+        .expect("one output per part"))
+}
+
 /// `parts`' outputs through their stack, when there is one and it is intact.
 fn stacked_forward<const N: usize>(
     stack: Option<&Stacked>,
@@ -304,11 +314,10 @@ impl Attention {
         let parts = [&self.q_proj, &self.k_proj, &self.v_proj];
         let (q, k, v) = match stacked_forward(self.qkv.as_ref(), x, &parts)? {
             Some([q, k, v]) => (q, k, v),
-            None => (
-                self.q_proj.forward(x)?,
-                self.k_proj.forward(x)?,
-                self.v_proj.forward(x)?,
-            ),
+            None => {
+                let [q, k, v] = together(&parts, x)?;
+                (q, k, v)
+            }
         };
         let q = q.reshape((b, s, nh, hd))?.transpose(1, 2)?;
         let k = k.reshape((b, s, nkv, hd))?.transpose(1, 2)?;

@@ -27,28 +27,98 @@ use super::block_dot::{self, RowsDot, BLOCK, Q4_0_BYTES, Q4_1_BYTES, Q8_0_BYTES}
 
 /// `weight` (out, in) · `x` (in) → (out), exactly as described in the module docs.
 pub fn quantized_matvec(weight: &QTensor, x: &[f32]) -> Result<Vec<f32>> {
-    let (rows, cols) = weight.shape().dims2()?;
-    if x.len() != cols {
-        bail!(
-            "matvec: input has {} values, weight has {cols} columns",
-            x.len()
-        );
+    Ok(quantized_matvecs(&[weight], x)?
+        .pop()
+        .expect("one output per weight"))
+}
+
+/// Several weights (out_i, in) times the same `x` (in): the products of [`quantized_matvec`], with
+/// the rows of every Q4_0/Q4_1/Q8_0 weight in one pass over the thread pool. A decode step's q/k/v
+/// (or gate/up) then cost one hand-off to the other threads instead of one per projection.
+pub fn quantized_matvecs(weights: &[&QTensor], x: &[f32]) -> Result<Vec<Vec<f32>>> {
+    let datas = weights
+        .iter()
+        .map(|w| w.data())
+        .collect::<Result<Vec<_>>>()?;
+    let xsum: Vec<f32> = x
+        .chunks_exact(BLOCK)
+        .map(|c| dot(c, &[1f32; BLOCK]))
+        .collect();
+    let mut outs = Vec::with_capacity(weights.len());
+    // Chunks of 64 rows of the fused weights, each with what its kernel needs.
+    let mut tasks: Vec<(&[u8], usize, RowsDot, usize, &mut [f32])> = Vec::new();
+    let mut fused = Vec::with_capacity(weights.len());
+    for (weight, bytes) in weights.iter().zip(&datas) {
+        let (rows, cols) = weight.shape().dims2()?;
+        if x.len() != cols {
+            bail!(
+                "matvec: input has {} values, weight has {cols} columns",
+                x.len()
+            );
+        }
+        let kernel = match weight.dtype() {
+            // The block types of the default backbone and of our exports: decoded in place,
+            // fused with the dot product (no scratch row), in SIMD where the build has it.
+            GgmlDType::Q4_0 => Some((Q4_0_BYTES, block_dot::q4_0())),
+            GgmlDType::Q4_1 => Some((Q4_1_BYTES, block_dot::q4_1())),
+            GgmlDType::Q8_0 => Some((Q8_0_BYTES, block_dot::q8_0())),
+            _ => None,
+        };
+        match kernel {
+            Some((block_bytes, _)) => {
+                if cols % BLOCK != 0 || bytes.len() != rows * cols / BLOCK * block_bytes {
+                    bail!(
+                        "matvec: {rows}x{cols} weight does not match its {} bytes",
+                        bytes.len()
+                    );
+                }
+                outs.push(vec![0f32; rows]);
+            }
+            None => outs.push(other_type(weight, bytes, rows, cols, x)?),
+        }
+        fused.push(kernel.map(|(block_bytes, k)| (cols / BLOCK * block_bytes, k)));
     }
-    let bytes = weight.data()?;
+    for ((out, bytes), kernel) in outs.iter_mut().zip(&datas).zip(&fused) {
+        if let Some((row_bytes, k)) = *kernel {
+            for (c, y) in out.chunks_mut(64).enumerate() {
+                tasks.push((bytes, row_bytes, k, c * 64 * row_bytes, y));
+            }
+        }
+    }
+    // Each row's result depends only on its bytes and `x`, not on the chunk or the thread.
+    let run = |(bytes, row_bytes, k, at, y): (&[u8], usize, RowsDot, usize, &mut [f32])| {
+        k(&bytes[at..at + y.len() * row_bytes], x, &xsum, y)
+    };
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use rayon::prelude::*;
+        tasks.into_par_iter().for_each(run);
+    }
+    #[cfg(target_arch = "wasm32")]
+    tasks.into_iter().for_each(run);
+    Ok(outs)
+}
+
+/// A weight of any other type: each row decoded by candle's `GgmlType::to_float`, then [`dot`].
+fn other_type(
+    weight: &QTensor,
+    bytes: &[u8],
+    rows: usize,
+    cols: usize,
+    x: &[f32],
+) -> Result<Vec<f32>> {
     macro_rules! typed {
         ($t:ty) => {
-            rows_times::<$t>(blocks_of::<$t>(&bytes)?, rows, cols, x)
+            rows_times::<$t>(blocks_of::<$t>(bytes)?, rows, cols, x)
         };
     }
     match weight.dtype() {
-        // The block types of the default backbone and of our exports: decoded in place, fused
-        // with the dot product (no scratch row), in SIMD where the build has it (`block_dot`).
-        GgmlDType::Q4_0 => fused_rows(&bytes, rows, cols, x, Q4_0_BYTES, block_dot::q4_0()),
-        GgmlDType::Q4_1 => fused_rows(&bytes, rows, cols, x, Q4_1_BYTES, block_dot::q4_1()),
-        GgmlDType::Q8_0 => fused_rows(&bytes, rows, cols, x, Q8_0_BYTES, block_dot::q8_0()),
         GgmlDType::F32 => typed!(f32),
         GgmlDType::F16 => typed!(f16),
         GgmlDType::BF16 => typed!(bf16),
+        GgmlDType::Q4_0 => typed!(BlockQ4_0),
+        GgmlDType::Q4_1 => typed!(BlockQ4_1),
+        GgmlDType::Q8_0 => typed!(BlockQ8_0),
         GgmlDType::Q5_0 => typed!(BlockQ5_0),
         GgmlDType::Q5_1 => typed!(BlockQ5_1),
         GgmlDType::Q8_1 => typed!(BlockQ8_1),
@@ -106,46 +176,6 @@ pub fn dequantize_rows(weight: &QTensor, ids: &[u32]) -> Result<Vec<f32>> {
         GgmlDType::Q8K => typed!(BlockQ8K),
         #[allow(unreachable_patterns)]
         other => bail!("embedding: no decoder for {other:?} tables"),
-    }
-    Ok(out)
-}
-
-/// Every row of a 32-weight block type through its fused rows kernel.
-fn fused_rows(
-    bytes: &[u8],
-    rows: usize,
-    cols: usize,
-    x: &[f32],
-    block_bytes: usize,
-    rows_dot: RowsDot,
-) -> Result<Vec<f32>> {
-    if cols % BLOCK != 0 || bytes.len() != rows * cols / BLOCK * block_bytes {
-        bail!(
-            "matvec: {rows}x{cols} weight does not match its {} bytes",
-            bytes.len()
-        );
-    }
-    let row_bytes = cols / BLOCK * block_bytes;
-    let xsum: Vec<f32> = x
-        .chunks_exact(BLOCK)
-        .map(|c| dot(c, &[1f32; BLOCK]))
-        .collect();
-    let mut out = vec![0f32; rows];
-    // Chunks of 64 rows: each row's result depends only on its bytes and `x`, not on the chunk.
-    let chunk = |c: usize, y: &mut [f32]| {
-        let at = c * 64 * row_bytes;
-        rows_dot(&bytes[at..at + y.len() * row_bytes], x, &xsum, y)
-    };
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        use rayon::prelude::*;
-        out.par_chunks_mut(64)
-            .enumerate()
-            .for_each(|(c, y)| chunk(c, y));
-    }
-    #[cfg(target_arch = "wasm32")]
-    for (c, y) in out.chunks_mut(64).enumerate() {
-        chunk(c, y);
     }
     Ok(out)
 }
@@ -299,6 +329,37 @@ mod tests {
         }
         let q = QTensor::quantize(&w, GgmlDType::Q8_0).unwrap();
         assert!(dequantize_rows(&q, &[40]).is_err());
+    }
+
+    /// Several weights in one pass give each weight's own product, bit for bit (one weight of a
+    /// type without a fused kernel among them).
+    #[test]
+    fn several_weights_at_once_give_each_ones_bits() {
+        let dev = Device::Cpu;
+        let x: Vec<f32> = (0..256)
+            .map(|i| ((i * 29 % 97) as f32 - 48.0) / 13.0)
+            .collect();
+        let weights: Vec<QTensor> = [
+            (70, GgmlDType::Q4_1),
+            (64, GgmlDType::Q8_0),
+            (33, GgmlDType::Q6K),
+            (5, GgmlDType::Q4_0),
+        ]
+        .iter()
+        .map(|&(rows, dtype)| {
+            let w = Tensor::randn(0f32, 0.5, (rows, 256), &dev).unwrap();
+            QTensor::quantize(&w, dtype).unwrap()
+        })
+        .collect();
+        let refs: Vec<&QTensor> = weights.iter().collect();
+        let together = quantized_matvecs(&refs, &x).unwrap();
+        for (w, got) in weights.iter().zip(&together) {
+            let alone = quantized_matvec(w, &x).unwrap();
+            assert_eq!(
+                got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                alone.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            );
+        }
     }
 
     #[test]
