@@ -6,15 +6,32 @@
 IDS.json comes from `cargo bench -p alro-trainer --bench inference -- --out IDS.json`.
 - prefill: eval of the 512 ids in one batch (n_batch = 512), fresh KV cache each time;
 - rank: prefill of the ranking prompt + 19 single-token decode steps, each choosing the
-  highest-logit identifier not yet used (the same constrained greedy decoding as ours).
+  highest-logit identifier not yet used (the same constrained greedy decoding as ours);
+- decode step: the median time of one of those single-token evals.
 """
 import json
 import resource
 import sys
 import time
 
+import os
+
 import numpy as np
+import llama_cpp
 from llama_cpp import Llama
+
+# ALRO_LLAMA_NO_EXTRA_BUFTS=1: load without llama.cpp's extra buffer types (weight repacking,
+# AMX). A native build on a CPU that advertises AMX crashes in them inside some VMs.
+if os.environ.get("ALRO_LLAMA_NO_EXTRA_BUFTS") == "1":
+    _defaults = llama_cpp.llama_model_default_params
+
+    def _without_extra_bufts():
+        params = _defaults()
+        params.use_extra_bufts = False
+        return params
+
+    llama_cpp.llama_cpp.llama_model_default_params = _without_extra_bufts
+    llama_cpp.llama.llama_cpp.llama_model_default_params = _without_extra_bufts
 
 model, ids_path = sys.argv[1], sys.argv[2]
 repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 5
@@ -30,6 +47,9 @@ def prefill():
     return time.perf_counter() - t
 
 
+steps = []
+
+
 def rank():
     llm.reset()
     t = time.perf_counter()
@@ -42,7 +62,9 @@ def rank():
         allowed.remove(best)
         order.append(best)
         if len(allowed) > 1:
+            s = time.perf_counter()
             llm.eval([best])
+            steps.append(time.perf_counter() - s)
     order.append(allowed[0])
     return time.perf_counter() - t
 
@@ -57,5 +79,6 @@ print(json.dumps({
     "prefill_s": p,
     "prefill_tokens_per_s": len(ids["prefill_ids"]) / p,
     "rank_s": r,
+    "decode_step_ms": sorted(steps)[len(steps) // 2] * 1000,
     "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
 }))

@@ -14,5 +14,6 @@ import json, sys
 a, b = (json.loads(open(p).read().strip().splitlines()[-1]) for p in sys.argv[1:3])
 print(f"prefill 512 tok: alro {a['prefill_tokens_per_s']:.0f} tok/s, llama.cpp {b['prefill_tokens_per_s']:.0f} tok/s, ratio {a['prefill_tokens_per_s']/b['prefill_tokens_per_s']:.2f}x")
 print(f"rank 20 candidates ({a['rank_prompt_tokens']} prompt tokens): alro {a['rank_s']*1000:.0f} ms, llama.cpp {b['rank_s']*1000:.0f} ms, speed ratio {b['rank_s']/a['rank_s']:.2f}x")
+print(f"decode step: alro {a['decode_step_ms']:.1f} ms, llama.cpp {b['decode_step_ms']:.1f} ms, speed ratio {b['decode_step_ms']/a['decode_step_ms']:.2f}x")
 print(f"peak RSS: alro {a['peak_rss_mib']:.0f} MiB, llama.cpp {b['peak_rss_mib']:.0f} MiB")
 PY
