@@ -25,6 +25,32 @@ use half::{bf16, f16};
 
 use super::block_dot::{self, RowsDot, BLOCK, Q4_0_BYTES, Q4_1_BYTES, Q8_0_BYTES};
 
+/// `$typed!(T)` for the block type `T` that stores `$dtype` (every type candle decodes), or an
+/// error `$missing` naming the type.
+macro_rules! by_block_type {
+    ($dtype:expr, $typed:ident, $missing:literal) => {
+        match $dtype {
+            GgmlDType::F32 => $typed!(f32),
+            GgmlDType::F16 => $typed!(f16),
+            GgmlDType::BF16 => $typed!(bf16),
+            GgmlDType::Q4_0 => $typed!(BlockQ4_0),
+            GgmlDType::Q4_1 => $typed!(BlockQ4_1),
+            GgmlDType::Q5_0 => $typed!(BlockQ5_0),
+            GgmlDType::Q5_1 => $typed!(BlockQ5_1),
+            GgmlDType::Q8_0 => $typed!(BlockQ8_0),
+            GgmlDType::Q8_1 => $typed!(BlockQ8_1),
+            GgmlDType::Q2K => $typed!(BlockQ2K),
+            GgmlDType::Q3K => $typed!(BlockQ3K),
+            GgmlDType::Q4K => $typed!(BlockQ4K),
+            GgmlDType::Q5K => $typed!(BlockQ5K),
+            GgmlDType::Q6K => $typed!(BlockQ6K),
+            GgmlDType::Q8K => $typed!(BlockQ8K),
+            #[allow(unreachable_patterns)]
+            other => bail!($missing, other),
+        }
+    };
+}
+
 /// `weight` (out, in) · `x` (in) → (out), exactly as described in the module docs.
 pub fn quantized_matvec(weight: &QTensor, x: &[f32]) -> Result<Vec<f32>> {
     Ok(quantized_matvecs(&[weight], x)?
@@ -112,25 +138,7 @@ fn other_type(
             rows_times::<$t>(blocks_of::<$t>(bytes)?, rows, cols, x)
         };
     }
-    match weight.dtype() {
-        GgmlDType::F32 => typed!(f32),
-        GgmlDType::F16 => typed!(f16),
-        GgmlDType::BF16 => typed!(bf16),
-        GgmlDType::Q4_0 => typed!(BlockQ4_0),
-        GgmlDType::Q4_1 => typed!(BlockQ4_1),
-        GgmlDType::Q8_0 => typed!(BlockQ8_0),
-        GgmlDType::Q5_0 => typed!(BlockQ5_0),
-        GgmlDType::Q5_1 => typed!(BlockQ5_1),
-        GgmlDType::Q8_1 => typed!(BlockQ8_1),
-        GgmlDType::Q2K => typed!(BlockQ2K),
-        GgmlDType::Q3K => typed!(BlockQ3K),
-        GgmlDType::Q4K => typed!(BlockQ4K),
-        GgmlDType::Q5K => typed!(BlockQ5K),
-        GgmlDType::Q6K => typed!(BlockQ6K),
-        GgmlDType::Q8K => typed!(BlockQ8K),
-        #[allow(unreachable_patterns)]
-        other => bail!("matvec: no decoder for {other:?} weights"),
-    }
+    by_block_type!(weight.dtype(), typed, "matvec: no decoder for {:?} weights")
 }
 
 /// Rows `ids` of `weight` (out, in) decoded to f32, row after row: exactly the values of
@@ -158,25 +166,11 @@ pub fn dequantize_rows(weight: &QTensor, ids: &[u32]) -> Result<Vec<f32>> {
             }
         }};
     }
-    match weight.dtype() {
-        GgmlDType::F32 => typed!(f32),
-        GgmlDType::F16 => typed!(f16),
-        GgmlDType::BF16 => typed!(bf16),
-        GgmlDType::Q4_0 => typed!(BlockQ4_0),
-        GgmlDType::Q4_1 => typed!(BlockQ4_1),
-        GgmlDType::Q5_0 => typed!(BlockQ5_0),
-        GgmlDType::Q5_1 => typed!(BlockQ5_1),
-        GgmlDType::Q8_0 => typed!(BlockQ8_0),
-        GgmlDType::Q8_1 => typed!(BlockQ8_1),
-        GgmlDType::Q2K => typed!(BlockQ2K),
-        GgmlDType::Q3K => typed!(BlockQ3K),
-        GgmlDType::Q4K => typed!(BlockQ4K),
-        GgmlDType::Q5K => typed!(BlockQ5K),
-        GgmlDType::Q6K => typed!(BlockQ6K),
-        GgmlDType::Q8K => typed!(BlockQ8K),
-        #[allow(unreachable_patterns)]
-        other => bail!("embedding: no decoder for {other:?} tables"),
-    }
+    by_block_type!(
+        weight.dtype(),
+        typed,
+        "embedding: no decoder for {:?} tables"
+    );
     Ok(out)
 }
 
