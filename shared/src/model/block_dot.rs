@@ -96,6 +96,65 @@ fn in_fours(
     }
 }
 
+/// The public kernels of a SIMD module, over its `rows`, `nibble_groups`, `byte_groups` and
+/// `Groups` (written once here, instantiated with each module's vector types).
+#[cfg_attr(
+    not(any(
+        all(
+            target_arch = "x86_64",
+            target_feature = "avx2",
+            target_feature = "f16c"
+        ),
+        all(target_arch = "wasm32", target_feature = "simd128")
+    )),
+    allow(unused_macros)
+)]
+macro_rules! simd_kernels {
+    () => {
+        pub const Q4_0: Option<RowsDot> = Some(q4_0);
+        pub const Q4_1: Option<RowsDot> = Some(q4_1);
+        pub const Q8_0: Option<RowsDot> = Some(q8_0);
+
+        /// `rows` over every row of `rows_in`, four at a time.
+        fn all_rows(
+            rows_in: &[u8],
+            (x, xsum): (&[f32], &[f32]),
+            out: &mut [f32],
+            (block_bytes, with_m): (usize, bool),
+            quants: impl Fn(*const u8) -> Groups + Copy,
+        ) {
+            let n = row_bytes(rows_in, x, out, block_bytes);
+            // SAFETY: see `rows`; `row_bytes` checked the lengths, and each `quants` below reads
+            // only inside the block it is given.
+            in_fours(
+                rows_in,
+                n,
+                out,
+                |r, y| unsafe { rows(r, block_bytes, with_m, quants, x, xsum, y) },
+                |r, y| unsafe { rows(r, block_bytes, with_m, quants, x, xsum, y) },
+            );
+        }
+
+        /// Q4_0: 18-byte blocks, quants the 16 bytes at offset 2, offset 8.
+        pub fn q4_0(rows_in: &[u8], x: &[f32], xsum: &[f32], out: &mut [f32]) {
+            let quants = |p: *const u8| unsafe { nibble_groups(p.add(2), 8) };
+            all_rows(rows_in, (x, xsum), out, (Q4_0_BYTES, false), quants);
+        }
+
+        /// Q4_1: 20-byte blocks, `m` at byte 2, quants the 16 bytes at offset 4.
+        pub fn q4_1(rows_in: &[u8], x: &[f32], xsum: &[f32], out: &mut [f32]) {
+            let quants = |p: *const u8| unsafe { nibble_groups(p.add(4), 0) };
+            all_rows(rows_in, (x, xsum), out, (Q4_1_BYTES, true), quants);
+        }
+
+        /// Q8_0: 34-byte blocks, quants the 32 signed bytes at offset 2.
+        pub fn q8_0(rows_in: &[u8], x: &[f32], xsum: &[f32], out: &mut [f32]) {
+            let quants = |p: *const u8| unsafe { byte_groups(p.add(2)) };
+            all_rows(rows_in, (x, xsum), out, (Q8_0_BYTES, false), quants);
+        }
+    };
+}
+
 /// The definition: plain Rust, any target, one row at a time.
 pub mod portable {
     use super::*;
@@ -184,9 +243,9 @@ mod simd {
     use super::*;
     use std::arch::x86_64::*;
 
-    pub const Q4_0: Option<RowsDot> = Some(q4_0);
-    pub const Q4_1: Option<RowsDot> = Some(q4_1);
-    pub const Q8_0: Option<RowsDot> = Some(q8_0);
+    /// A block's quants as four groups of eight i32 lanes.
+    type Groups = [__m256i; 4];
+    simd_kernels!();
 
     /// How far ahead of the block being read its bytes are prefetched: without it the loads
     /// wait on memory (one thread, default backbone: a decode step took 47 ms without, 38–41 ms
@@ -227,7 +286,7 @@ mod simd {
         rows: &[u8],
         block_bytes: usize,
         with_m: bool,
-        quants: impl Fn(*const u8) -> [__m256i; 4],
+        quants: impl Fn(*const u8) -> Groups,
         x: &[f32],
         xsum: &[f32],
         out: &mut [f32; N],
@@ -267,45 +326,6 @@ mod simd {
             };
         }
     }
-
-    pub fn q4_0(rows_in: &[u8], x: &[f32], xsum: &[f32], out: &mut [f32]) {
-        let n = row_bytes(rows_in, x, out, Q4_0_BYTES);
-        let quants = |p: *const u8| unsafe { nibble_groups(p.add(2), 8) };
-        // SAFETY: see `rows`; a Q4_0 block is 18 bytes, its quants the 16 at offset 2.
-        in_fours(
-            rows_in,
-            n,
-            out,
-            |r, y| unsafe { rows(r, Q4_0_BYTES, false, quants, x, xsum, y) },
-            |r, y| unsafe { rows(r, Q4_0_BYTES, false, quants, x, xsum, y) },
-        );
-    }
-
-    pub fn q4_1(rows_in: &[u8], x: &[f32], xsum: &[f32], out: &mut [f32]) {
-        let n = row_bytes(rows_in, x, out, Q4_1_BYTES);
-        let quants = |p: *const u8| unsafe { nibble_groups(p.add(4), 0) };
-        // SAFETY: see `rows`; a Q4_1 block is 20 bytes, its quants the 16 at offset 4.
-        in_fours(
-            rows_in,
-            n,
-            out,
-            |r, y| unsafe { rows(r, Q4_1_BYTES, true, quants, x, xsum, y) },
-            |r, y| unsafe { rows(r, Q4_1_BYTES, true, quants, x, xsum, y) },
-        );
-    }
-
-    pub fn q8_0(rows_in: &[u8], x: &[f32], xsum: &[f32], out: &mut [f32]) {
-        let n = row_bytes(rows_in, x, out, Q8_0_BYTES);
-        let quants = |p: *const u8| unsafe { byte_groups(p.add(2)) };
-        // SAFETY: see `rows`; a Q8_0 block is 34 bytes, its quants the 32 at offset 2.
-        in_fours(
-            rows_in,
-            n,
-            out,
-            |r, y| unsafe { rows(r, Q8_0_BYTES, false, quants, x, xsum, y) },
-            |r, y| unsafe { rows(r, Q8_0_BYTES, false, quants, x, xsum, y) },
-        );
-    }
 }
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -314,9 +334,9 @@ mod simd {
     use super::*;
     use core::arch::wasm32::*;
 
-    pub const Q4_0: Option<RowsDot> = Some(q4_0);
-    pub const Q4_1: Option<RowsDot> = Some(q4_1);
-    pub const Q8_0: Option<RowsDot> = Some(q8_0);
+    /// A block's quants as four groups of eight f32 lanes, each in two halves.
+    type Groups = [[v128; 2]; 4];
+    simd_kernels!();
 
     /// Eight i8 quants as two f32x4 (lanes 0..4, 4..8), from the low half of `bytes`.
     #[inline(always)]
@@ -367,7 +387,7 @@ mod simd {
         rows: &[u8],
         block_bytes: usize,
         with_m: bool,
-        quants: impl Fn(*const u8) -> [[v128; 2]; 4],
+        quants: impl Fn(*const u8) -> Groups,
         x: &[f32],
         xsum: &[f32],
         out: &mut [f32; N],
@@ -411,45 +431,6 @@ mod simd {
                 combine(lanes)
             };
         }
-    }
-
-    pub fn q4_0(rows_in: &[u8], x: &[f32], xsum: &[f32], out: &mut [f32]) {
-        let n = row_bytes(rows_in, x, out, Q4_0_BYTES);
-        let quants = |p: *const u8| unsafe { nibble_groups(p.add(2), 8) };
-        // SAFETY: see `rows`.
-        in_fours(
-            rows_in,
-            n,
-            out,
-            |r, y| unsafe { rows(r, Q4_0_BYTES, false, quants, x, xsum, y) },
-            |r, y| unsafe { rows(r, Q4_0_BYTES, false, quants, x, xsum, y) },
-        );
-    }
-
-    pub fn q4_1(rows_in: &[u8], x: &[f32], xsum: &[f32], out: &mut [f32]) {
-        let n = row_bytes(rows_in, x, out, Q4_1_BYTES);
-        let quants = |p: *const u8| unsafe { nibble_groups(p.add(4), 0) };
-        // SAFETY: see `rows`.
-        in_fours(
-            rows_in,
-            n,
-            out,
-            |r, y| unsafe { rows(r, Q4_1_BYTES, true, quants, x, xsum, y) },
-            |r, y| unsafe { rows(r, Q4_1_BYTES, true, quants, x, xsum, y) },
-        );
-    }
-
-    pub fn q8_0(rows_in: &[u8], x: &[f32], xsum: &[f32], out: &mut [f32]) {
-        let n = row_bytes(rows_in, x, out, Q8_0_BYTES);
-        let quants = |p: *const u8| unsafe { byte_groups(p.add(2)) };
-        // SAFETY: see `rows`.
-        in_fours(
-            rows_in,
-            n,
-            out,
-            |r, y| unsafe { rows(r, Q8_0_BYTES, false, quants, x, xsum, y) },
-            |r, y| unsafe { rows(r, Q8_0_BYTES, false, quants, x, xsum, y) },
-        );
     }
 }
 
