@@ -2,8 +2,8 @@
 //! optional LoRA adapter in the PEFT convention `W·x + (α/r)·B·A·x`.
 
 use super::frozen::frozen_matmul;
-use super::matvec::{quantized_matvec, quantized_matvecs};
-use candle_core::quantized::QMatMul;
+use super::matvec::quantized_matvecs;
+use candle_core::quantized::{QMatMul, QTensor};
 use candle_core::{Module, Result, Tensor};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -75,15 +75,7 @@ impl Linear {
         // single decode row decodes them row by row (`matvec`), also without rounding `x`.
         match &self.weight {
             QMatMul::QTensor(q) if rows == 1 && x.device().is_cpu() => {
-                let flat = x
-                    .flatten_all()?
-                    .to_dtype(candle_core::DType::F32)?
-                    .to_vec1()?;
-                let y = quantized_matvec(q, &flat)?;
-                let mut shape = x.dims().to_vec();
-                *shape.last_mut().expect("x has a last dimension") = y.len();
-                let y = Tensor::from_vec(y, shape, x.device())?.to_dtype(x.dtype())?;
-                self.add_lora(x, y)
+                Ok(decode_rows(&[self], &[q], x)?.remove(0))
             }
             _ if rows >= DEQUANTIZE_MIN_ROWS => self.forward_dequantized(x),
             _ => self.add_lora(x, self.weight.forward(x)?),
@@ -106,21 +98,7 @@ impl Linear {
         let Some(weights) = weights.filter(|_| rows == 1 && x.device().is_cpu()) else {
             return parts.iter().map(|p| p.forward(x)).collect();
         };
-        let flat = x
-            .flatten_all()?
-            .to_dtype(candle_core::DType::F32)?
-            .to_vec1()?;
-        let outs = quantized_matvecs(&weights, &flat)?;
-        parts
-            .iter()
-            .zip(outs)
-            .map(|(part, y)| {
-                let mut shape = x.dims().to_vec();
-                *shape.last_mut().expect("x has a last dimension") = y.len();
-                let y = Tensor::from_vec(y, shape, x.device())?.to_dtype(x.dtype())?;
-                part.add_lora(x, y)
-            })
-            .collect()
+        decode_rows(parts, &weights, x)
     }
 
     /// Like `forward`, always multiplying with the dequantized (f32) weight.
@@ -150,4 +128,24 @@ impl Linear {
             }
         }
     }
+}
+
+/// `parts`' outputs for one decode row `x`, their block-quantized `weights` multiplied in one
+/// thread-pool pass (`quantized_matvecs`), then each part's LoRA.
+fn decode_rows(parts: &[&Linear], weights: &[&QTensor], x: &Tensor) -> Result<Vec<Tensor>> {
+    let flat = x
+        .flatten_all()?
+        .to_dtype(candle_core::DType::F32)?
+        .to_vec1()?;
+    let outs = quantized_matvecs(weights, &flat)?;
+    parts
+        .iter()
+        .zip(outs)
+        .map(|(part, y)| {
+            let mut shape = x.dims().to_vec();
+            *shape.last_mut().expect("x has a last dimension") = y.len();
+            let y = Tensor::from_vec(y, shape, x.device())?.to_dtype(x.dtype())?;
+            part.add_lora(x, y)
+        })
+        .collect()
 }

@@ -51,14 +51,15 @@ macro_rules! by_block_type {
     };
 }
 
-/// `weight` (out, in) · `x` (in) → (out), exactly as described in the module docs.
+/// `weight` (out, in) · `x` (in) → (out): one weight of [`quantized_matvecs`] (the tests' form).
+#[cfg(test)]
 pub fn quantized_matvec(weight: &QTensor, x: &[f32]) -> Result<Vec<f32>> {
     Ok(quantized_matvecs(&[weight], x)?
         .pop()
         .expect("one output per weight"))
 }
 
-/// Several weights (out_i, in) times the same `x` (in): the products of [`quantized_matvec`], with
+/// Several weights (out_i, in) times the same `x` (in), exactly as described in the module docs, with
 /// the rows of every Q4_0/Q4_1/Q8_0 weight in one pass over the thread pool. A decode step's q/k/v
 /// (or gate/up) then cost one hand-off to the other threads instead of one per projection.
 pub fn quantized_matvecs(weights: &[&QTensor], x: &[f32]) -> Result<Vec<Vec<f32>>> {
