@@ -6,13 +6,16 @@ that a baseline scores every list identically in both (so the lists are the same
 
     python3 research/paired_per_list.py NEW.jsonl OLD.jsonl [ranker, default trained] [check, default item-knn]
 """
+import gzip
 import json
 import random
 import sys
 
 
 def load(path):
-    return {d["user"]: d["ndcg@10"] for d in map(json.loads, open(path))}
+    """A per-list file, plain or gzipped (research/per-list/ keeps the releases' files as .gz)."""
+    with (gzip.open(path, "rt") if path.endswith(".gz") else open(path)) as f:
+        return {d["user"]: d["ndcg@10"] for d in map(json.loads, f)}
 
 
 new, old = load(sys.argv[1]), load(sys.argv[2])
