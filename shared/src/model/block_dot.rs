@@ -59,45 +59,9 @@ fn row_bytes(rows: &[u8], x: &[f32], out: &[f32], block_bytes: usize) -> usize {
     row_bytes
 }
 
-/// Runs a kernel over rows in groups of four (the SIMD kernels interleave four rows so that
-/// several loads are in flight and each `x` load serves four rows), then the rest one by one.
-/// Each row's own operations are the same whichever group it is in.
-#[cfg_attr(
-    not(any(
-        all(
-            target_arch = "x86_64",
-            target_feature = "avx2",
-            target_feature = "f16c"
-        ),
-        all(target_arch = "wasm32", target_feature = "simd128")
-    )),
-    allow(dead_code)
-)]
-#[inline(always)]
-fn in_fours(
-    rows: &[u8],
-    row_bytes: usize,
-    out: &mut [f32],
-    four: impl Fn(&[u8], &mut [f32; 4]),
-    one: impl Fn(&[u8], &mut [f32; 1]),
-) {
-    let done = out.len() / 4 * 4;
-    let mut groups = out.chunks_exact_mut(4);
-    for (g, y) in (&mut groups).enumerate() {
-        let y: &mut [f32; 4] = y.try_into().expect("chunks of four");
-        four(&rows[4 * g * row_bytes..4 * (g + 1) * row_bytes], y);
-    }
-    for (i, y) in groups.into_remainder().iter_mut().enumerate() {
-        let at = (done + i) * row_bytes;
-        one(
-            &rows[at..at + row_bytes],
-            std::slice::from_mut(y).try_into().expect("one"),
-        );
-    }
-}
-
-/// The public kernels of a SIMD module, over its `rows`, `nibble_groups`, `byte_groups` and
-/// `Groups` (written once here, instantiated with each module's vector types).
+/// The public kernels of a SIMD module and their row-group driver, over its `rows`,
+/// `nibble_groups`, `byte_groups` and `Groups` (written once here, instantiated with each
+/// module's vector types).
 #[cfg_attr(
     not(any(
         all(
@@ -114,6 +78,32 @@ macro_rules! simd_kernels {
         pub const Q4_0: Option<RowsDot> = Some(q4_0);
         pub const Q4_1: Option<RowsDot> = Some(q4_1);
         pub const Q8_0: Option<RowsDot> = Some(q8_0);
+
+        /// Runs a kernel over rows in groups of four (the SIMD kernels interleave four rows so
+        /// that several loads are in flight and each `x` load serves four rows), then the rest
+        /// one by one. Each row's own operations are the same whichever group it is in.
+        #[inline(always)]
+        fn in_fours(
+            rows: &[u8],
+            row_bytes: usize,
+            out: &mut [f32],
+            four: impl Fn(&[u8], &mut [f32; 4]),
+            one: impl Fn(&[u8], &mut [f32; 1]),
+        ) {
+            let done = out.len() / 4 * 4;
+            let mut groups = out.chunks_exact_mut(4);
+            for (g, y) in (&mut groups).enumerate() {
+                let y: &mut [f32; 4] = y.try_into().expect("chunks of four");
+                four(&rows[4 * g * row_bytes..4 * (g + 1) * row_bytes], y);
+            }
+            for (i, y) in groups.into_remainder().iter_mut().enumerate() {
+                let at = (done + i) * row_bytes;
+                one(
+                    &rows[at..at + row_bytes],
+                    std::slice::from_mut(y).try_into().expect("one"),
+                );
+            }
+        }
 
         /// `rows` over every row of `rows_in`, four at a time.
         fn all_rows(
