@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Would a second note built from the same ratings add to the similarity note? An independent
+re-implementation (stdlib only) of the default protocol on ML-100K, as research/note_ceiling_m20.py
+(its own random draws: compare the rows with each other, not with `alro eval`), scoring NDCG@10
+(gain 2^rel - 1) of candidate orders a ranker reading notes could copy, each with a 95% bootstrap
+interval of its difference to the similarity note (20 tiers of 1/40 cosine, the release's note).
+
+Candidates for a second note: the cosine over the history films the user liked (4-5 stars) or
+weighted by the user's rating; the cosine of "liked" rater sets (raters who gave 4-5); the mean
+cosine over the user's whole profile before the window instead of the last L; the film's mean
+rating (shrunk to the global mean by 10 pseudo-ratings); and sums and products of these with the
+note. None adds more than a few thousandths on both kinds of negatives: what the note misses is
+not in who rated what (research/release_year_signal.py: the title's year is).
+
+  python3 research/second_note_candidates.py ../shared/data/ml-100k            # uniform negatives
+  python3 research/second_note_candidates.py ../shared/data/ml-100k --popular  # by rating count
+"""
+import argparse
+import collections
+import math
+import os
+import random
+
+P, L, M = 5, 10, 20
+
+
+def ndcg10(rel, order):
+    dcg = sum((2 ** rel[j] - 1) / math.log2(p + 2) for p, j in enumerate(order[:10]))
+    ideal = sorted(rel, reverse=True)
+    return dcg / sum((2 ** x - 1) / math.log2(p + 2) for p, x in enumerate(ideal[:10]))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("ml100k", help="folder with u.data and u.item")
+    ap.add_argument("--popular", action="store_true",
+                    help="negatives drawn in proportion to their rating counts")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+
+    by_user = collections.defaultdict(list)
+    with open(os.path.join(args.ml100k, "u.data")) as f:
+        for line in f:
+            u, i, r, t = map(int, line.split("\t"))
+            by_user[u].append((t, i, r))
+    titles = {}
+    with open(os.path.join(args.ml100k, "u.item"), encoding="latin-1") as f:
+        for line in f:
+            fields = line.split("|")
+            titles[int(fields[0])] = fields[1]
+    items = sorted(titles)
+    # Counts and rater sets from every user's ratings before their test window.
+    raters, liked = collections.defaultdict(set), collections.defaultdict(set)
+    count, rating_sum = collections.Counter(), collections.Counter()
+    for rs in by_user.values():
+        rs.sort()
+    for u, rs in by_user.items():
+        for _, i, r in rs[:-P]:
+            raters[i].add(u)
+            count[i] += 1
+            rating_sum[i] += r
+            if r >= 4:
+                liked[i].add(u)
+    global_mean = sum(rating_sum.values()) / sum(count.values())
+
+    def cosine(sets, a, b, user):
+        ra, rb = sets[a] - {user}, sets[b] - {user}
+        return len(ra & rb) / math.sqrt(len(ra) * len(rb)) if ra and rb else 0.0
+
+    def mean_rating(i, k=10):
+        return (rating_sum[i] + k * global_mean) / (count[i] + k)
+
+    def note(s):
+        return min(20, 1 + int(40 * s))
+
+    rng = random.Random(args.seed)
+    weights = [count[i] + 1 for i in items]
+    scores = collections.defaultdict(list)
+    for u in sorted(by_user):
+        rs = by_user[u]
+        if len(rs) < L + 2 * P:
+            continue
+        rated = {i for _, i, _ in rs}
+        rated_titles = {titles[i] for i in rated}
+        negatives = []
+        while len(negatives) < M - P:
+            i = rng.choices(items, weights)[0] if args.popular else rng.choice(items)
+            if i not in rated and titles[i] not in rated_titles and i not in negatives:
+                negatives.append(i)
+        cands = [(i, r) for _, i, r in rs[-P:]] + [(i, 0) for i in negatives]
+        rng.shuffle(cands)
+        rel = [r for _, r in cands]
+        hist = [(i, r) for _, i, r in rs[-P - L:-P]]
+        liked_hist = [i for i, r in hist if r >= 4] or [i for i, _ in hist]
+        user_mean = sum(r for _, r in hist) / len(hist)
+        profile = [i for _, i, _ in rs[:-P]]
+
+        def mean_cos(sets, c, films):
+            return sum(cosine(sets, c, h, u) for h in films) / len(films)
+
+        sim = [mean_cos(raters, c, [h for h, _ in hist]) for c, _ in cands]
+        sim_liked = [mean_cos(raters, c, liked_hist) for c, _ in cands]
+        sim_weighted = [sum((r - user_mean + 0.5) * cosine(raters, c, h, u) for h, r in hist)
+                        / len(hist) for c, _ in cands]
+        liked_raters = [mean_cos(liked, c, [h for h, _ in hist]) for c, _ in cands]
+        sim_profile = [mean_cos(raters, c, profile) for c, _ in cands]
+        quality = [mean_rating(c) for c, _ in cands]
+
+        def by(key):  # ties by shown position, as a model copying the note would
+            return ndcg10(rel, sorted(range(M), key=lambda j: (-key(j), j)))
+
+        scores["similarity note (20 tiers of 1/40)"].append(by(lambda j: note(sim[j])))
+        scores["similarity cosine (untiered)"].append(by(lambda j: sim[j]))
+        scores["cosine over liked history films"].append(by(lambda j: sim_liked[j]))
+        scores["cosine weighted by history rating"].append(by(lambda j: sim_weighted[j]))
+        scores["cosine of liked-rater sets"].append(by(lambda j: liked_raters[j]))
+        scores["note + liked-rater cosine"].append(by(lambda j: sim[j] + liked_raters[j]))
+        scores["cosine over the whole profile"].append(by(lambda j: sim_profile[j]))
+        scores["note + 0.5 whole-profile cosine"].append(by(lambda j: sim[j] + 0.5 * sim_profile[j]))
+        scores["mean rating (shrunk)"].append(by(lambda j: quality[j]))
+        scores["cosine x sqrt(mean rating)"].append(by(lambda j: sim[j] * quality[j] ** 0.5))
+        scores["note + (mean rating - mean)"].append(
+            by(lambda j: note(sim[j]) + (quality[j] - global_mean)))
+    base = scores["similarity note (20 tiers of 1/40)"]
+    boot = random.Random(7)
+    for name, v in scores.items():
+        diffs = [a - b for a, b in zip(v, base)]
+        means = sorted(sum(boot.choice(diffs) for _ in diffs) / len(diffs) for _ in range(1000))
+        print(f"{name:36s} NDCG@10 {sum(v) / len(v):.4f}  vs note {sum(diffs) / len(diffs):+.4f} "
+              f"[{means[25]:+.4f}, {means[974]:+.4f}]  ({len(v)} lists)")
+
+
+if __name__ == "__main__":
+    main()
