@@ -70,10 +70,12 @@ def main(results):
         if not scores:
             continue
         mean = statistics.mean(scores)
-        sd = statistics.stdev(scores) if len(scores) > 1 else float("nan")
+        # One seed has no spread yet: say so rather than print nan.
+        spread = (f"{statistics.stdev(scores):.4f}; {min(scores):.4f}–{max(scores):.4f}"
+                  if len(scores) > 1 else "one seed")
         versus = "" if not diffs else "{:+.4f} [{:+.4f}, {:+.4f}]".format(*interval(diffs))
         lines.append(f"| {NAMES[recipe]} | " + " | ".join(cells)
-                     + f" | {mean:.4f} | {sd:.4f}; {min(scores):.4f}–{max(scores):.4f} | {versus} | "
+                     + f" | {mean:.4f} | {spread} | {versus} | "
                      + (f"{statistics.mean(times):.0f}" if times else "") + " |")
     print("\n".join(lines))
 
