@@ -122,7 +122,7 @@ fn main() {
     // GPU: `repeats` rankings back to back (clocks up, as in a busy page), then one after the
     // GPU has idled (what a visitor who clicks "rank" gets: the clocks have dropped).
     let gpu_ranking = || {
-        let mut s = gpu.new_session();
+        let mut s = gpu.new_sequence();
         let t0 = Instant::now();
         pollster::block_on(gpu.forward(&mut s, &tokens)).unwrap();
         let prefill = t0.elapsed();
@@ -228,9 +228,9 @@ fn profile(bytes: &[u8], file: &GgufFile, ids: &[u32], tokens: &[u32], decode: &
         return;
     }
     let gpu = pollster::block_on(GpuModel::from_gguf(&ctx, file, bytes, ids)).unwrap();
-    // A first session compiles the pipelines; the second is the one measured.
+    // A first sequence compiles the pipelines; the second is the one measured.
     for measured in [false, true] {
-        let mut s = gpu.new_session();
+        let mut s = gpu.new_sequence();
         ctx.take_profile();
         let t0 = Instant::now();
         pollster::block_on(gpu.forward(&mut s, tokens)).unwrap();

@@ -513,7 +513,7 @@ impl Batch {
     }
 
     /// [`Batch::submit`], reusing `cache`'s bind groups when this batch launches the same kernels
-    /// on the same buffers as the one before (a session's decode steps): then only the
+    /// on the same buffers as the one before (a sequence's decode steps): then only the
     /// parameter blocks are rewritten, instead of one new bind group per dispatch.
     pub(crate) fn submit_cached(self, cache: &mut BindCache) -> Result<()> {
         let ctx = &self.ctx;

@@ -48,9 +48,9 @@
 //! println!("{:?}", ctx.info());
 //! let file = alro_core::gguf::GgufFile::parse(bytes, "model.gguf")?;
 //! let model = GpuModel::from_gguf(&ctx, &file, bytes, ids).await?; // ids: identifier tokens
-//! let mut session = model.new_session();
-//! let logits = model.forward(&mut session, prompt).await?; // one logit per id, after the prompt
-//! let next = model.forward(&mut session, &[ids[0]]).await?; // a decode step
+//! let mut sequence = model.new_sequence();
+//! let logits = model.forward(&mut sequence, prompt).await?; // one logit per id, after the prompt
+//! let next = model.forward(&mut sequence, &[ids[0]]).await?; // a decode step
 //! # Ok(()) }
 //! ```
 //! [`GpuRanker`] wraps a model with its tokenizer and prompt settings and implements
@@ -61,7 +61,7 @@
 //! # What a decode step costs
 //! A greedy ranking is one prefill and then one `forward` per identifier, each a chain of
 //! ~420 small dispatches that cannot fill a GPU, so latency and host overhead rule, not
-//! arithmetic. Hence: a session keeps its activation buffers, parameter buffer and bind groups
+//! arithmetic. Hence: a sequence keeps its activation buffers, parameter buffer and bind groups
 //! between steps of the same length and only rewrites parameters and the token (the bind-group
 //! cache is keyed on the exact kernels and buffers, so a grown KV cache rebuilds it); a batch
 //! is submitted in parts of 96 dispatches so the GPU starts while the rest is recorded; the
@@ -105,7 +105,7 @@ pub use kernels::{
     attention_partials_len, Batch, Kernel, RopeLayout, MATVEC_MAX_ROWS, MAX_ATTENTION_SPLITS,
     MAX_HEAD_DIM,
 };
-pub use model::{rope_tables, GpuModel, GpuSession, MAX_TOKENS_PER_PASS};
+pub use model::{rope_tables, GpuModel, GpuSequence, MAX_TOKENS_PER_PASS};
 pub use profile::KernelTime;
 pub use ranker::GpuRanker;
 pub use weights::{GpuWeight, HostMatrix, WeightChunk, WeightType};

@@ -26,7 +26,8 @@ struct Layer {
     down: GpuWeight,
 }
 
-/// A model uploaded to the GPU. Weights are uploaded once; sessions hold the per-sequence state.
+/// A model uploaded to the GPU. Weights are uploaded once; a [`GpuSequence`] holds the state of one
+/// token sequence.
 pub struct GpuModel {
     ctx: GpuContext,
     id: u64,
@@ -44,7 +45,7 @@ pub struct GpuModel {
 
 /// One sequence's KV cache: per layer, keys and values (capacity, kv_heads, head_dim), grown by
 /// doubling as the sequence gets longer; and the activations of its last pass.
-pub struct GpuSession {
+pub struct GpuSequence {
     model_id: u64,
     len: usize,
     capacity: usize,
@@ -112,7 +113,7 @@ impl Workspace {
     }
 }
 
-impl GpuSession {
+impl GpuSequence {
     /// Number of positions processed so far.
     pub fn len(&self) -> usize {
         self.len
@@ -303,8 +304,8 @@ impl GpuModel {
     }
 
     /// An empty KV cache for one sequence (no GPU memory until the first forward).
-    pub fn new_session(&self) -> GpuSession {
-        GpuSession {
+    pub fn new_sequence(&self) -> GpuSequence {
+        GpuSequence {
             model_id: self.id,
             len: 0,
             capacity: 0,
@@ -314,14 +315,14 @@ impl GpuModel {
         }
     }
 
-    /// Runs `tokens` after the positions already in `session` (a whole prompt, or one decode
+    /// Runs `tokens` after the positions already in `sequence` (a whole prompt, or one decode
     /// token), appends them to its cache, and returns the logits of `output_rows` for the next
     /// token after the last one.
-    pub async fn forward(&self, session: &mut GpuSession, tokens: &[u32]) -> Result<Vec<f32>> {
+    pub async fn forward(&self, sequence: &mut GpuSequence, tokens: &[u32]) -> Result<Vec<f32>> {
         let c = &self.config;
-        if session.model_id != self.id {
+        if sequence.model_id != self.id {
             return Err(GpuError::Input(
-                "this session belongs to another model; create it with this model's new_session()"
+                "this sequence belongs to another model; create it with this model's new_sequence()"
                     .into(),
             ));
         }
@@ -334,7 +335,7 @@ impl GpuModel {
                 c.vocab_size
             )));
         }
-        let end = session.len + tokens.len();
+        let end = sequence.len + tokens.len();
         if end > c.max_position_embeddings {
             return Err(GpuError::Input(format!(
                 "sequence of {end} tokens exceeds the model's context of {}",
@@ -342,7 +343,7 @@ impl GpuModel {
             )));
         }
         self.ctx.check()?;
-        self.reserve(session, end).await?;
+        self.reserve(sequence, end).await?;
         // The widest activation row decides how many tokens fit one pass within the limit.
         let widest = [c.hidden_size, c.intermediate_size, c.num_heads * c.head_dim]
             .into_iter()
@@ -354,15 +355,15 @@ impl GpuModel {
         let mut readback = None;
         for (i, part) in tokens.chunks(per_pass).enumerate() {
             let last = (i + 1) * per_pass >= tokens.len();
-            readback = self.pass(session, part, last)?;
+            readback = self.pass(sequence, part, last)?;
         }
         let readback = readback.ok_or_else(|| GpuError::Gpu("no pass produced logits".into()))?;
         self.ctx.map_read_f32(&readback, self.head.rows).await
     }
 
-    /// Grows the session's caches to hold `needed` positions (doubling, at least 64, at most the
+    /// Grows the sequence's caches to hold `needed` positions (doubling, at least 64, at most the
     /// context), copying what they hold.
-    async fn reserve(&self, s: &mut GpuSession, needed: usize) -> Result<()> {
+    async fn reserve(&self, s: &mut GpuSequence, needed: usize) -> Result<()> {
         if needed <= s.capacity {
             return Ok(());
         }
@@ -403,7 +404,12 @@ impl GpuModel {
 
     /// Records and submits one pass over `tokens` (≤ MAX_TOKENS_PER_PASS); when `last`, the
     /// output-row logits are copied into the returned read-back buffer by the same submission.
-    fn pass(&self, s: &mut GpuSession, tokens: &[u32], last: bool) -> Result<Option<wgpu::Buffer>> {
+    fn pass(
+        &self,
+        s: &mut GpuSequence,
+        tokens: &[u32],
+        last: bool,
+    ) -> Result<Option<wgpu::Buffer>> {
         let c = &self.config;
         let ctx = &self.ctx;
         let n = tokens.len();

@@ -3,7 +3,7 @@
 //! (greedy, single and bootstrap) by exactly the rule it ranks with on the CPU. The browser
 //! package and native `alro rank --backend wgpu` both load through [`GpuRanker::load`].
 
-use crate::{GpuContext, GpuError, GpuInfo, GpuModel, GpuSession, Result};
+use crate::{GpuContext, GpuError, GpuInfo, GpuModel, GpuSequence, Result};
 use alro_core::gguf::GgufFile;
 use alro_core::identifiers::Identifiers;
 use alro_core::model::{check_vocab, LlamaConfig, ModelInfo};
@@ -63,7 +63,7 @@ impl GpuRanker {
 
 /// `GpuModel`'s forward passes, driven by the core's ranking procedure.
 impl RankBackend for GpuRanker {
-    type Session = GpuSession;
+    type Sequence = GpuSequence;
 
     fn prepare(&self, req: &RankRequest) -> alro_core::Result<PreparedPrompt> {
         rank::prepare(
@@ -79,18 +79,21 @@ impl RankBackend for GpuRanker {
         &self.identifiers.token_ids
     }
 
-    async fn start(&self, prompt: &[u32]) -> alro_core::Result<(GpuSession, Vec<f32>)> {
-        let mut session = self.model.new_session();
+    async fn start(&self, prompt: &[u32]) -> alro_core::Result<(GpuSequence, Vec<f32>)> {
+        let mut sequence = self.model.new_sequence();
         let logits = self
             .model
-            .forward(&mut session, prompt)
+            .forward(&mut sequence, prompt)
             .await
             .map_err(backend)?;
-        Ok((session, logits))
+        Ok((sequence, logits))
     }
 
-    async fn next(&self, session: &mut GpuSession, token: u32) -> alro_core::Result<Vec<f32>> {
-        self.model.forward(session, &[token]).await.map_err(backend)
+    async fn next(&self, sequence: &mut GpuSequence, token: u32) -> alro_core::Result<Vec<f32>> {
+        self.model
+            .forward(sequence, &[token])
+            .await
+            .map_err(backend)
     }
 }
 

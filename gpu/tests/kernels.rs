@@ -358,7 +358,7 @@ fn attention_causal_gqa_over_cache() {
         let v = random(&mut r, t * kvh * hd, 1.0);
         let want = attention_ref(&q, &k, &v, n, start, heads, kvh, hd);
         let qb = ctx.storage_f32("q", &q).unwrap();
-        // The cache is larger than needed, as in a session.
+        // The cache is larger than needed, as while decoding a sequence.
         let mut kpad = k.clone();
         kpad.extend(random(&mut r, 5 * kvh * hd, 100.0));
         let mut vpad = v.clone();

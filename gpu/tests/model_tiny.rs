@@ -91,11 +91,11 @@ fn compare(ctx: &GpuContext, spec: TinySpec, prompt_len: usize, loose: f32) {
     let gpu = pollster::block_on(GpuModel::from_gguf(ctx, &file, &bytes, &rows)).unwrap();
     let mut exact = Cpu::new(&file, &bytes, MatrixPrecision::F32);
     let mut stored = Cpu::new(&file, &bytes, MatrixPrecision::AsStored);
-    let mut session = gpu.new_session();
+    let mut sequence = gpu.new_sequence();
     let mut input = prompt(prompt_len, dtype as u64);
     let (mut worst, mut worst_stored) = (0f32, 0f32);
     for step in 0..6 {
-        let g = pollster::block_on(gpu.forward(&mut session, &input)).unwrap();
+        let g = pollster::block_on(gpu.forward(&mut sequence, &input)).unwrap();
         let want = exact.forward(&input, &rows);
         let want_stored = stored.forward(&input, &rows);
         for (i, (a, b)) in g.iter().zip(&want).enumerate() {
@@ -112,7 +112,7 @@ fn compare(ctx: &GpuContext, spec: TinySpec, prompt_len: usize, loose: f32) {
             .unwrap();
         input = vec![rows[best]];
     }
-    assert_eq!(session.len(), prompt_len + 5);
+    assert_eq!(sequence.len(), prompt_len + 5);
     eprintln!(
         "{dtype:?}: max |gpu - cpu f32 weights| = {worst:.2e}, \
          max |gpu - cpu as stored| = {worst_stored:.2e}"
@@ -182,7 +182,7 @@ fn tiny_converted_types_run_as_q8_0() {
         let gpu = pollster::block_on(GpuModel::from_gguf(&ctx, &file, &bytes, &rows)).unwrap();
         let mut cpu = Cpu::new(&file, &bytes, MatrixPrecision::F32);
         let tokens = prompt(20, 3);
-        let g = pollster::block_on(gpu.forward(&mut gpu.new_session(), &tokens)).unwrap();
+        let g = pollster::block_on(gpu.forward(&mut gpu.new_sequence(), &tokens)).unwrap();
         let want = cpu.forward(&tokens, &rows);
         let d = max_abs_diff(&g, &want);
         eprintln!("{dtype:?} via Q8_0: max diff {d:.2e}");
@@ -203,20 +203,20 @@ fn tiny_split_weights_and_multi_pass_prompt() {
     let rows = output_rows();
     let gpu = pollster::block_on(GpuModel::from_gguf(&ctx, &file, &bytes, &rows)).unwrap();
     let mut cpu = Cpu::new(&file, &bytes, MatrixPrecision::F32);
-    let mut session = gpu.new_session();
+    let mut sequence = gpu.new_sequence();
     let tokens = prompt(40, 8);
-    let g = pollster::block_on(gpu.forward(&mut session, &tokens)).unwrap();
+    let g = pollster::block_on(gpu.forward(&mut sequence, &tokens)).unwrap();
     let want = cpu.forward(&tokens, &rows);
     let d = max_abs_diff(&g, &want);
     assert!(d <= 2e-2, "split path: max diff {d}");
     for t in [rows[0], rows[5]] {
-        let g = pollster::block_on(gpu.forward(&mut session, &[t])).unwrap();
+        let g = pollster::block_on(gpu.forward(&mut sequence, &[t])).unwrap();
         let want = cpu.forward(&[t], &rows);
         assert!(max_abs_diff(&g, &want) <= 2e-2);
     }
     // 65 positions no longer fit one cache buffer under the limit: a clear error.
     let long = prompt(70, 9);
-    let e = pollster::block_on(gpu.forward(&mut gpu.new_session(), &long)).unwrap_err();
+    let e = pollster::block_on(gpu.forward(&mut gpu.new_sequence(), &long)).unwrap_err();
     assert!(e.to_string().contains("KV cache"), "{e}");
 }
 
@@ -227,19 +227,19 @@ fn bad_input_is_an_error() {
     let file = GgufFile::parse(&bytes, "tiny.gguf").unwrap();
     let rows = output_rows();
     let gpu = pollster::block_on(GpuModel::from_gguf(&ctx, &file, &bytes, &rows)).unwrap();
-    let mut s = gpu.new_session();
+    let mut s = gpu.new_sequence();
     let e = pollster::block_on(gpu.forward(&mut s, &[100_000])).unwrap_err();
     assert!(e.to_string().contains("vocabulary"), "{e}");
     assert!(pollster::block_on(gpu.forward(&mut s, &[])).is_err());
     let too_long = vec![1u32; 257];
     let e = pollster::block_on(gpu.forward(&mut s, &too_long)).unwrap_err();
     assert!(e.to_string().contains("context"), "{e}");
-    assert!(s.is_empty(), "failed calls must not advance the session");
+    assert!(s.is_empty(), "failed calls must not advance the sequence");
     let e = pollster::block_on(GpuModel::from_gguf(&ctx, &file, &bytes, &[9999])).err();
     assert!(e.is_some_and(|e| e.to_string().contains("9999")));
     let other = pollster::block_on(GpuModel::from_gguf(&ctx, &file, &bytes, &rows)).unwrap();
     assert!(
         pollster::block_on(other.forward(&mut s, &[1])).is_err(),
-        "foreign session"
+        "foreign sequence"
     );
 }

@@ -90,9 +90,9 @@ fn default_backbone_gpu_matches_cpu() {
     let t0 = Instant::now();
     let gpu = pollster::block_on(GpuModel::from_gguf(&ctx, &file, &bytes, &ids)).unwrap();
     let load = t0.elapsed();
-    let mut session = gpu.new_session();
+    let mut sequence = gpu.new_sequence();
     let t0 = Instant::now();
-    let g = pollster::block_on(gpu.forward(&mut session, tokens)).unwrap();
+    let g = pollster::block_on(gpu.forward(&mut sequence, tokens)).unwrap();
     let prefill = t0.elapsed();
 
     let model = &ranker.backbone.model;
@@ -121,7 +121,7 @@ fn default_backbone_gpu_matches_cpu() {
     let mut next = ids[argmax(&g)];
     for step in 0..decode_steps {
         let t0 = Instant::now();
-        let g = pollster::block_on(gpu.forward(&mut session, &[next])).unwrap();
+        let g = pollster::block_on(gpu.forward(&mut sequence, &[next])).unwrap();
         let t = t0.elapsed();
         let input = Tensor::new(&[next], &Device::Cpu).unwrap().unsqueeze(0).unwrap();
         let c = cpu_logits(&model.forward_hidden(&input, Some(&mut cache), Kernels::Fused).unwrap());

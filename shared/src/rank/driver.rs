@@ -25,7 +25,7 @@ use std::task::{Context, Poll, Waker};
 #[allow(async_fn_in_trait)]
 pub trait RankBackend {
     /// The state carried between decode steps of one list (the KV cache).
-    type Session;
+    type Sequence;
 
     /// Validates, renders and tokenizes a request (candidates in the request's order).
     fn prepare(&self, req: &RankRequest) -> Result<PreparedPrompt>;
@@ -33,14 +33,14 @@ pub trait RankBackend {
     /// The identifier tokens in presentation order: candidate `i` is answered with the `i`-th.
     fn identifier_token_ids(&self) -> &[u32];
 
-    /// Prefill: a session holding `prompt`, and the identifier logits after it.
-    async fn start(&self, prompt: &[u32]) -> Result<(Self::Session, Vec<f32>)>;
+    /// Prefill: a sequence holding `prompt`, and the identifier logits after it.
+    async fn start(&self, prompt: &[u32]) -> Result<(Self::Sequence, Vec<f32>)>;
 
-    /// Feeds one token to `session`; the identifier logits after it.
-    async fn next(&self, session: &mut Self::Session, token: u32) -> Result<Vec<f32>>;
+    /// Feeds one token to `sequence`; the identifier logits after it.
+    async fn next(&self, sequence: &mut Self::Sequence, token: u32) -> Result<Vec<f32>>;
 
     /// The identifier logits after `prompt` when no decoding follows (single mode). A backend
-    /// may skip keeping the session.
+    /// may skip keeping the sequence.
     async fn logits_after(&self, prompt: &[u32]) -> Result<Vec<f32>> {
         Ok(self.start(prompt).await?.1)
     }
@@ -103,11 +103,11 @@ pub async fn rank<B: RankBackend>(
 /// Greedy constrained decoding: presentation indices, best first. The rule lives in
 /// [`GreedyDecoder`]; this loop only runs the model it asks for.
 async fn greedy_order<B: RankBackend>(backend: &B, p: &PreparedPrompt) -> Result<Vec<usize>> {
-    let (mut session, mut logits) = backend.start(&p.tokens).await?;
+    let (mut sequence, mut logits) = backend.start(&p.tokens).await?;
     let mut decoder = GreedyDecoder::new(p.candidates)?;
     while let GreedyStep::Feed(i) = decoder.choose(&logits)? {
         let token = backend.identifier_token_ids()[i];
-        logits = backend.next(&mut session, token).await?;
+        logits = backend.next(&mut sequence, token).await?;
     }
     Ok(decoder.into_order())
 }
@@ -138,7 +138,7 @@ mod tests {
     }
 
     impl RankBackend for ById {
-        type Session = ();
+        type Sequence = ();
         fn prepare(&self, req: &RankRequest) -> Result<PreparedPrompt> {
             let ids: Vec<u32> = req
                 .candidates

@@ -125,7 +125,7 @@ impl Ranker {
 
 /// The CPU backend: candle's forward pass with a KV cache for decoding.
 impl RankBackend for Ranker {
-    type Session = KvCache;
+    type Sequence = KvCache;
 
     fn prepare(&self, req: &RankRequest) -> Result<PreparedPrompt> {
         Ranker::prepare(self, req)
