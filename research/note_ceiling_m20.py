@@ -25,6 +25,58 @@ def ndcg10(rel, order):
     return dcg / sum((2 ** x - 1) / math.log2(p + 2) for p, x in enumerate(ideal[:10]))
 
 
+def load_ml100k(folder):
+    """Every user's ratings as time-sorted (timestamp, item, rating), and the item titles."""
+    by_user = collections.defaultdict(list)
+    with open(os.path.join(folder, "u.data")) as f:
+        for line in f:
+            u, i, r, t = map(int, line.split("\t"))
+            by_user[u].append((t, i, r))
+    for rs in by_user.values():
+        rs.sort()
+    titles = {}
+    with open(os.path.join(folder, "u.item"), encoding="latin-1") as f:
+        for line in f:
+            fields = line.split("|")
+            titles[int(fields[0])] = fields[1]
+    return by_user, titles
+
+
+def before_test(by_user):
+    """(user, item, rating) of every rating before its user's test window: the baselines' cut."""
+    for u, rs in by_user.items():
+        for _, i, r in rs[:-P]:
+            yield u, i, r
+
+
+def cosine(sets, a, b, user):
+    """Cosine of the user sets of items a and b (e.g. their raters), without `user`."""
+    ra, rb = sets[a] - {user}, sets[b] - {user}
+    return len(ra & rb) / math.sqrt(len(ra) * len(rb)) if ra and rb else 0.0
+
+
+def test_lists(by_user, titles, count, rng, popular):
+    """Each user's test list: (user, ratings, shuffled [(item, rating or 0)], relevances). The
+    M - P negatives are films the user never rated (nor one of the same title), drawn uniformly
+    or, with `popular`, in proportion to their rating count `count` (+1)."""
+    items = sorted(titles)
+    weights = [count[i] + 1 for i in items]
+    for u in sorted(by_user):
+        rs = by_user[u]
+        if len(rs) < L + 2 * P:
+            continue
+        rated = {i for _, i, _ in rs}
+        rated_titles = {titles[i] for i in rated}
+        negatives = []
+        while len(negatives) < M - P:
+            i = rng.choices(items, weights)[0] if popular else rng.choice(items)
+            if i not in rated and titles[i] not in rated_titles and i not in negatives:
+                negatives.append(i)
+        cands = [(i, r) for _, i, r in rs[-P:]] + [(i, 0) for i in negatives]
+        rng.shuffle(cands)
+        yield u, rs, cands, [r for _, r in cands]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -34,51 +86,21 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
 
-    by_user = collections.defaultdict(list)
-    with open(os.path.join(args.ml100k, "u.data")) as f:
-        for line in f:
-            u, i, r, t = map(int, line.split("\t"))
-            by_user[u].append((t, i, r))
-    titles = {}
-    with open(os.path.join(args.ml100k, "u.item"), encoding="latin-1") as f:
-        for line in f:
-            fields = line.split("|")
-            titles[int(fields[0])] = fields[1]
-    items = sorted(titles)
+    by_user, titles = load_ml100k(args.ml100k)
     raters, count = collections.defaultdict(set), collections.Counter()
-    for u, rs in by_user.items():
-        rs.sort()
-        for _, i, _ in rs[:-P]:
-            raters[i].add(u)
-            count[i] += 1
+    for u, i, _ in before_test(by_user):
+        raters[i].add(u)
+        count[i] += 1
     top = max(count.values())
 
     def pop_tier(c, n=7):
         return 1 + sum(1 for k in range(1, n) if (c << k) >= top)
 
-    def cosine(a, b, user):
-        ra, rb = raters[a] - {user}, raters[b] - {user}
-        return len(ra & rb) / math.sqrt(len(ra) * len(rb)) if ra and rb else 0.0
-
-    rng = random.Random(args.seed)
-    weights = [count[i] + 1 for i in items]
     scores = collections.defaultdict(list)
-    for u in sorted(by_user):
-        rs = by_user[u]
-        if len(rs) < L + 2 * P:
-            continue
-        rated = {i for _, i, _ in rs}
-        rated_titles = {titles[i] for i in rated}
-        negatives = []
-        while len(negatives) < M - P:
-            i = rng.choices(items, weights)[0] if args.popular else rng.choice(items)
-            if i not in rated and titles[i] not in rated_titles and i not in negatives:
-                negatives.append(i)
-        cands = [(i, r) for _, i, r in rs[-P:]] + [(i, 0) for i in negatives]
-        rng.shuffle(cands)
-        rel = [r for _, r in cands]
+    for u, rs, cands, rel in test_lists(by_user, titles, count, random.Random(args.seed),
+                                        args.popular):
         hist = [i for _, i, _ in rs[-P - L:-P]]
-        sim = [sum(cosine(c, h, u) for h in hist) / len(hist) for c, _ in cands]
+        sim = [sum(cosine(raters, c, h, u) for h in hist) / len(hist) for c, _ in cands]
         pop = [count[c] for c, _ in cands]
 
         def by(key):  # ties by shown position, as a model copying the note would

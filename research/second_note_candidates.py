@@ -17,17 +17,9 @@ not in who rated what (research/release_year_signal.py: the title's year is).
 """
 import argparse
 import collections
-import math
-import os
 import random
 
-P, L, M = 5, 10, 20
-
-
-def ndcg10(rel, order):
-    dcg = sum((2 ** rel[j] - 1) / math.log2(p + 2) for p, j in enumerate(order[:10]))
-    ideal = sorted(rel, reverse=True)
-    return dcg / sum((2 ** x - 1) / math.log2(p + 2) for p, x in enumerate(ideal[:10]))
+from note_ceiling_m20 import L, M, P, before_test, cosine, load_ml100k, ndcg10, test_lists
 
 
 def main():
@@ -39,34 +31,17 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
 
-    by_user = collections.defaultdict(list)
-    with open(os.path.join(args.ml100k, "u.data")) as f:
-        for line in f:
-            u, i, r, t = map(int, line.split("\t"))
-            by_user[u].append((t, i, r))
-    titles = {}
-    with open(os.path.join(args.ml100k, "u.item"), encoding="latin-1") as f:
-        for line in f:
-            fields = line.split("|")
-            titles[int(fields[0])] = fields[1]
-    items = sorted(titles)
-    # Counts and rater sets from every user's ratings before their test window.
+    by_user, titles = load_ml100k(args.ml100k)
+    # Counts and rater sets at the baselines' cut.
     raters, liked = collections.defaultdict(set), collections.defaultdict(set)
     count, rating_sum = collections.Counter(), collections.Counter()
-    for rs in by_user.values():
-        rs.sort()
-    for u, rs in by_user.items():
-        for _, i, r in rs[:-P]:
-            raters[i].add(u)
-            count[i] += 1
-            rating_sum[i] += r
-            if r >= 4:
-                liked[i].add(u)
+    for u, i, r in before_test(by_user):
+        raters[i].add(u)
+        count[i] += 1
+        rating_sum[i] += r
+        if r >= 4:
+            liked[i].add(u)
     global_mean = sum(rating_sum.values()) / sum(count.values())
-
-    def cosine(sets, a, b, user):
-        ra, rb = sets[a] - {user}, sets[b] - {user}
-        return len(ra & rb) / math.sqrt(len(ra) * len(rb)) if ra and rb else 0.0
 
     def mean_rating(i, k=10):
         return (rating_sum[i] + k * global_mean) / (count[i] + k)
@@ -74,23 +49,9 @@ def main():
     def note(s):
         return min(20, 1 + int(40 * s))
 
-    rng = random.Random(args.seed)
-    weights = [count[i] + 1 for i in items]
     scores = collections.defaultdict(list)
-    for u in sorted(by_user):
-        rs = by_user[u]
-        if len(rs) < L + 2 * P:
-            continue
-        rated = {i for _, i, _ in rs}
-        rated_titles = {titles[i] for i in rated}
-        negatives = []
-        while len(negatives) < M - P:
-            i = rng.choices(items, weights)[0] if args.popular else rng.choice(items)
-            if i not in rated and titles[i] not in rated_titles and i not in negatives:
-                negatives.append(i)
-        cands = [(i, r) for _, i, r in rs[-P:]] + [(i, 0) for i in negatives]
-        rng.shuffle(cands)
-        rel = [r for _, r in cands]
+    for u, rs, cands, rel in test_lists(by_user, titles, count, random.Random(args.seed),
+                                        args.popular):
         hist = [(i, r) for _, i, r in rs[-P - L:-P]]
         liked_hist = [i for i, r in hist if r >= 4] or [i for i, _ in hist]
         user_mean = sum(r for _, r in hist) / len(hist)
