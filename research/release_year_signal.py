@@ -15,6 +15,7 @@ with a 95% bootstrap interval over lists of the difference to the tier alone.
   alro data prepare --dataset ml-100k --path ../shared/data/ml-100k --similarity-tiers 20 \\
       --similarity-steps 40 [--negatives popular] --out LISTS
   python3 research/release_year_signal.py LISTS
+  python3 research/release_year_signal.py LISTS --paired NEW.jsonl OLD.jsonl.gz   # per-list files
 """
 import argparse
 import json
@@ -22,6 +23,8 @@ import math
 import os
 import random
 import re
+
+from paired_per_list import load as load_per_list
 
 NEW_FROM = 1997
 
@@ -55,6 +58,10 @@ def main():
                     help="tier points added for a 1997+ title")
     ap.add_argument("--train-sample", type=int, default=2000,
                     help="training lists to sample (all validation and test lists are used)")
+    ap.add_argument("--paired", nargs=2, metavar=("NEW", "OLD"),
+                    help="two `alro eval --per-list` files of these test lists: the mean difference "
+                         "of their `trained` NDCG@10 by the number of 1997+ positives in a list "
+                         "(does NEW read the year where OLD does not?)")
     args = ap.parse_args()
     rng = random.Random(1)
     for split in ("train", "validation", "test"):
@@ -88,6 +95,20 @@ def main():
             lo, hi = interval(diffs, rng)
             print(f"  tier + {a:g} for a {NEW_FROM}+ title     NDCG@10 {sum(v) / len(v):.4f}  "
                   f"vs tier {sum(diffs) / len(diffs):+.4f} [{lo:+.4f}, {hi:+.4f}]")
+    if args.paired:
+        new, old = map(load_per_list, args.paired)
+        by_count = {}
+        for line in open(os.path.join(args.lists, "test.jsonl")):
+            ex = json.loads(line)
+            k = sum(1 for r, c in zip(ex["relevance"], ex["candidates"])
+                    if r > 0 and (year(c["title"]) or 0) >= NEW_FROM)
+            if ex["user"] in new and ex["user"] in old:
+                by_count.setdefault(k, []).append(
+                    new[ex["user"]]["trained"] - old[ex["user"]]["trained"])
+        print(f"NEW - OLD by {NEW_FROM}+ positives in the list:")
+        for k in sorted(by_count):
+            d = by_count[k]
+            print(f"  {k}: {sum(d) / len(d):+.4f} over {len(d)} lists")
 
 
 if __name__ == "__main__":
