@@ -23,6 +23,8 @@ const BLOCK: usize = 64;
 
 struct CausalAttention {
     scale: f32,
+    /// Keep the probabilities for the backward (training); inference keeps none.
+    keep_probs: bool,
     /// Attention probabilities of the forward pass, (b·heads, s, s), zero above the diagonal.
     probs: Mutex<Option<Vec<f32>>>,
 }
@@ -86,6 +88,64 @@ fn row_blocks(s: usize) -> impl Iterator<Item = (usize, usize)> {
     (0..s.div_ceil(BLOCK)).map(move |r| (r * BLOCK, ((r + 1) * BLOCK).min(s)))
 }
 
+/// Attention of one query head (`item` = batch row · heads + head) into `o` (s, d), row block
+/// by row block. `p` holds the probabilities: the whole (s, s) matrix when `whole` (kept for the
+/// backward), else one block of `BLOCK` rows of s, reused by the next block.
+#[allow(clippy::too_many_arguments)]
+fn attend_item(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    dims: Dims,
+    item: usize,
+    scale: f32,
+    p: &mut [f32],
+    whole: bool,
+    o: &mut [f32],
+) {
+    let Dims { s, d, .. } = dims;
+    let (qo, ko) = dims.offsets(item);
+    for (r0, r1) in row_blocks(s) {
+        // Row i of the block lives at p[(i - r0 + first) · s..].
+        let first = if whole { r0 } else { 0 };
+        // Scores of rows r0..r1 against keys 0..r1 (the rest is masked anyway).
+        gemm_into(
+            &mut p[first * s..],
+            s,
+            (r1 - r0, r1, d),
+            Mat::rows(q, qo + r0 * d, d),
+            Mat::transposed(k, ko, d),
+            scale,
+            false,
+            Threads::One,
+        );
+        for i in r0..r1 {
+            let at = (i - r0 + first) * s;
+            let row = &mut p[at..at + s];
+            let (seen, masked) = row.split_at_mut(i + 1);
+            masked.iter_mut().for_each(|x| *x = 0.0);
+            let max = seen.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let mut sum = 0.0;
+            for x in seen.iter_mut() {
+                *x = (*x - max).exp();
+                sum += *x;
+            }
+            let inv = 1.0 / sum;
+            seen.iter_mut().for_each(|x| *x *= inv);
+        }
+        gemm_into(
+            &mut o[r0 * d..],
+            d,
+            (r1 - r0, d, r1),
+            Mat::rows(p, first * s, s),
+            Mat::rows(v, ko, d),
+            1.0,
+            false,
+            Threads::One,
+        );
+    }
+}
+
 impl CustomOp3 for CausalAttention {
     fn name(&self) -> &'static str {
         "causal-attention"
@@ -108,51 +168,22 @@ impl CustomOp3 for CausalAttention {
         );
         let Dims { s, d, .. } = dims;
         let items = dims.b * dims.heads;
-        let mut probs = vec![0f32; items * s * s];
         let mut out = vec![0f32; items * s * d];
+        let scale = self.scale;
+        if !self.keep_probs {
+            // Inference: one row block of probabilities at a time, nothing kept.
+            out.par_chunks_mut(s * d).enumerate().for_each_init(
+                || vec![0f32; BLOCK * s],
+                |scratch, (item, o)| attend_item(q, k, v, dims, item, scale, scratch, false, o),
+            );
+            return Ok((CpuStorage::F32(out), ql.shape().clone()));
+        }
+        let mut probs = vec![0f32; items * s * s];
         probs
             .par_chunks_mut(s * s)
             .zip(out.par_chunks_mut(s * d))
             .enumerate()
-            .for_each(|(item, (p, o))| {
-                let (qo, ko) = dims.offsets(item);
-                for (r0, r1) in row_blocks(s) {
-                    // Scores of rows r0..r1 against keys 0..r1 (the rest is masked anyway).
-                    gemm_into(
-                        &mut p[r0 * s..],
-                        s,
-                        (r1 - r0, r1, d),
-                        Mat::rows(q, qo + r0 * d, d),
-                        Mat::transposed(k, ko, d),
-                        self.scale,
-                        false,
-                        Threads::One,
-                    );
-                    for i in r0..r1 {
-                        let row = &mut p[i * s..(i + 1) * s];
-                        let (seen, masked) = row.split_at_mut(i + 1);
-                        masked.iter_mut().for_each(|x| *x = 0.0);
-                        let max = seen.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                        let mut sum = 0.0;
-                        for x in seen.iter_mut() {
-                            *x = (*x - max).exp();
-                            sum += *x;
-                        }
-                        let inv = 1.0 / sum;
-                        seen.iter_mut().for_each(|x| *x *= inv);
-                    }
-                    gemm_into(
-                        &mut o[r0 * d..],
-                        d,
-                        (r1 - r0, d, r1),
-                        Mat::rows(p, r0 * s, s),
-                        Mat::rows(v, ko, d),
-                        1.0,
-                        false,
-                        Threads::One,
-                    );
-                }
-            });
+            .for_each(|(item, (p, o))| attend_item(q, k, v, dims, item, scale, p, true, o));
         *self.probs.lock().unwrap_or_else(|e| e.into_inner()) = Some(probs);
         Ok((CpuStorage::F32(out), ql.shape().clone()))
     }
@@ -167,7 +198,9 @@ impl CustomOp3 for CausalAttention {
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let probs = self.probs.lock().unwrap_or_else(|e| e.into_inner());
         let Some(p_all) = probs.as_ref() else {
-            candle_core::bail!("causal-attention: backward before forward");
+            candle_core::bail!(
+                "causal-attention: no probabilities kept (a backward before the forward, or of the inference kernel)"
+            );
         };
         let (qb, kb) = (q.dims4()?, k.dims4()?);
         let dims = Dims {
@@ -299,11 +332,28 @@ pub fn supported(q: &Tensor) -> bool {
 /// `softmax(q·kᵀ·scale + causal mask)·v`: q (b, heads, s, d), k/v (b, kv_heads, s, d) →
 /// (b, heads, s, d), differentiable with respect to all three.
 pub fn causal_attention(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64) -> Result<Tensor> {
+    apply(q, k, v, scale, true)
+}
+
+/// [`causal_attention`] without its backward: the forward of a prompt's prefill, holding one
+/// block of `BLOCK` probability rows per thread instead of every head's (s, s) matrix, and half
+/// the multiply-adds of the masked full square.
+pub fn causal_attention_inference(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    scale: f64,
+) -> Result<Tensor> {
+    apply(q, k, v, scale, false)
+}
+
+fn apply(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64, keep_probs: bool) -> Result<Tensor> {
     q.contiguous()?.apply_op3(
         &k.contiguous()?,
         &v.contiguous()?,
         CausalAttention {
             scale: scale as f32,
+            keep_probs,
             probs: Mutex::new(None),
         },
     )
@@ -351,6 +401,30 @@ mod tests {
             .unwrap()
             .to_scalar::<f32>()
             .unwrap()
+    }
+
+    #[test]
+    fn the_inference_forward_gives_the_training_forward_bits_and_refuses_a_backward() {
+        let dev = Device::Cpu;
+        // s = 150: three row blocks, the last partial, so the scratch block is reused.
+        let (b, h, g, s, d) = (2, 6, 2, 150, 8);
+        let q = Tensor::randn(0f32, 1.0, (b, h, s, d), &dev).unwrap();
+        let k = Tensor::randn(0f32, 1.0, (b, g, s, d), &dev).unwrap();
+        let v = Tensor::randn(0f32, 1.0, (b, g, s, d), &dev).unwrap();
+        let scale = 1.0 / (d as f64).sqrt();
+        let bits = |t: Tensor| -> Vec<u32> {
+            let values = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            values.iter().map(|x| x.to_bits()).collect()
+        };
+        let kept = causal_attention(&q, &k, &v, scale).unwrap();
+        let scratch = causal_attention_inference(&q, &k, &v, scale).unwrap();
+        assert!(max_diff(&scratch, &reference(&q, &k, &v, scale)) < 1e-5);
+        assert_eq!(bits(kept), bits(scratch));
+
+        let qv = Var::from_tensor(&q).unwrap();
+        let out = causal_attention_inference(qv.as_tensor(), &k, &v, scale).unwrap();
+        let err = out.sum_all().unwrap().backward().unwrap_err().to_string();
+        assert!(err.contains("no probabilities kept"), "{err}");
     }
 
     #[test]

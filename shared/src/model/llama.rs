@@ -360,6 +360,19 @@ impl Attention {
             let out = out.transpose(1, 2)?.reshape((b, s, nh * hd))?;
             return self.o_proj.forward(&out);
         }
+        // A prompt's prefill from position 0 (inference): the same kernel's forward alone.
+        #[cfg(feature = "train")]
+        if kernels == Kernels::Fused
+            && mask.is_some()
+            && k.dim(2)? == s
+            && !q.track_op()
+            && super::causal_attention::supported(q)
+        {
+            let scale = 1.0 / (hd as f64).sqrt();
+            let out = super::causal_attention::causal_attention_inference(q, k, v, scale)?;
+            let out = out.transpose(1, 2)?.reshape((b, s, nh * hd))?;
+            return self.o_proj.forward(&out);
+        }
         let t = k.dim(2)?;
         // Grouped-query attention: fold the query heads that share a key/value head into the
         // sequence axis instead of copying K/V: (b, nkv, rep*s, hd).
