@@ -14,6 +14,7 @@
 
 use super::cpu_gemm::{gemm_into, Mat, Threads};
 use super::grad_ops::F32Values;
+use super::vector_exp;
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 use std::sync::Mutex;
@@ -125,12 +126,7 @@ fn attend_item(
             let (seen, masked) = row.split_at_mut(i + 1);
             masked.iter_mut().for_each(|x| *x = 0.0);
             let max = seen.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let mut sum = 0.0;
-            for x in seen.iter_mut() {
-                *x = (*x - max).exp();
-                sum += *x;
-            }
-            let inv = 1.0 / sum;
+            let inv = 1.0 / vector_exp::exp_shifted_sum(seen, max);
             seen.iter_mut().for_each(|x| *x *= inv);
         }
         gemm_into(

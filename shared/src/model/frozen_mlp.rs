@@ -14,6 +14,7 @@
 
 use super::cpu_gemm::{gemm_into, Mat, Threads};
 use super::grad_ops::F32Values;
+use super::vector_exp::sigmoid;
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 use std::sync::Mutex;
@@ -23,10 +24,6 @@ struct FrozenMlp {
     down: Tensor,
     /// The stacked gate/up activations of the forward pass, (rows, 2·I).
     gate_up_out: Mutex<Option<Vec<f32>>>,
-}
-
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
 }
 
 impl FrozenMlp {

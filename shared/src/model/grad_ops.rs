@@ -6,6 +6,7 @@
 //! on a 500-token prompt that tripled the cost of a training step. Each op here is one pass
 //! forward and one pass backward. Only f32 on CPU; other devices use the composition.
 
+use super::vector_exp::{self, sigmoid};
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 
 /// Whether `x` can take these kernels.
@@ -85,12 +86,8 @@ impl CustomOp1 for SoftmaxLast {
             for (r, y) in chunk.chunks_mut(n).enumerate() {
                 let xr = &x[(row0 + r) * n..(row0 + r + 1) * n];
                 let max = xr.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let mut sum = 0.0;
-                for (yi, &xi) in y.iter_mut().zip(xr) {
-                    *yi = (xi - max).exp();
-                    sum += *yi;
-                }
-                let inv = 1.0 / sum;
+                y.copy_from_slice(xr);
+                let inv = 1.0 / vector_exp::exp_shifted_sum(y, max);
                 y.iter_mut().for_each(|v| *v *= inv);
             }
         });
@@ -177,10 +174,6 @@ impl CustomOp1 for RmsNorm {
 }
 
 struct Silu;
-
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
 
 impl CustomOp1 for Silu {
     fn name(&self) -> &'static str {

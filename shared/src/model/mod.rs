@@ -16,6 +16,8 @@ mod frozen;
 mod frozen_mlp;
 #[cfg(feature = "train")]
 mod grad_ops;
+#[cfg(feature = "train")]
+mod vector_exp;
 mod linear;
 mod llama;
 mod matvec;
