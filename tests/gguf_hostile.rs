@@ -75,6 +75,43 @@ fn every_truncation_is_an_error() {
     }
 }
 
+/// `Backbone::from_path` maps the file and drops each tensor's pages once copied: the weights
+/// must be the bytes a buffered load gives, and an empty or cut file on disk a named error.
+#[test]
+fn a_mapped_file_loads_the_same_weights_and_a_cut_one_is_named() {
+    let bytes = tiny();
+    let dir = std::env::temp_dir().join(format!("alro-hostile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let whole = dir.join("whole.gguf");
+    std::fs::write(&whole, &bytes).unwrap();
+    let load =
+        |path: &std::path::Path| Backbone::from_path(path, MatrixPrecision::AsStored, &Device::Cpu);
+    let logits = |b: &Backbone| {
+        let ids = candle_core::Tensor::new(&[[1u32, 2, 3]], &Device::Cpu).unwrap();
+        let hidden = b
+            .model
+            .forward_hidden(&ids, None, alro_core::model::Kernels::Fused)
+            .unwrap();
+        let out = b.model.logits(&hidden).unwrap();
+        out.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    };
+    let mapped = load(&whole).unwrap();
+    let buffered =
+        Backbone::from_gguf_bytes(&bytes, "tiny.gguf", MatrixPrecision::AsStored, &Device::Cpu)
+            .unwrap();
+    assert_eq!(logits(&mapped), logits(&buffered));
+
+    for (name, cut) in [("empty.gguf", 0), ("cut.gguf", bytes.len() - 7)] {
+        let path = dir.join(name);
+        std::fs::write(&path, &bytes[..cut]).unwrap();
+        match load(&path) {
+            Ok(_) => panic!("{name} was accepted"),
+            Err(e) => assert!(e.to_string().contains(name), "{name}: {e}"),
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn bad_magic_and_version() {
     let mut b = tiny();

@@ -42,6 +42,7 @@ impl Cpu {
             file,
             bytes,
             device: Device::Cpu,
+            copied: None,
         };
         let model = Llama::load(config, &src, precision, &Device::Cpu).unwrap();
         let cache = KvCache::new(model.config.num_layers);

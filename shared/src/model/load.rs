@@ -8,7 +8,7 @@ use super::llama::{Attention, Block, Llama, Mlp};
 use super::stacked::Stacked;
 use crate::gguf::GgufFile;
 use crate::{Error, Result};
-use candle_core::quantized::QMatMul;
+use candle_core::quantized::{QMatMul, QTensor};
 use candle_core::{DType, Device, Tensor};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -205,6 +205,21 @@ pub struct GgufSource<'a> {
     pub file: &'a GgufFile,
     pub bytes: &'a [u8],
     pub device: Device,
+    /// Told each tensor's byte range in `bytes` once the tensor is copied out: a memory-mapped
+    /// file drops those pages there, so the weights are held once, not twice, during a load.
+    pub copied: Option<&'a dyn Fn(std::ops::Range<usize>)>,
+}
+
+impl GgufSource<'_> {
+    fn tensor(&self, name: &WeightName) -> Result<QTensor> {
+        let name = name.gguf();
+        let q = self.file.tensor(self.bytes, &name, &self.device)?;
+        if let (Some(copied), Some(info)) = (self.copied, self.file.tensor_info(&name)) {
+            let start = (self.file.data_start + info.offset) as usize;
+            copied(start..start + info.size_bytes as usize);
+        }
+        Ok(q)
+    }
 }
 
 impl TensorSource for GgufSource<'_> {
@@ -212,12 +227,12 @@ impl TensorSource for GgufSource<'_> {
         &self.file.source_name
     }
     fn matrix(&self, name: &WeightName) -> Result<QMatMul> {
-        let q = self.file.tensor(self.bytes, &name.gguf(), &self.device)?;
+        let q = self.tensor(name)?;
         // candle keeps F32/F16 "quantized" tensors as plain matmuls anyway.
         Ok(QMatMul::from_arc(Arc::new(q))?)
     }
     fn dense(&self, name: &WeightName) -> Result<Tensor> {
-        let q = self.file.tensor(self.bytes, &name.gguf(), &self.device)?;
+        let q = self.tensor(name)?;
         Ok(q.dequantize(&self.device)?)
     }
     fn contains(&self, name: &WeightName) -> bool {

@@ -126,6 +126,17 @@ impl Backbone {
         precision: MatrixPrecision,
         device: &Device,
     ) -> Result<Self> {
+        Self::from_gguf_source(bytes, source_name, precision, device, None)
+    }
+
+    /// [`Backbone::from_gguf_bytes`], telling `copied` each tensor's byte range once it is read.
+    fn from_gguf_source(
+        bytes: &[u8],
+        source_name: &str,
+        precision: MatrixPrecision,
+        device: &Device,
+        copied: Option<&dyn Fn(std::ops::Range<usize>)>,
+    ) -> Result<Self> {
         let file = GgufFile::parse(bytes, source_name)?;
         let card = crate::model_card::ModelCard::from_gguf(&file)?;
         let config = LlamaConfig::from_gguf(&file)?;
@@ -135,6 +146,7 @@ impl Backbone {
             file: &file,
             bytes,
             device: device.clone(),
+            copied,
         };
         let model = Llama::load(config, &src, precision, device)?;
         let context = model.config.max_position_embeddings;
@@ -233,8 +245,29 @@ impl Backbone {
                 device,
             )
         } else {
-            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-            Self::from_gguf_bytes(&bytes, &name, precision, device)
+            let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+            // SAFETY: the map is only read, and dropped before this returns; as with any
+            // mapped model file (llama.cpp maps them too), another process truncating the file
+            // during these few hundred milliseconds would fault the load.
+            let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+            // Each tensor is copied into its own buffer as it is read; dropping its mapped pages
+            // then keeps the load at one copy of the weights (a read into a Vec held two: a
+            // peak of twice the file).
+            let drop_pages = |range: std::ops::Range<usize>| {
+                // SAFETY: DONTNEED on a private, read-only file mapping only discards resident
+                // pages; a later read of them faults the same bytes back in from the file.
+                #[cfg(unix)]
+                let _ = unsafe {
+                    map.unchecked_advise_range(
+                        memmap2::UncheckedAdvice::DontNeed,
+                        range.start,
+                        range.len(),
+                    )
+                };
+                #[cfg(not(unix))]
+                let _ = range;
+            };
+            Self::from_gguf_source(&map, &name, precision, device, Some(&drop_pages))
         }
     }
 }

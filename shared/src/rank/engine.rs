@@ -4,13 +4,12 @@ use super::borda::{borda, order_by_score};
 use super::driver::{self, run_ready, RankBackend};
 use super::RankMode;
 use crate::identifiers::Identifiers;
-use crate::model::{Backbone, Kernels, KvCache};
+use crate::model::{Backbone, Embedding, Kernels, KvCache};
 use crate::model_card::ModelCard;
 use crate::prompt::{self, PromptConfig};
 use crate::request::{RankRequest, RankResponse};
 use crate::tokenizer::Tokenizer;
 use crate::{Error, Result};
-use candle_core::quantized::QMatMul;
 use candle_core::Tensor;
 
 /// A request turned into model input.
@@ -45,11 +44,10 @@ impl Ranker {
         identifiers: Identifiers,
     ) -> Result<Self> {
         let ids = Tensor::new(identifiers.token_ids.as_slice(), &backbone.model.device)?;
-        let head = match &backbone.model.lm_head.weight {
-            QMatMul::QTensor(q) => q.dequantize(&backbone.model.device)?,
-            QMatMul::Tensor(t) | QMatMul::TensorF16(t) => t.to_dtype(candle_core::DType::F32)?,
-        };
-        let identifier_head = head.index_select(&ids, 0)?.t()?.contiguous()?; // (hidden, n_ids)
+        // Only the identifiers' rows, decoded as a table lookup: dequantizing the whole
+        // vocabulary projection first (49k rows for SmolLM2) was the peak of a ranker's memory.
+        let head = Embedding::of(&backbone.model.lm_head.weight)?.lookup(&ids)?;
+        let identifier_head = head.t()?.contiguous()?; // (hidden, n_ids)
         Ok(Ranker {
             backbone,
             identifiers,
