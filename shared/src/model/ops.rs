@@ -61,6 +61,14 @@ pub fn rope(
 /// SiLU (`x·σ(x)`), written with exp so it differentiates everywhere.
 pub fn silu(x: &Tensor, kernels: Kernels) -> Result<Tensor> {
     match kernels {
+        // A prompt's rows (prefill): the one-pass kernel, whose exp vectorizes (candle's calls
+        // libm per value). A decode row keeps candle's, the same on x86 and wasm.
+        #[cfg(feature = "train")]
+        Kernels::Fused
+            if grad_ops::supported(x) && x.elem_count() > x.dim(candle_core::D::Minus1)? =>
+        {
+            grad_ops::silu(x)
+        }
         Kernels::Fused => candle_nn::ops::silu(x),
         #[cfg(feature = "train")]
         Kernels::Differentiable if grad_ops::supported(x) => grad_ops::silu(x),
