@@ -22,6 +22,8 @@ use candle_core::quantized::k_quants::{
 use candle_core::quantized::{GgmlDType, GgmlType, QTensor};
 use candle_core::{bail, Result};
 use half::{bf16, f16};
+#[cfg(not(target_arch = "wasm32"))]
+use std::sync::Mutex;
 
 use super::block_dot::{self, RowsDot, BLOCK, Q4_0_BYTES, Q4_1_BYTES, Q8_0_BYTES};
 
@@ -116,10 +118,20 @@ pub fn quantized_matvecs(weights: &[&QTensor], x: &[f32]) -> Result<Vec<Vec<f32>
     let run = |(bytes, row_bytes, k, at, y): (&[u8], usize, RowsDot, usize, &mut [f32])| {
         k(&bytes[at..at + y.len() * row_bytes], x, &xsum, y)
     };
+    // candle's barrier pool, not rayon: its workers spin a while before they sleep, and a
+    // decode step hands off ~120 of these in a row; rayon's sleep and wake-up between them was
+    // a quarter of a step in scheduler calls.
     #[cfg(not(target_arch = "wasm32"))]
     {
-        use rayon::prelude::*;
-        tasks.into_par_iter().for_each(run);
+        let tasks: Vec<_> = tasks.into_iter().map(|t| Mutex::new(Some(t))).collect();
+        candle_core::utils::barrier_pool().execute_chunked(tasks.len(), |range| {
+            for task in &tasks[range] {
+                let task = task.lock().unwrap_or_else(|e| e.into_inner()).take();
+                if let Some(task) = task {
+                    run(task);
+                }
+            }
+        });
     }
     #[cfg(target_arch = "wasm32")]
     tasks.into_iter().for_each(run);
