@@ -61,19 +61,23 @@ pub fn rope(
 /// SiLU (`x·σ(x)`), written with exp so it differentiates everywhere.
 pub fn silu(x: &Tensor, kernels: Kernels) -> Result<Tensor> {
     match kernels {
-        // A prompt's rows (prefill): the one-pass kernel, whose exp vectorizes (candle's calls
-        // libm per value). A decode row keeps candle's, the same on x86 and wasm.
+        // A prompt (several positions, prefill): the one-pass kernel, whose exp vectorizes
+        // (candle's calls libm per value). A decode step (one position per sequence) keeps
+        // candle's, the same on x86 and wasm.
         #[cfg(feature = "train")]
-        Kernels::Fused
-            if grad_ops::supported(x) && x.elem_count() > x.dim(candle_core::D::Minus1)? =>
-        {
-            grad_ops::silu(x)
-        }
+        Kernels::Fused if grad_ops::supported(x) && several_positions(x) => grad_ops::silu(x),
         Kernels::Fused => candle_nn::ops::silu(x),
         #[cfg(feature = "train")]
         Kernels::Differentiable if grad_ops::supported(x) => grad_ops::silu(x),
         Kernels::Differentiable => composed::silu(x),
     }
+}
+
+/// Whether `x` (…, positions, features) holds more than one position per sequence.
+#[cfg(feature = "train")]
+fn several_positions(x: &Tensor) -> bool {
+    let dims = x.dims();
+    dims.len() >= 2 && dims[dims.len() - 2] > 1
 }
 
 /// The differentiable versions as compositions of elementary candle ops: portable to every
