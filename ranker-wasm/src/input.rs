@@ -53,9 +53,9 @@ struct RankOptions {
 #[serde(rename_all = "lowercase")]
 enum Mode {
     /// Constrained greedy decoding of the whole list.
-    #[default]
     Greedy,
-    /// Order by the first-position distribution (one forward pass).
+    /// Order by the first-position distribution (one forward pass; the default, as the core's).
+    #[default]
     Single,
     /// Borda count over greedy lists under several presentation orders.
     Bootstrap,
@@ -188,6 +188,12 @@ mod tests {
 
     fn options(mode: Mode, orders: Option<usize>, seed: Option<u64>) -> RankOptions {
         RankOptions { mode, orders, seed }
+    }
+
+    #[test]
+    fn options_without_a_mode_rank_in_single_pass_as_the_core_does() {
+        assert_eq!(mode_of(&RankOptions::default()), Ok(RankMode::Single));
+        assert_eq!(RankMode::default(), RankMode::Single);
     }
 
     #[test]

@@ -44,8 +44,8 @@ export interface HistoryEntry { title: string; rating: number }
 export interface Candidate { id: string; title: string; note?: string }
 export interface RankRequest { history: HistoryEntry[]; candidates: Candidate[] }
 export interface RankOptions {
-  /** 'greedy' (default): decode the whole list; 'single': order by the first-position
-   *  distribution (one forward pass); 'bootstrap': Borda count over greedy lists under `orders`
+  /** 'single' (default): order by the first-position distribution (one forward pass, what the
+   *  default ranker is trained for); 'greedy': decode the whole list; 'bootstrap': Borda count over greedy lists under `orders`
    *  presentation orders (the request's own, then seeded shuffles; `orders` times the cost). */
   mode?: 'greedy' | 'single' | 'bootstrap';
   /** 'bootstrap' only: presentation orders, 1 to 20 (default 5). */

@@ -163,16 +163,8 @@ async function rankAndCheck(name, { page, requests, consoleErrors }, expectBacke
   await page.waitForFunction(() => document.querySelectorAll('#ranking li').length === 20, null, { timeout: 180_000 });
   const status = await page.textContent('#rank-status');
   assert.match(status, /Ranked 20 movies in [\d.]+ s on /);
-  // Greedy: the order only (the list numbers it), no Borda points like "19.00".
-  const greedyText = await page.textContent('#ranking');
-  assert.doesNotMatch(greedyText, RAW_SCORE, `${name}: the greedy ranking shows raw scores`);
-  assert.equal(await page.locator('#ranking meter').count(), 0);
-  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
-
-  // Single pass: a match bar and a percentage per movie, derived from the probabilities.
-  await page.selectOption('#mode', 'single');
-  await page.click('#rank-button');
-  await page.waitForFunction(() => document.querySelectorAll('#ranking meter').length === 20, null, { timeout: 180_000 });
+  // Single pass (the default): a match bar and a percentage per movie, from the probabilities.
+  assert.equal(await page.inputValue('#mode'), 'single', `${name}: the page's default mode`);
   const single = await page.evaluate(() => [...document.querySelectorAll('#ranking li')].map((li) => ({
     text: li.textContent, pct: li.querySelector('.pct').textContent, bar: li.querySelector('meter').value,
   })));
@@ -183,8 +175,17 @@ async function rankAndCheck(name, { page, requests, consoleErrors }, expectBacke
   }
   assert.equal(single[0].bar, 1, `${name}: the first movie's bar is the reference`);
   for (let i = 1; i < single.length; i++) assert.ok(single[i].bar <= single[i - 1].bar + 1e-9, `${name}: bars not in ranking order`);
-  await page.screenshot({ path: path.join(ARTIFACTS, `${name}-single.png`), fullPage: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+
+  // Greedy: the order only (the list numbers it), no Borda points like "19.00".
   await page.selectOption('#mode', 'greedy');
+  await page.click('#rank-button');
+  await page.waitForFunction(() => document.querySelectorAll('#ranking li').length === 20
+    && document.querySelectorAll('#ranking meter').length === 0, null, { timeout: 180_000 });
+  const greedyText = await page.textContent('#ranking');
+  assert.doesNotMatch(greedyText, RAW_SCORE, `${name}: the greedy ranking shows raw scores`);
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}-greedy.png`), fullPage: true });
+  await page.selectOption('#mode', 'single');
 
   results[name].uiStatus = status;
   checkNoLateRequests(name, afterLoad, serverMark, requests, consoleErrors);

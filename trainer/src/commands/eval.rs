@@ -59,10 +59,10 @@ pub struct EvalArgs {
     /// The backbone for --llm and --adapter [default: $ALRO_MODEL or the setup's backbone]
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// How the LLM ranks: `greedy` (full list, METHOD.md §7 default), `single` (first-position
-    /// distribution, one forward pass) or `bootstrap` (greedy lists under --orders presentation
+    /// How the LLM ranks: `single` (first-position distribution, one forward pass; the default,
+    /// as for `alro rank`), `greedy` (the full list, METHOD.md §7) or `bootstrap` (greedy lists under --orders presentation
     /// orders combined by Borda count, as `alro rank --mode bootstrap`; --orders times the cost).
-    #[arg(long, value_enum, default_value = "greedy")]
+    #[arg(long, value_enum, default_value = "single")]
     pub mode: ModeArg,
     /// Presentation orders B of --mode bootstrap (the list's own, then B − 1 seeded shuffles)
     /// [default: 5]

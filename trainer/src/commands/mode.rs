@@ -5,9 +5,9 @@ use clap::ValueEnum;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ModeArg {
-    /// Constrained greedy decoding of the whole list (default).
+    /// Constrained greedy decoding of the whole list.
     Greedy,
-    /// Rank by the first-position distribution (one forward pass).
+    /// Rank by the first-position distribution (one forward pass; the default).
     Single,
     /// Borda count over several presentation orders (costly).
     Bootstrap,

@@ -44,7 +44,8 @@ pub struct RankArgs {
     /// JSONL requests: {"history": [{"title", "rating"}], "candidates": [{"id", "title"}]}; `-` = stdin
     #[arg(long)]
     input: PathBuf,
-    #[arg(long, value_enum, default_value = "greedy")]
+    /// How to rank (METHOD.md §7); `single` by default, what the release ranker is trained for
+    #[arg(long, value_enum, default_value = "single")]
     mode: ModeArg,
     /// Where the model runs; `wgpu` reads GGUF files only
     #[arg(long, value_enum, default_value = "cpu")]
