@@ -1022,8 +1022,8 @@ fn bootstrap_mode_ranks_with_borda_over_presentation_orders() {
         ndcg(&["--mode", "greedy"])
     );
     assert!(
-        stdout_of(&eval_tiny(&dir, &llm)).contains("LLM mode: greedy"),
-        "the table says which mode ran"
+        stdout_of(&eval_tiny(&dir, &llm)).contains("LLM mode: single"),
+        "the table says which mode ran (single pass by default)"
     );
     // The bootstrap flags with another mode, or no order at all, are refused.
     for (extra, expect) in [
@@ -1080,7 +1080,7 @@ fn position_bias_is_measured_over_seeded_presentation_orders() {
     ));
     assert!(
         text.contains(
-            "position bias over 3 presentation orders (greedy mode, 4 lists; Kendall τ 1 and \
+            "position bias over 3 presentation orders (single mode, 4 lists; Kendall τ 1 and \
              spread 0 = none):"
         ),
         "{text}"
@@ -1116,8 +1116,8 @@ fn position_bias_is_measured_over_seeded_presentation_orders() {
         "{v}"
     );
     assert_eq!(json_of(&[]), v, "seeded");
-    // In single mode too.
-    let s = json_of(&["--mode", "single"]);
+    // In greedy mode too.
+    let s = json_of(&["--mode", "greedy"]);
     assert!((-1.0..=1.0).contains(&s["position_bias"]["kendall_tau"].as_f64().unwrap()));
     let _ = std::fs::remove_dir_all(&dir);
 }
