@@ -77,14 +77,20 @@ def test_lists(by_user, titles, count, rng, popular):
         yield u, rs, cands, [r for _, r in cands]
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__,
+def parse_args(doc):
+    """The command line of these protocol re-implementations: the ML-100K folder, the kind of
+    negatives and the seed of the test-list draw (`doc` is the script's help text)."""
+    ap = argparse.ArgumentParser(description=doc,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("ml100k", help="folder with u.data and u.item")
     ap.add_argument("--popular", action="store_true",
                     help="negatives drawn in proportion to their rating counts")
     ap.add_argument("--seed", type=int, default=1)
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def main():
+    args = parse_args(__doc__)
 
     by_user, titles = load_ml100k(args.ml100k)
     raters, count = collections.defaultdict(set), collections.Counter()

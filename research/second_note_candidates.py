@@ -15,21 +15,15 @@ not in who rated what (research/release_year_signal.py: the title's year is).
   python3 research/second_note_candidates.py ../shared/data/ml-100k            # uniform negatives
   python3 research/second_note_candidates.py ../shared/data/ml-100k --popular  # by rating count
 """
-import argparse
 import collections
 import random
 
-from note_ceiling_m20 import L, M, P, before_test, cosine, load_ml100k, ndcg10, test_lists
+from note_ceiling_m20 import (L, M, P, before_test, cosine, load_ml100k, ndcg10, parse_args,
+                              test_lists)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("ml100k", help="folder with u.data and u.item")
-    ap.add_argument("--popular", action="store_true",
-                    help="negatives drawn in proportion to their rating counts")
-    ap.add_argument("--seed", type=int, default=1)
-    args = ap.parse_args()
+    args = parse_args(__doc__)
 
     by_user, titles = load_ml100k(args.ml100k)
     # Counts and rater sets at the baselines' cut.
