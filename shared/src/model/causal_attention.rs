@@ -399,15 +399,20 @@ mod tests {
             .unwrap()
     }
 
-    #[test]
-    fn the_inference_forward_gives_the_training_forward_bits_and_refuses_a_backward() {
+    /// Random q, k, v and the scale of one call: s = 150 spans three row blocks of keys (the last
+    /// partial, so a scratch block is reused); 6 query heads over 2 kv heads, batch 2.
+    fn inputs() -> (Tensor, Tensor, Tensor, f64) {
         let dev = Device::Cpu;
-        // s = 150: three row blocks, the last partial, so the scratch block is reused.
         let (b, h, g, s, d) = (2, 6, 2, 150, 8);
         let q = Tensor::randn(0f32, 1.0, (b, h, s, d), &dev).unwrap();
         let k = Tensor::randn(0f32, 1.0, (b, g, s, d), &dev).unwrap();
         let v = Tensor::randn(0f32, 1.0, (b, g, s, d), &dev).unwrap();
-        let scale = 1.0 / (d as f64).sqrt();
+        (q, k, v, 1.0 / (d as f64).sqrt())
+    }
+
+    #[test]
+    fn the_inference_forward_gives_the_training_forward_bits_and_refuses_a_backward() {
+        let (q, k, v, scale) = inputs();
         let bits = |t: Tensor| -> Vec<u32> {
             let values = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
             values.iter().map(|x| x.to_bits()).collect()
@@ -425,14 +430,8 @@ mod tests {
 
     #[test]
     fn forward_and_gradients_match_the_composed_attention() {
-        let dev = Device::Cpu;
-        // s = 150 spans three row blocks, the last one partial; 6 query heads over 2 kv heads.
-        let (b, h, g, s, d) = (2, 6, 2, 150, 8);
-        let q0 = Tensor::randn(0f32, 1.0, (b, h, s, d), &dev).unwrap();
-        let k0 = Tensor::randn(0f32, 1.0, (b, g, s, d), &dev).unwrap();
-        let v0 = Tensor::randn(0f32, 1.0, (b, g, s, d), &dev).unwrap();
-        let probe = Tensor::randn(0f32, 1.0, (b, h, s, d), &dev).unwrap();
-        let scale = 1.0 / (d as f64).sqrt();
+        let (q0, k0, v0, scale) = inputs();
+        let probe = q0.randn_like(0.0, 1.0).unwrap();
 
         let run = |fused: bool| {
             let (q, k, v) = (
