@@ -6,6 +6,7 @@
 //! too; the trainer reads and decompresses files and passes bytes in.
 
 pub mod amazon;
+pub mod bpr;
 pub mod dataset;
 pub mod encoding;
 pub mod example;
@@ -18,12 +19,14 @@ pub mod protocol;
 pub mod rng;
 pub mod similarity;
 pub mod stats;
+pub mod train_data;
 
 pub use dataset::{Dataset, Item, LoadOptions, LoadReport, Rating};
 pub use example::{parse_jsonl, RankingExample, Split};
 pub use manifest::Manifest;
 pub use protocol::{Protocol, ProtocolConfig, ProtocolCounts, Splits, UserExamples};
 pub use stats::DatasetStats;
+pub use train_data::TrainData;
 
 /// One input file: a label for messages (usually its path) and its (decompressed) bytes.
 #[derive(Debug, Clone, Copy)]

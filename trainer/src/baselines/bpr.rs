@@ -6,112 +6,31 @@
 //! are unrated items. Defaults (64 factors, 30 epochs, learning rate 0.05, regularisation 0.01)
 //! were chosen on the ML-100K validation lists.
 
-use super::linalg::{dot, normal_vec, sigmoid};
-use super::{Hyper, Scorer, TrainData};
+use super::{Hyper, Scorer};
+pub use alro_core::data::bpr::{Bpr, BprConfig};
 use indicatif::ProgressBar;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
-#[derive(Debug, Clone)]
-pub struct BprConfig {
-    pub dim: usize,
-    pub epochs: usize,
-    pub lr: f32,
-    pub reg: f32,
-    pub seed: u64,
-}
-
-impl BprConfig {
-    pub fn from_hyper(h: &Hyper) -> Self {
-        BprConfig {
-            dim: h.dim.unwrap_or(64),
-            epochs: h.epochs.unwrap_or(30),
-            lr: h.lr.unwrap_or(0.05),
-            reg: h.reg.unwrap_or(0.01),
-            seed: h.seed,
-        }
+/// The baseline's configuration: `alro eval`'s hyper-parameters over the defaults.
+pub fn config(h: &Hyper) -> BprConfig {
+    let d = BprConfig::default();
+    BprConfig {
+        dim: h.dim.unwrap_or(d.dim),
+        epochs: h.epochs.unwrap_or(d.epochs),
+        lr: h.lr.unwrap_or(d.lr),
+        reg: h.reg.unwrap_or(d.reg),
+        seed: h.seed,
     }
 }
 
-pub struct Bpr {
-    dim: usize,
-    p: Vec<f32>,
-    q: Vec<f32>,
-    b: Vec<f32>,
-}
-
-impl Bpr {
-    pub fn fit(data: &TrainData, cfg: &BprConfig, pb: &ProgressBar) -> Self {
-        let d = cfg.dim;
-        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-        let mut m = Bpr {
-            dim: d,
-            p: normal_vec(&mut rng, data.n_users * d, 0.1),
-            q: normal_vec(&mut rng, data.n_items * d, 0.1),
-            b: vec![0.0; data.n_items],
-        };
-        let n = data.interactions.len();
-        pb.set_length(cfg.epochs as u64);
-        let mut diff = vec![0.0f32; d];
-        for _ in 0..cfg.epochs {
-            for _ in 0..n {
-                let (u, i, _) = data.interactions[rng.random_range(0..n)];
-                let Some(j) = data.sample_negative(u, &mut rng) else {
-                    continue;
-                };
-                let (u, i, j) = (u as usize, i as usize, j as usize);
-                let pu = &mut m.p[u * d..(u + 1) * d];
-                let (qi, qj) = two_rows(&mut m.q, i, j, d);
-                for ((df, a), b) in diff.iter_mut().zip(qi.iter()).zip(qj.iter()) {
-                    *df = a - b;
-                }
-                let x = m.b[i] - m.b[j] + dot(pu, &diff);
-                let g = sigmoid(-x); // d(ln σ(x))/dx
-                m.b[i] += cfg.lr * (g - cfg.reg * m.b[i]);
-                m.b[j] += cfg.lr * (-g - cfg.reg * m.b[j]);
-                for (((p, qi), qj), df) in pu
-                    .iter_mut()
-                    .zip(qi.iter_mut())
-                    .zip(qj.iter_mut())
-                    .zip(&diff)
-                {
-                    let p0 = *p;
-                    *p += cfg.lr * (g * df - cfg.reg * p0);
-                    *qi += cfg.lr * (g * p0 - cfg.reg * *qi);
-                    *qj += cfg.lr * (-g * p0 - cfg.reg * *qj);
-                }
-            }
-            pb.inc(1);
-        }
-        let mut seen = vec![false; data.n_items];
-        data.items_seen
-            .iter()
-            .for_each(|&i| seen[i as usize] = true);
-        for (i, s) in seen.iter().enumerate() {
-            if !s {
-                m.q[i * d..(i + 1) * d].fill(0.0); // untrained items: neutral, not noise
-            }
-        }
-        m
-    }
-}
-
-/// Rows `i` and `j` (`i != j`) of a row-major matrix with `d` columns, both mutable.
-fn two_rows(m: &mut [f32], i: usize, j: usize, d: usize) -> (&mut [f32], &mut [f32]) {
-    assert_ne!(i, j);
-    if i < j {
-        let (lo, hi) = m.split_at_mut(j * d);
-        (&mut lo[i * d..(i + 1) * d], &mut hi[..d])
-    } else {
-        let (lo, hi) = m.split_at_mut(i * d);
-        (&mut hi[..d], &mut lo[j * d..(j + 1) * d])
-    }
+/// Fits with `pb` counting epochs.
+pub fn fit(data: &super::TrainData, cfg: &BprConfig, pb: &ProgressBar) -> Bpr {
+    pb.set_length(cfg.epochs as u64);
+    Bpr::fit(data, cfg, || pb.inc(1))
 }
 
 impl Scorer for Bpr {
     fn score(&self, user: u32, item: u32) -> f64 {
-        let (u, i, d) = (user as usize, item as usize, self.dim);
-        (self.b[i] + dot(&self.p[u * d..(u + 1) * d], &self.q[i * d..(i + 1) * d])) as f64
+        Bpr::score(self, user, item) as f64
     }
 }
 
@@ -121,7 +40,7 @@ pub(crate) mod tests {
 
     /// Two taste groups: users `u < 40` interact with items 0..30, the others with 30..60, each
     /// missing a few. Returns the data and the held-out (user, in-group item) pairs.
-    pub fn two_groups() -> (TrainData, Vec<(u32, u32)>) {
+    pub fn two_groups() -> (super::super::TrainData, Vec<(u32, u32)>) {
         let mut t = Vec::new();
         let mut held = Vec::new();
         for u in 0..80u32 {
@@ -135,7 +54,7 @@ pub(crate) mod tests {
                 }
             }
         }
-        (TrainData::from_triples(80, 60, t), held)
+        (super::super::TrainData::from_triples(80, 60, t), held)
     }
 
     /// Fraction of (held-out in-group item, other-group item) pairs ordered correctly.
@@ -162,7 +81,7 @@ pub(crate) mod tests {
             reg: 0.002,
             seed: 1,
         };
-        let m = Bpr::fit(&d, &cfg, &ProgressBar::hidden());
+        let m = fit(&d, &cfg, &ProgressBar::hidden());
         let a = auc(&m, &held);
         assert!(a > 0.95, "auc {a}");
     }

@@ -3,31 +3,9 @@
 //! the machine's cores by rows (deterministic: each output row is summed in the same order
 //! whatever the thread count).
 
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
-
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-pub fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
-
-/// `n` draws from N(0, std²) (Box–Muller).
-pub fn normal_vec(rng: &mut ChaCha8Rng, n: usize, std: f32) -> Vec<f32> {
-    let mut out = Vec::with_capacity(n + 1);
-    while out.len() < n {
-        let u1: f32 = rng.random::<f32>().max(f32::MIN_POSITIVE);
-        let u2: f32 = rng.random::<f32>();
-        let r = (-2.0 * u1.ln()).sqrt() * std;
-        let t = std::f32::consts::TAU * u2;
-        out.push(r * t.cos());
-        out.push(r * t.sin());
-    }
-    out.truncate(n);
-    out
-}
+// The scalar helpers and seeded normal draws live with BPR in the core (the protocol fits BPR
+// for match notes); the other factor models share them.
+pub use alro_core::data::bpr::{dot, normal_vec, sigmoid};
 
 /// A square sparse matrix in CSR form.
 pub struct Csr {

@@ -16,11 +16,10 @@ pub mod mf;
 pub mod notes;
 pub mod popularity;
 pub mod random;
-pub mod train_data;
 
 use clap::ValueEnum;
 use indicatif::ProgressBar;
-pub use train_data::TrainData;
+pub use alro_core::data::TrainData;
 
 /// A fitted model's opinion of how much `user` would like `item`; higher = preferred.
 pub trait Scorer: Send + Sync {
@@ -101,7 +100,7 @@ pub fn fit(
             &mf::MfConfig::from_hyper(hyper),
             pb,
         )),
-        BaselineKind::Bpr => Box::new(bpr::Bpr::fit(data, &bpr::BprConfig::from_hyper(hyper), pb)),
+        BaselineKind::Bpr => Box::new(bpr::fit(data, &bpr::config(hyper), pb)),
         BaselineKind::Lightgcn => Box::new(lightgcn::LightGcn::fit(
             data,
             &lightgcn::LightGcnConfig::from_hyper(hyper),

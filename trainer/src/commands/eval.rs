@@ -105,6 +105,11 @@ pub struct EvalArgs {
     /// `{"user": .., "ndcg@10": {"RANKER": value, ..}}` (null for a list without a positive).
     #[arg(long, value_name = "FILE")]
     pub per_list: Option<PathBuf>,
+    /// Write every list's scores as JSON lines, one per list, for analyses outside `alro eval`
+    /// (e.g. fusing two rankers): `{"user": .., "relevance": [..], "scores": {"RANKER": [..], ..}}`,
+    /// candidates in presentation order, higher = ranked earlier.
+    #[arg(long, value_name = "FILE")]
+    pub scores: Option<PathBuf>,
     /// Print the first N lists as a person reads them (the user's last 3 ratings, the first
     /// LLM's top 10 — the first ranker's without an LLM — marked ★ rated ≥ 4 / ☆ rated < 4,
     /// every ranker's NDCG@10 on the list), then the table.
@@ -220,7 +225,13 @@ pub fn run(args: EvalArgs) -> Result<()> {
         "no {} lists: every user has fewer than min_history + P ratings",
         args.split
     );
-    let keep = args.show.unwrap_or(0).min(examples.len());
+    // `--scores` writes every list's scores, so it keeps them all.
+    let show = args.show.unwrap_or(0).min(examples.len());
+    let keep = if args.scores.is_some() {
+        examples.len()
+    } else {
+        show
+    };
 
     let train = TrainData::from_protocol(&protocol, args.split);
     let ids = IdMaps::new(ds);
@@ -286,6 +297,14 @@ pub fn run(args: EvalArgs) -> Result<()> {
         }
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
     }
+    if let Some(path) = &args.scores {
+        let mut text = String::new();
+        for (i, ex) in examples.iter().enumerate() {
+            text.push_str(&report::scores_line(ex, i, &results));
+            text.push('\n');
+        }
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
 
     if args.json {
         for r in &results {
@@ -330,7 +349,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     if skipped > 0 {
         println!("{skipped} list(s) without a positive skipped");
     }
-    if keep > 0 {
+    if show > 0 {
         // The first LLM's rankings, or the first ranker's when no LLM ran.
         let lead = if first_llm_row < results.len() {
             first_llm_row
@@ -342,7 +361,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
             "{}",
             report::show_legend(&results[lead].name, cfg.candidates)
         );
-        for (i, ex) in examples.iter().take(keep).enumerate() {
+        for (i, ex) in examples.iter().take(show).enumerate() {
             println!();
             print!("{}", report::show_list(ex, i, &results, lead));
         }

@@ -194,6 +194,16 @@ pub fn position_bias_markdown(results: &[EvalResult], mode: RankMode) -> String 
     out
 }
 
+/// One `--scores` line: `{"user": .., "relevance": [..], "scores": {"ranker": [..], ..}}`,
+/// rankers keyed by name, candidates in presentation order.
+pub fn scores_line(ex: &RankingExample, i: usize, results: &[EvalResult]) -> String {
+    let scores: serde_json::Map<String, serde_json::Value> = results
+        .iter()
+        .map(|r| (r.name.clone(), serde_json::Value::from(r.kept_scores[i].clone())))
+        .collect();
+    serde_json::json!({"user": ex.user, "relevance": ex.relevance, "scores": scores}).to_string()
+}
+
 /// One `--per-list` line: `{"user": .., "ndcg@10": {"ranker": value or null, ..}}`, rankers in
 /// table order (null: a list without a positive, skipped by every ranker).
 pub fn per_list_line(ex: &RankingExample, i: usize, results: &[EvalResult]) -> String {

@@ -1,7 +1,7 @@
-//! The interactions a baseline may learn from, cut by the protocol so that nothing at or after
-//! the evaluated window is visible.
+//! The interactions a model may learn from (the trainer's baselines, the factors of match notes),
+//! cut by the protocol so that nothing at or after the evaluated window is visible.
 
-use alro_core::data::{Protocol, Split};
+use super::{Protocol, Split};
 use rand::Rng;
 
 pub struct TrainData {
@@ -68,8 +68,7 @@ impl TrainData {
         }
     }
 
-    /// Build from triples alone (tests).
-    #[cfg(test)]
+    /// Build from triples alone.
     pub fn from_triples(
         n_users: usize,
         n_items: usize,
