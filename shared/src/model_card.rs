@@ -18,6 +18,7 @@
 //! | `alro.popularity_tiers` | u32, optional | `N` of the `popularity T/N` notes every candidate must carry; absent = no notes | absent |
 //! | `alro.similarity_tiers` | u32, optional | `N` of the `similarity T/N` notes every candidate must carry (after the popularity note, if any); absent = none | absent |
 //! | `alro.similarity_steps` | u32, optional | similarity tiers per unit cosine (`T = 1 + ⌊steps·cosine⌋`, at most `N`); absent = 10, tenths | absent |
+//! | `alro.match_tiers` | u32, optional | `N` of the `match T/N` notes every candidate must carry (after the other notes, if any); absent = none | absent |
 //! | `alro.display_name` | string, optional | what a person calls the ranker, e.g. "alro movie ranker — SmolLM2-135M fine-tuned with ALRO on MovieLens 100K" | absent |
 //! | `alro.quality` | string, optional | one line on how well it ranks, e.g. "NDCG@10 0.71 on 943 held-out MovieLens lists (popularity: 0.65)" | absent |
 //! | `alro.card_url` | string, optional | link to the model card, relative to the page that shows the ranker (`alro export` writes "models/README.md" unless told otherwise) | absent |
@@ -67,6 +68,8 @@ pub struct ModelCard {
     pub similarity_tiers: usize,
     /// Similarity tiers per unit cosine of those notes (10 = tenths).
     pub similarity_steps: usize,
+    /// `N` of the training lists' match notes (0 = trained without them).
+    pub match_tiers: usize,
     /// `alro.display_name`: what a person calls the ranker (`None`: not recorded).
     pub display_name: Option<String>,
     /// `alro.quality`: one line on how well it ranks, e.g. its test NDCG@10 and a baseline's.
@@ -84,6 +87,7 @@ impl ModelCard {
             popularity_tiers: self.popularity_tiers,
             similarity_tiers: self.similarity_tiers,
             similarity_steps: self.similarity_steps,
+            match_tiers: self.match_tiers,
             item_noun: self.item_noun.clone(),
             ..PromptConfig::default()
         }
@@ -130,6 +134,12 @@ impl ModelCard {
                     GgufValue::U32(self.similarity_steps as u32),
                 ));
             }
+        }
+        if self.match_tiers > 0 {
+            entries.push((
+                "alro.match_tiers".into(),
+                GgufValue::U32(self.match_tiers as u32),
+            ));
         }
         // Likewise optional: written only when given (an empty string is not given).
         for (key, value) in [
@@ -230,12 +240,20 @@ impl ModelCard {
             // A cosine of 1 is tier `steps + 1`.
             Some(_) => count("alro.similarity_tiers", similarity_steps as u64 + 1)?,
         };
+        let match_tiers = match file.metadata.get("alro.match_tiers") {
+            None => 0,
+            Some(_) => count(
+                "alro.match_tiers",
+                crate::data::protocol::MAX_MATCH_TIERS as u64,
+            )?,
+        };
         // A card of the noteless-compatible version asks for the very prompt this build renders
         // when it has no notes.
         let same_prompt = template_version == TEMPLATE_VERSION
             || (template_version == NOTELESS_COMPATIBLE_VERSION
                 && popularity_tiers == 0
-                && similarity_tiers == 0);
+                && similarity_tiers == 0
+                && match_tiers == 0);
         if !same_prompt {
             return Err(Error::model(
                 file.source_name.clone(),
@@ -260,6 +278,7 @@ impl ModelCard {
             popularity_tiers,
             similarity_tiers,
             similarity_steps,
+            match_tiers,
             display_name: optional_string("alro.display_name")?,
             quality: optional_string("alro.quality")?,
             card_url: optional_string("alro.card_url")?,

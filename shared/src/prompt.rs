@@ -67,12 +67,15 @@ pub struct PromptConfig {
     /// Similarity tiers per unit cosine (`data::similarity::similarity_tier`; 10 = tenths): how
     /// the product computes the notes it fills in (`notes::fill_notes`).
     pub similarity_steps: usize,
+    /// `N` > 0: the model was trained with `match T/N` notes (after the other notes), so every
+    /// candidate must carry one; 0: no such requirement.
+    pub match_tiers: usize,
 }
 
 impl PromptConfig {
     /// Whether the model was trained with notes, so every candidate must carry one.
     pub fn needs_notes(&self) -> bool {
-        self.popularity_tiers > 0 || self.similarity_tiers > 0
+        self.popularity_tiers > 0 || self.similarity_tiers > 0 || self.match_tiers > 0
     }
 }
 
@@ -86,6 +89,7 @@ impl Default for PromptConfig {
             popularity_tiers: 0,
             similarity_tiers: 0,
             similarity_steps: crate::data::similarity::TENTHS,
+            match_tiers: 0,
         }
     }
 }
@@ -172,7 +176,7 @@ pub fn validate(req: &RankRequest, config: &PromptConfig, max_candidates: usize)
 }
 
 /// A ranker trained with notes must get the same notes: `popularity P/N` first when on, then
-/// `similarity S/N` when on, `, `-separated as `alro data prepare` writes them (further parts may
+/// `similarity S/N` when on, then `match M/N` when on, `, `-separated as `alro data prepare` writes them (further parts may
 /// follow). Without either, notes are free text.
 /// `(T, N)` of one note part `KIND T/N` with 1 ≤ T ≤ N, or `None` if `part` is not one: the
 /// format every note reader shares (this validation, and the notes-alone baseline).
@@ -189,6 +193,7 @@ fn check_note_tiers(req: &RankRequest, config: &PromptConfig) -> Result<()> {
     let kinds = [
         ("popularity", config.popularity_tiers, "T from 1 (rarely rated) to {n} (rated at least half as often as the most rated item)"),
         ("similarity", config.similarity_tiers, "T rises with the mean co-rating cosine with the history, from 1 to {n} (DATA.md, \"Similarity notes\")"),
+        ("match", config.match_tiers, "T rises with how well the film matches the history's taste, from 1 to {n} (DATA.md, \"Match notes\")"),
     ];
     let wanted: Vec<_> = kinds.iter().filter(|k| k.1 > 0).collect();
     for c in &req.candidates {

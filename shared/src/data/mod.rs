@@ -14,6 +14,7 @@ pub mod fields;
 pub mod ids;
 pub mod kcore;
 pub mod manifest;
+pub mod match_note;
 pub mod movielens;
 pub mod protocol;
 pub mod rng;

@@ -52,6 +52,13 @@
 //! candidates other users rated together with this history: collaborative signal a title does not
 //! carry. With both kinds on, the note reads `popularity P/N, similarity S/N`.
 //!
+//! Match notes (off by default; `match_tiers = N` turns them on): `match T/N` after the other
+//! parts, the fold-in of a BPR model's item factors over the list's history in `N`
+//! equal-frequency tiers ([`super::match_note`]). The model is fitted on the same cut as the
+//! other notes; for training lists, whose answers lie before the validation cut, on the cut
+//! without the list's own user: the users are split into [`MATCH_FOLDS`] folds (user index mod
+//! 5) and a training list reads the model fitted without its user's fold.
+//!
 //! Baselines are fitted on [`Protocol::fit_ratings`]: every user's ratings strictly before the
 //! evaluated window. For that cut, the last `P` ratings of every user are the test window and the
 //! `P` before them the validation window, whether or not the user has enough history for an
@@ -59,6 +66,8 @@
 
 use super::dataset::{Dataset, Rating};
 use super::example::{RankingExample, Split};
+use super::match_note::MatchModel;
+use super::TrainData;
 use super::rng::ExampleRng;
 use super::similarity::{similarity_tier, CoRatingIndex, TENTHS};
 use crate::request::{Candidate, HistoryEntry};
@@ -90,6 +99,10 @@ pub struct ProtocolConfig {
     /// 10, so manifests written before it existed read and compare the same.
     #[serde(skip_serializing_if = "is_tenths")]
     pub similarity_steps: usize,
+    /// Number of match tiers shown as a note on every candidate (module docs); 0 = none. Left out
+    /// of a manifest when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub match_tiers: usize,
     /// How the `m − P` negatives are drawn (module docs).
     pub negatives: NegativeSampling,
 }
@@ -124,6 +137,15 @@ fn is_tenths(steps: &usize) -> bool {
     *steps == TENTHS
 }
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// Most match tiers: finer than 1% of the films tells apart nothing a list needs.
+pub const MAX_MATCH_TIERS: usize = 100;
+/// Folds of users for the match notes of training lists (module docs).
+pub const MATCH_FOLDS: usize = 5;
+
 impl Default for ProtocolConfig {
     fn default() -> Self {
         ProtocolConfig {
@@ -136,6 +158,7 @@ impl Default for ProtocolConfig {
             popularity_tiers: 0,
             similarity_tiers: 0,
             similarity_steps: TENTHS,
+            match_tiers: 0,
             negatives: NegativeSampling::Uniform,
         }
     }
@@ -181,6 +204,12 @@ impl ProtocolConfig {
             return bad(format!(
                 "similarity_tiers = {} (at most {most} with similarity_steps = {}; 0 turns notes off)",
                 self.similarity_tiers, self.similarity_steps
+            ));
+        }
+        if self.match_tiers > MAX_MATCH_TIERS {
+            return bad(format!(
+                "match_tiers = {} (at most {MAX_MATCH_TIERS}; 0 turns notes off)",
+                self.match_tiers
             ));
         }
         if self.min_history() > self.history_len {
@@ -262,6 +291,9 @@ pub struct Protocol<'a> {
     popularity: [Vec<u32>; 2],
     /// Co-rating indexes for similarity notes, at the same two cuts. Empty when notes are off.
     similarity: Vec<CoRatingIndex>,
+    /// Match models: `[0]` at the test cut, `[1]` at the validation cut, then one per fold of
+    /// users at the validation cut without that fold. Empty when notes are off.
+    matching: Vec<MatchModel>,
 }
 
 /// The tier (1..=`tiers`) of an item rated `count` times when the most rated item has `max`:
@@ -322,6 +354,7 @@ impl<'a> Protocol<'a> {
             groups,
             popularity: [Vec::new(), Vec::new()],
             similarity: Vec::new(),
+            matching: Vec::new(),
         };
         if p.cfg.popularity_tiers > 0 {
             p.popularity = [
@@ -337,7 +370,40 @@ impl<'a> Protocol<'a> {
                 })
                 .into();
         }
+        if p.cfg.match_tiers > 0 {
+            let (l, n) = (p.cfg.history_len, p.cfg.match_tiers);
+            let mut models = vec![
+                MatchModel::fit(&p.fit_data(Split::Test, None), l, n)?,
+                MatchModel::fit(&p.fit_data(Split::Validation, None), l, n)?,
+            ];
+            for fold in 0..MATCH_FOLDS {
+                models.push(MatchModel::fit(
+                    &p.fit_data(Split::Validation, Some(fold)),
+                    l,
+                    n,
+                )?);
+            }
+            p.matching = models;
+        }
         Ok(p)
+    }
+
+    /// The ratings of [`Protocol::fit_ratings`] for `split` as training data, without the users
+    /// of fold `leave_out` (user index mod [`MATCH_FOLDS`]) when given.
+    pub fn fit_data(&self, split: Split, leave_out: Option<usize>) -> TrainData {
+        let mut interactions = Vec::new();
+        let mut user_items = vec![Vec::new(); self.users()];
+        for (u, items) in user_items.iter_mut().enumerate() {
+            if leave_out == Some(u % MATCH_FOLDS) {
+                continue;
+            }
+            for r in self.fit_ratings(u, split) {
+                interactions.push((r.user, r.item, r.rating));
+                items.push(r.item);
+            }
+            items.sort_unstable();
+        }
+        TrainData::new(self.users(), self.ds.items.len(), interactions, user_items)
     }
 
     /// How often each item is rated in the ratings baselines may be fitted on for `split`.
@@ -368,6 +434,16 @@ impl<'a> Protocol<'a> {
             let s = index.mean_cosine(item, &hist, u as u32);
             let tier = similarity_tier(s, tiers, self.cfg.similarity_steps);
             parts.push(format!("similarity {tier}/{tiers}"));
+        }
+        let model = match split {
+            Split::Test => self.matching.first(),
+            Split::Validation => self.matching.get(1),
+            Split::Train => self.matching.get(2 + u % MATCH_FOLDS),
+        };
+        if let Some(model) = model {
+            let hist: Vec<u32> = history.iter().map(|r| r.item).collect();
+            let tier = model.tier(item, &hist);
+            parts.push(format!("match {tier}/{}", model.tiers()));
         }
         (!parts.is_empty()).then(|| parts.join(", "))
     }

@@ -25,17 +25,7 @@ const MAX_BITS: usize = 1 << 31;
 impl TrainData {
     /// Everything strictly before `split`'s window, for every user.
     pub fn from_protocol(p: &Protocol, split: Split) -> TrainData {
-        let ds = p.dataset();
-        let mut interactions = Vec::new();
-        let mut user_items = vec![Vec::new(); ds.users.len()];
-        for (u, items) in user_items.iter_mut().enumerate() {
-            for r in p.fit_ratings(u, split) {
-                interactions.push((r.user, r.item, r.rating));
-                items.push(r.item);
-            }
-            items.sort_unstable();
-        }
-        TrainData::new(ds.users.len(), ds.items.len(), interactions, user_items)
+        p.fit_data(split, None)
     }
 
     pub fn new(

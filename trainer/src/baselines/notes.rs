@@ -11,13 +11,13 @@ use alro_core::data::{ProtocolConfig, RankingExample};
 use anyhow::{Context, Result};
 
 /// The note kinds, in the order a note lists them.
-pub const KINDS: [&str; 2] = ["popularity", "similarity"];
+pub const KINDS: [&str; 3] = ["popularity", "similarity", "match"];
 
 /// The kinds of note the lists built with `cfg` carry (empty: no notes).
 pub fn kinds_on(cfg: &ProtocolConfig) -> Vec<&'static str> {
     KINDS
         .into_iter()
-        .zip([cfg.popularity_tiers, cfg.similarity_tiers])
+        .zip([cfg.popularity_tiers, cfg.similarity_tiers, cfg.match_tiers])
         .filter(|&(_, n)| n > 0)
         .map(|(k, _)| k)
         .collect()

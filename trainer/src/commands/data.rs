@@ -85,6 +85,12 @@ pub struct ProtocolArgs {
     /// release ranker's notes) [default: 10].
     #[arg(long, value_name = "S")]
     pub similarity_steps: Option<usize>,
+    /// Show how well every candidate matches the taste of the history as a note, `match T/N`:
+    /// BPR-MF item factors (fitted on the baselines' training cut; for training lists without
+    /// the list's own user) folded in over the history, in N equal-frequency tiers [default: 0 =
+    /// no notes].
+    #[arg(long, value_name = "N")]
+    pub match_tiers: Option<usize>,
     /// How the m − P negatives of a list are drawn from the items the user never rated
     /// [default: uniform].
     #[arg(long, value_enum, value_name = "HOW")]
@@ -130,6 +136,7 @@ impl ProtocolArgs {
         set(&mut cfg.popularity_tiers, self.popularity_tiers);
         set(&mut cfg.similarity_tiers, self.similarity_tiers);
         set(&mut cfg.similarity_steps, self.similarity_steps);
+        set(&mut cfg.match_tiers, self.match_tiers);
         cfg.negatives = self.negatives.map_or(cfg.negatives, Into::into);
         cfg.validate()?;
         Ok(cfg)

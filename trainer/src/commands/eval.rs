@@ -320,15 +320,15 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let notes_on: String = note_kinds
         .iter()
         .zip(
-            [cfg.popularity_tiers, cfg.similarity_tiers]
+            [cfg.popularity_tiers, cfg.similarity_tiers, cfg.match_tiers]
                 .iter()
                 .filter(|&&n| n > 0),
         )
-        .map(|(k, n)| format!(", {k} notes in {n} tiers"))
-        .chain(
-            (cfg.similarity_tiers > 0 && cfg.similarity_steps != TENTHS)
-                .then(|| format!(" of 1/{} cosine", cfg.similarity_steps)),
-        )
+        .map(|(k, n)| {
+            let steps = (*k == "similarity" && cfg.similarity_steps != TENTHS)
+                .then(|| format!(" of 1/{} cosine", cfg.similarity_steps));
+            format!(", {k} notes in {n} tiers{}", steps.unwrap_or_default())
+        })
         .collect();
     println!(
         "{} — {} {} lists (m={}, P={}, L={}, seed {}{negatives}{notes_on}), fitted on {} ratings before each user's {} window",
@@ -542,6 +542,7 @@ fn notes_for_card(cfg: &mut ProtocolConfig, card: CardNotes) -> Result<Option<St
             &mut cfg.similarity_tiers,
             card.similarity_tiers,
         ),
+        ("match", &mut cfg.match_tiers, card.match_tiers),
     ] {
         if *have == want {
             continue;

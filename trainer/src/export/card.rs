@@ -44,6 +44,7 @@ pub fn model_card(
         popularity_tiers: protocol.map_or(0, |p| p.popularity_tiers),
         similarity_tiers: protocol.map_or(0, |p| p.similarity_tiers),
         similarity_steps: protocol.map_or(TENTHS, |p| p.similarity_steps),
+        match_tiers: protocol.map_or(0, |p| p.match_tiers),
         display_name: text.display_name,
         quality: text.quality,
         card_url: text.card_url,

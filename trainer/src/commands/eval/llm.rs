@@ -29,6 +29,7 @@ pub struct CardNotes {
     pub similarity_tiers: usize,
     /// Similarity tiers per unit cosine (10 = tenths).
     pub similarity_steps: usize,
+    pub match_tiers: usize,
 }
 
 /// The backbone at `model`, with the adapter checkpoint `adapter` attached when given (refused
@@ -45,6 +46,7 @@ pub fn load(name: &str, model: &Path, adapter: Option<&Path>, mode: RankMode) ->
         popularity_tiers: prompt.popularity_tiers,
         similarity_tiers: prompt.similarity_tiers,
         similarity_steps: prompt.similarity_steps,
+        match_tiers: prompt.match_tiers,
     });
     let ranker = Ranker::new(backbone, prompt)?;
     Ok(LlmLists {
