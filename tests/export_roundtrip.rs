@@ -89,6 +89,7 @@ fn card() -> ModelCard {
         popularity_tiers: 0,
         similarity_tiers: 0,
         similarity_steps: TENTHS,
+        match_tiers: 0,
         display_name: Some("alro movie ranker — tiny fixture".into()),
         quality: Some("NDCG@10 0.50 on 12 fixture lists (popularity: 0.40)".into()),
         card_url: Some("models/README.md".into()),

@@ -272,9 +272,9 @@ impl Ranker {
         let inner = self.inner.clone();
         let table = inner.items.borrow().clone();
         let prompt = inner.engine.prompt();
-        let parsed = parsed.map(|(mut req, mode)| {
-            let unknown = notes::fill(&mut req, prompt, table.as_deref());
-            (req, mode, unknown)
+        let parsed = parsed.and_then(|(mut req, mode)| {
+            let unknown = notes::fill(&mut req, prompt, table.as_deref())?;
+            Ok((req, mode, unknown))
         });
         let hint = table.is_none() && prompt.needs_notes();
         wasm_bindgen_futures::future_to_promise(async move {

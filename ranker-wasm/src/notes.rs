@@ -1,7 +1,7 @@
 //! Candidate notes from an item table (`Ranker.load(bytes, {items})`, `ranker.setItems(bytes)`):
 //! a thin wrapper over `alro_core::notes`, which holds every rule (title matching, tiers).
 
-use alro_core::notes::{fill_notes, ItemTable};
+use alro_core::notes::{check_table, fill_notes, ItemTable};
 use alro_core::prompt::PromptConfig;
 use alro_core::request::RankRequest;
 use serde::Serialize;
@@ -13,19 +13,23 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<ItemTable, String> {
 
 /// Fills the notes `prompt` requires into candidates without one, from `table` when there is
 /// one; returns the titles the table does not know. Without a table nothing changes and
-/// validation reports the missing notes as before.
+/// validation reports the missing notes as before; a table that cannot give the ranker's notes
+/// (match notes in other tiers, or none) is an error saying how to build one.
 pub fn fill(
     req: &mut RankRequest,
     prompt: &PromptConfig,
     table: Option<&ItemTable>,
-) -> Vec<String> {
+) -> Result<Vec<String>, String> {
     match table {
-        Some(t) if prompt.needs_notes() => fill_notes(req, prompt, t)
-            .unknown_titles()
-            .into_iter()
-            .map(str::to_string)
-            .collect(),
-        _ => Vec::new(),
+        Some(t) if prompt.needs_notes() => {
+            check_table(t, prompt).map_err(|e| e.to_string())?;
+            Ok(fill_notes(req, prompt, t)
+                .unknown_titles()
+                .into_iter()
+                .map(str::to_string)
+                .collect())
+        }
+        _ => Ok(Vec::new()),
     }
 }
 

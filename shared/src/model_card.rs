@@ -413,6 +413,7 @@ mod tests {
             popularity_tiers: 0,
             similarity_tiers: 0,
             similarity_steps: TENTHS,
+            match_tiers: 0,
             display_name: None,
             quality: None,
             card_url: None,

@@ -144,7 +144,7 @@ fn main() {
             },
         );
         let ds = alro_core::data::movielens::load_ml_latest(name, ratings, items, &options).unwrap();
-        alro_core::notes::ItemTable::from_dataset(&ds, name)
+        alro_core::notes::ItemTable::from_dataset(&ds, name, Some((4, 10)))
             .unwrap()
             .to_json()
             .into_bytes()

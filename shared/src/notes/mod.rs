@@ -23,6 +23,7 @@ use crate::data::protocol::popularity_tier;
 use crate::data::similarity::similarity_tier;
 use crate::prompt::PromptConfig;
 use crate::request::RankRequest;
+use crate::{Error, Result};
 
 /// One note's tier and how it was reached.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,8 +116,8 @@ pub struct NotesReport {
     pub filled: usize,
     /// Titles of filled candidates the table does not know (they got the lowest tiers).
     pub unknown_candidates: Vec<String>,
-    /// Titles of shown history films the table does not know (left out of the similarity mean);
-    /// listed only when a similarity note was filled.
+    /// Titles of shown history films the table does not know (left out of the similarity mean
+    /// and the match taste); listed only when a similarity or match note was filled.
     pub unknown_history: Vec<String>,
 }
 
@@ -133,24 +134,49 @@ impl NotesReport {
     }
 }
 
+/// Whether `table` can give the notes `config` requires: match notes need a table built with
+/// them, in as many tiers. The error says how to build one.
+pub fn check_table(table: &ItemTable, config: &PromptConfig) -> Result<()> {
+    let n = config.match_tiers;
+    match table.match_model() {
+        _ if n == 0 => Ok(()),
+        Some(m) if m.tiers() == n => Ok(()),
+        found => Err(Error::Request(format!(
+            "this ranker reads match notes in {n} tiers, but the item table ({}) {}: build one \
+             with `alro items build --match-tiers {n}`",
+            table.source(),
+            match found {
+                Some(m) => format!("has them in {} tiers", m.tiers()),
+                None => "has none".to_string(),
+            }
+        ))),
+    }
+}
+
 /// Gives every candidate without a note (none, or blank) the note `config` requires —
-/// `popularity P/N`, `similarity S/N`, or `popularity P/N, similarity S/N` when both, as
+/// `popularity P/N`, `similarity S/N`, `match M/N`, `, `-joined in that order when several, as
 /// `alro data prepare` writes them — from `table`. Candidates that carry a note are left as they
-/// are (validation then checks them); a config that requires no note changes nothing.
+/// are (validation then checks them); a config that requires no note changes nothing. Match notes
+/// need a table that passes [`check_table`]; with another, candidates get match tier 1.
 pub fn fill_notes(req: &mut RankRequest, config: &PromptConfig, table: &ItemTable) -> NotesReport {
     let mut report = NotesReport::default();
-    let (pop, sim) = (config.popularity_tiers, config.similarity_tiers);
+    let (pop, sim, fit) = (
+        config.popularity_tiers,
+        config.similarity_tiers,
+        config.match_tiers,
+    );
     let missing = |note: &Option<String>| note.as_deref().is_none_or(|n| n.trim().is_empty());
-    if (pop == 0 && sim == 0) || !req.candidates.iter().any(|c| missing(&c.note)) {
+    if !config.needs_notes() || !req.candidates.iter().any(|c| missing(&c.note)) {
         return report;
     }
     // The history the prompt shows (`prompt::render` keeps the last `max_history`).
     let shown = &req.history[req.history.len().saturating_sub(config.max_history)..];
-    let history: Vec<Option<usize>> = if sim > 0 {
+    let history: Vec<Option<usize>> = if sim > 0 || fit > 0 {
         shown.iter().map(|h| table.find(&h.title)).collect()
     } else {
         Vec::new()
     };
+    let known: Vec<u32> = history.iter().flatten().map(|&i| i as u32).collect();
     for c in req.candidates.iter_mut().filter(|c| missing(&c.note)) {
         let item = table.find(&c.title);
         let mut parts = Vec::with_capacity(2);
@@ -164,13 +190,20 @@ pub fn fill_notes(req: &mut RankRequest, config: &PromptConfig, table: &ItemTabl
                     .part("similarity", sim),
             );
         }
+        if fit > 0 {
+            let tier = match (table.match_model(), item) {
+                (Some(m), Some(i)) if m.tiers() == fit => m.tier(i as u32, &known),
+                _ => 1,
+            };
+            parts.push(format!("match {tier}/{fit}"));
+        }
         c.note = Some(parts.join(", "));
         report.filled += 1;
         if item.is_none() {
             report.unknown_candidates.push(c.title.clone());
         }
     }
-    if sim > 0 {
+    if sim > 0 || fit > 0 {
         report.unknown_history = shown
             .iter()
             .zip(&history)
@@ -229,7 +262,7 @@ mod tests {
             ],
             &[(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (2, 1), (2, 3)],
         );
-        ItemTable::from_dataset(&ds, "toy").unwrap()
+        ItemTable::from_dataset(&ds, "toy", None).unwrap()
     }
 
     fn request(history: &[&str], candidates: &[(&str, Option<&str>)]) -> RankRequest {
@@ -316,7 +349,7 @@ mod tests {
             .map(|_| ((next() % 40) as u32, next() % 30))
             .collect();
         let ds = dataset(&names, &ratings);
-        let table = ItemTable::from_dataset(&ds, "synthetic").unwrap();
+        let table = ItemTable::from_dataset(&ds, "synthetic", None).unwrap();
         let index = CoRatingIndex::new(ds.items.len(), ds.ratings.iter().map(|r| (r.user, r.item)));
         let outsider = ds.users.len() as u32 + 7;
         for c in 0..30usize {
@@ -437,5 +470,63 @@ mod tests {
             back.similarity_note("Gamma", &["Alpha", "Beta"], 7, TENTHS),
             t.similarity_note("Gamma", &["Alpha", "Beta"], 7, TENTHS)
         );
+    }
+
+    /// Two taste groups: users 0–29 rate films 0–9, users 30–59 films 10–19; film 20 is unrated.
+    fn two_tastes() -> ItemTable {
+        let titles: Vec<String> = (0..21).map(|i| format!("Film {i} (1990)")).collect();
+        let titles: Vec<&str> = titles.iter().map(String::as_str).collect();
+        let mut ratings = Vec::new();
+        for u in 0..60u32 {
+            let base = if u < 30 { 0 } else { 10 };
+            for k in 0..10 {
+                if (u as usize + k) % 4 != 0 {
+                    ratings.push((u, base + k));
+                }
+            }
+        }
+        ItemTable::from_dataset(&dataset(&titles, &ratings), "tastes", Some((5, 10))).unwrap()
+    }
+
+    #[test]
+    fn match_notes_follow_the_history_and_round_trip_through_json() {
+        let t = two_tastes();
+        let back = ItemTable::from_json(t.to_json().as_bytes()).unwrap();
+        assert_eq!(back.match_model(), t.match_model(), "stored bytes read back the same");
+        let config = PromptConfig {
+            match_tiers: 5,
+            ..PromptConfig::default()
+        };
+        check_table(&back, &config).unwrap();
+        let history: Vec<String> = (0..6).map(|i| format!("Film {i}")).collect();
+        let history: Vec<&str> = history.iter().map(String::as_str).collect();
+        let mut req = request(
+            &history,
+            &[("Film 8", None), ("Film 15", None), ("Film 20", None), ("Unknown", None)],
+        );
+        let report = fill_notes(&mut req, &config, &back);
+        let tier = |i: usize| {
+            let note = req.candidates[i].note.clone().unwrap();
+            crate::prompt::note_part_tier(&note, "match").unwrap()
+        };
+        assert_eq!(tier(0).1, 5);
+        assert!(tier(0).0 > tier(1).0, "own taste {:?} vs the other {:?}", tier(0), tier(1));
+        assert_eq!(tier(2), (1, 5), "a film no one rated");
+        assert_eq!(tier(3), (1, 5), "a title the table does not know");
+        assert_eq!(report.unknown_candidates, ["Unknown"]);
+        crate::prompt::validate(&req, &config, 26).unwrap();
+    }
+
+    #[test]
+    fn a_table_without_match_notes_or_with_other_tiers_is_refused_with_the_command() {
+        let config = PromptConfig {
+            match_tiers: 20,
+            ..PromptConfig::default()
+        };
+        let none = check_table(&toy(), &config).unwrap_err().to_string();
+        assert!(none.contains("has none") && none.contains("--match-tiers 20"), "{none}");
+        let other = check_table(&two_tastes(), &config).unwrap_err().to_string();
+        assert!(other.contains("in 5 tiers") && other.contains("--match-tiers 20"), "{other}");
+        check_table(&toy(), &PromptConfig::default()).unwrap();
     }
 }

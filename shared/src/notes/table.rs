@@ -1,9 +1,11 @@
 //! [`ItemTable`]: per item its title, year and raters, read from and written to a compact JSON
 //! file (`alro items build`; format below), and the title lookup of [`super::titles`].
 //!
-//! ## File format (`"format": "alro-items"`, `"version": 1`)
+//! ## File format (`"format": "alro-items"`, `"version": 2`)
 //! ```text
-//! {"format":"alro-items","version":1,"source":"ml-latest-small: ...","users":610,"items":[
+//! {"format":"alro-items","version":2,"source":"ml-latest-small: ...","users":610,
+//! "match":{"tiers":20,"dim":64,"scale":0.0042,"bias_scale":0.021,"boundaries":[...],"factors":"...","bias":"..."},
+//! "items":[
 //! ["Toy Story",1995,[0,3,1,...]],
 //! ["Matrix, The",1999,[...]],
 //! ...
@@ -14,18 +16,29 @@
 //! delta-encoded: the first index itself, then each index minus the one before (so every later
 //! number is at least 1). Reading checks every number, the limits below and the totals before
 //! use: a hostile or truncated file is an error naming the problem, never a panic.
+//!
+//! `match` (optional; version 1 files have none) holds what match notes need
+//! ([`crate::data::match_note`]): the item factors of a BPR fit on every rating, `dim` per item in
+//! item order, and the item biases, each as signed bytes (base64) times `scale` / `bias_scale`;
+//! the `tiers − 1` tier boundaries were set on those stored (rounded) values. An item without
+//! raters was never fitted.
 
 use super::titles::{item_keys, parse_query, split_year, KeyKind};
+use crate::data::match_note::MatchModel;
+use crate::data::protocol::MAX_MATCH_TIERS;
 use crate::data::similarity::CoRatingIndex;
-use crate::data::Dataset;
+use crate::data::{Dataset, TrainData};
+use base64::Engine;
 use crate::{Error, Result};
 use serde::Deserialize;
 use std::collections::HashMap;
 
 /// `"format"` of an item table file.
 pub const FORMAT: &str = "alro-items";
-/// The file version this build writes and reads.
-pub const VERSION: u32 = 1;
+/// The file version this build writes; it reads this one and version 1 (no match section).
+pub const VERSION: u32 = 2;
+/// Most factors per item a match section may hold.
+pub const MAX_MATCH_DIM: usize = 1024;
 /// Largest file read (bytes): serde's allocations are bounded by the input, and this bounds it.
 pub const MAX_FILE_BYTES: usize = 512 << 20;
 pub const MAX_ITEMS: usize = 1_000_000;
@@ -49,6 +62,10 @@ pub struct ItemTable {
     keys: HashMap<String, Vec<(u32, KeyKind)>>,
     /// The largest rater count (popularity tiers are relative to it).
     max_count: u32,
+    /// What match notes need, if the table was built with it.
+    matching: Option<MatchModel>,
+    /// The quantization steps of its factors and biases (written back to the file).
+    match_scales: (f32, f32),
 }
 
 impl std::fmt::Debug for ItemTable {
@@ -88,7 +105,41 @@ struct RawTable {
     version: u32,
     source: String,
     users: u64,
+    #[serde(rename = "match", default)]
+    matching: Option<RawMatch>,
     items: Vec<(String, Option<u16>, Vec<u32>)>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMatch {
+    tiers: usize,
+    dim: usize,
+    scale: f32,
+    bias_scale: f32,
+    boundaries: Vec<f32>,
+    factors: String,
+    bias: String,
+}
+
+/// Signed bytes `round(v / scale)` with `scale = max |v| / 127` (1 when every value is 0).
+fn quantize(values: &[f32]) -> (Vec<i8>, f32) {
+    let top = values.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let scale = if top > 0.0 { top / 127.0 } else { 1.0 };
+    let q = values
+        .iter()
+        .map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8)
+        .collect();
+    (q, scale)
+}
+
+fn dequantize(bytes: &[u8], scale: f32) -> Vec<f32> {
+    bytes.iter().map(|&b| b as i8 as f32 * scale).collect()
+}
+
+fn encode(values: &[i8]) -> String {
+    let bytes: Vec<u8> = values.iter().map(|&v| v as u8).collect();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 fn invalid(what: impl std::fmt::Display) -> Error {
@@ -96,9 +147,14 @@ fn invalid(what: impl std::fmt::Display) -> Error {
 }
 
 impl ItemTable {
-    /// Every item of `ds` (rated or not) with all its raters. `source` names the data (written to
-    /// the file).
-    pub fn from_dataset(ds: &Dataset, source: &str) -> Result<ItemTable> {
+    /// Every item of `ds` (rated or not) with all its raters, and, when `match_tiers` is given as
+    /// `(N, L)`, the match factors of a BPR fit on every rating with `N` tiers set on histories of
+    /// `L`. `source` names the data (written to the file).
+    pub fn from_dataset(
+        ds: &Dataset,
+        source: &str,
+        match_tiers: Option<(usize, usize)>,
+    ) -> Result<ItemTable> {
         let index = CoRatingIndex::new(ds.items.len(), ds.ratings.iter().map(|r| (r.user, r.item)));
         let raters = (0..ds.items.len() as u32)
             .map(|i| index.raters(i).to_vec())
@@ -111,13 +167,32 @@ impl ItemTable {
                 (t.to_string(), y)
             })
             .unzip();
-        Self::assemble(
+        let mut table = Self::assemble(
             source.to_string(),
             ds.users.len() as u64,
             titles,
             years,
             raters,
-        )
+        )?;
+        if let Some((tiers, history_len)) = match_tiers {
+            let data = all_ratings(ds);
+            let fitted = MatchModel::fit(&data, history_len, tiers)?;
+            // Stored as signed bytes: the boundaries are set on the values a reader will have.
+            let (q, scale) = quantize(fitted.factors());
+            let (b, bias_scale) = quantize(fitted.bias());
+            let as_bytes = |v: &[i8]| v.iter().map(|&x| x as u8).collect::<Vec<u8>>();
+            let stored = MatchModel::from_parts(
+                fitted.dim(),
+                dequantize(&as_bytes(&q), scale),
+                dequantize(&as_bytes(&b), bias_scale),
+                fitted.seen().to_vec(),
+                Vec::new(),
+            )?
+            .with_tiers(&data, history_len, tiers)?;
+            table.matching = Some(stored);
+            table.match_scales = (scale, bias_scale);
+        }
+        Ok(table)
     }
 
     /// Checks the limits and builds the title index (raters must be sorted, without repeats,
@@ -169,6 +244,8 @@ impl ItemTable {
             index: CoRatingIndex::from_sorted_raters(raters),
             keys,
             max_count,
+            matching: None,
+            match_scales: (1.0, 1.0),
         })
     }
 
@@ -191,11 +268,14 @@ impl ItemTable {
                 raw.format
             )));
         }
-        if raw.version != VERSION {
+        if raw.version != VERSION && raw.version != 1 {
             return Err(invalid(format!(
-                "version {} is not supported (this build reads version {VERSION}); rebuild it with `alro items build`",
+                "version {} is not supported (this build reads versions 1 and {VERSION}); rebuild it with `alro items build`",
                 raw.version
             )));
+        }
+        if raw.version == 1 && raw.matching.is_some() {
+            return Err(invalid("a version 1 table has no match section"));
         }
         if raw.users > MAX_USERS {
             return Err(invalid(format!(
@@ -248,18 +328,41 @@ impl ItemTable {
             years.push(year);
             raters.push(list);
         }
-        Self::assemble(raw.source, raw.users, titles, years, raters)
+        let seen: Vec<bool> = raters.iter().map(|r: &Vec<u32>| !r.is_empty()).collect();
+        let mut table = Self::assemble(raw.source, raw.users, titles, years, raters)?;
+        if let Some(m) = raw.matching {
+            table.match_scales = (m.scale, m.bias_scale);
+            table.matching = Some(read_match(m, seen)?);
+        }
+        Ok(table)
     }
 
     /// The file's text (module docs): one item per line.
     pub fn to_json(&self) -> String {
         let s = |v: &str| serde_json::Value::from(v).to_string();
         let mut out = format!(
-            "{{\"format\":{},\"version\":{VERSION},\"source\":{},\"users\":{},\"items\":[\n",
+            "{{\"format\":{},\"version\":{VERSION},\"source\":{},\"users\":{},\n",
             s(FORMAT),
             s(&self.source),
             self.users
         );
+        if let Some(m) = &self.matching {
+            let (scale, bias_scale) = self.match_scales;
+            let bytes = |v: &[f32], step: f32| -> Vec<i8> {
+                v.iter().map(|x| (x / step).round().clamp(-127.0, 127.0) as i8).collect()
+            };
+            let section = serde_json::json!({
+                "tiers": m.tiers(),
+                "dim": m.dim(),
+                "scale": scale,
+                "bias_scale": bias_scale,
+                "boundaries": m.boundaries(),
+                "factors": encode(&bytes(m.factors(), scale)),
+                "bias": encode(&bytes(m.bias(), bias_scale)),
+            });
+            out.push_str(&format!("\"match\":{section},\n"));
+        }
+        out.push_str("\"items\":[\n");
         for i in 0..self.len() {
             let item = self.item(i);
             let mut prev = None;
@@ -343,6 +446,72 @@ impl ItemTable {
     pub fn max_rating_count(&self) -> u32 {
         self.max_count
     }
+
+    /// The match model, if the table was built with one (`alro items build --match-tiers N`).
+    pub fn match_model(&self) -> Option<&MatchModel> {
+        self.matching.as_ref()
+    }
+}
+
+/// Every rating of `ds` as training data, each user's in time order.
+fn all_ratings(ds: &Dataset) -> TrainData {
+    let mut interactions = Vec::with_capacity(ds.ratings.len());
+    let mut user_items = vec![Vec::new(); ds.users.len()];
+    for (u, items) in user_items.iter_mut().enumerate() {
+        for r in ds.user_ratings(u) {
+            interactions.push((r.user, r.item, r.rating));
+            items.push(r.item);
+        }
+        items.sort_unstable();
+    }
+    TrainData::new(ds.users.len(), ds.items.len(), interactions, user_items)
+}
+
+/// The match section of a file, checked (sizes against the items, finite steps).
+fn read_match(m: RawMatch, seen: Vec<bool>) -> Result<MatchModel> {
+    let n = seen.len();
+    if m.dim == 0 || m.dim > MAX_MATCH_DIM {
+        return Err(invalid(format!("match.dim {} (1 to {MAX_MATCH_DIM})", m.dim)));
+    }
+    if m.tiers == 0 || m.tiers > MAX_MATCH_TIERS || m.boundaries.len() + 1 != m.tiers {
+        return Err(invalid(format!(
+            "match: {} tiers with {} boundaries (1 to {MAX_MATCH_TIERS} tiers, one boundary fewer)",
+            m.tiers,
+            m.boundaries.len()
+        )));
+    }
+    for (name, step) in [("scale", m.scale), ("bias_scale", m.bias_scale)] {
+        if !(step.is_finite() && step > 0.0) {
+            return Err(invalid(format!("match.{name} {step} is not a positive number")));
+        }
+    }
+    let decode = |name: &str, text: &str, want: usize| -> Result<Vec<u8>> {
+        // Base64 is 4 characters per 3 bytes: refuse a text too long before decoding it.
+        if text.len() > (want / 3 + 2) * 4 {
+            return Err(invalid(format!("match.{name} is longer than {want} bytes")));
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|e| invalid(format!("match.{name}: {e}")))?;
+        if bytes.len() != want {
+            return Err(invalid(format!(
+                "match.{name} holds {} bytes, expected {want} ({n} items{})",
+                bytes.len(),
+                if name == "factors" { format!(" × {}", m.dim) } else { String::new() }
+            )));
+        }
+        Ok(bytes)
+    };
+    let factors = decode("factors", &m.factors, n * m.dim)?;
+    let bias = decode("bias", &m.bias, n)?;
+    MatchModel::from_parts(
+        m.dim,
+        dequantize(&factors, m.scale),
+        dequantize(&bias, m.bias_scale),
+        seen,
+        m.boundaries,
+    )
+    .map_err(|e| invalid(e))
 }
 
 #[cfg(test)]
@@ -425,8 +594,8 @@ mod tests {
             (ok(r#"["A",null,[],7]"#), "item table"),
             (ok(r#"{"title":"A"}"#), "item table"),
             (
-                ok(r#"["A",null,[0]]"#).replace("\"version\":1", "\"version\":2"),
-                "version 2 is not supported",
+                ok(r#"["A",null,[0]]"#).replace("\"version\":1", "\"version\":3"),
+                "version 3 is not supported",
             ),
             (ok("").replace("alro-items", "other"), "format \"other\""),
             (
@@ -459,6 +628,40 @@ mod tests {
                 "{text:?}: {e}"
             );
         }
+        // The match section: two items, two factors each (base64 of 4 and 2 signed bytes).
+        let with_match = |section: &str| {
+            format!(
+                r#"{{"format":"alro-items","version":2,"source":"s","users":3,"match":{section},"items":[["A",null,[0,2]],["B",null,[1]]]}}"#
+            )
+        };
+        let good = r#"{"tiers":3,"dim":2,"scale":0.1,"bias_scale":0.1,"boundaries":[-1.0,1.0],"factors":"AQL//w==","bias":"AQI="}"#;
+        let table = ItemTable::from_json(with_match(good).as_bytes()).unwrap();
+        let m = table.match_model().unwrap();
+        assert_eq!((m.tiers(), m.dim()), (3, 2));
+        assert_eq!(m.factors(), &[0.1, 0.2, -0.1, -0.1]);
+        let match_cases = [
+            (good.replace("\"dim\":2", "\"dim\":0"), "match.dim 0"),
+            (good.replace("\"dim\":2", "\"dim\":3"), "expected 6"),
+            (good.replace("AQL//w==", "AQL/"), "expected 4"),
+            (good.replace("AQL//w==", "!!!!"), "match.factors"),
+            (good.replace("AQI=", "AQID"), "match.bias holds 3 bytes"),
+            (good.replace("\"tiers\":3", "\"tiers\":4"), "one boundary fewer"),
+            (good.replace("\"scale\":0.1", "\"scale\":-0.1"), "match.scale"),
+            (good.replace("[-1.0,1.0]", "[1.0,-1.0]"), "ascend"),
+            (good.replace("AQL//w==", &"A".repeat(1000)), "longer than 4 bytes"),
+            (good.replace(",\"bias\":\"AQI=\"", ""), "missing field `bias`"),
+        ];
+        for (section, says) in match_cases {
+            let e = ItemTable::from_json(with_match(&section).as_bytes())
+                .err()
+                .unwrap_or_else(|| panic!("accepted {section}"))
+                .to_string();
+            assert!(e.contains(says) && e.starts_with("item table"), "{section}: {e}");
+        }
+        let v1 = with_match(good).replace("\"version\":2", "\"version\":1");
+        let e = ItemTable::from_json(v1.as_bytes()).unwrap_err().to_string();
+        assert!(e.contains("version 1 table has no match section"), "{e}");
+
         let long = ok(&format!(
             r#"["{}",null,[]]"#,
             "x".repeat(MAX_TITLE_BYTES + 1)

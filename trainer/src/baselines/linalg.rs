@@ -68,6 +68,7 @@ impl Csr {
 mod tests {
     use super::*;
     use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
 
     #[test]
     fn csr_matmul_matches_dense() {

@@ -664,6 +664,7 @@ mod tests {
             popularity_tiers: 0,
             similarity_tiers: 7,
             similarity_steps: TENTHS,
+            match_tiers: 0,
         }
     }
 

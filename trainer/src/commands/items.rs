@@ -11,7 +11,7 @@ use std::path::PathBuf;
 #[derive(Subcommand)]
 pub enum ItemsCommand {
     /// Write the item table of a dataset (every rating counts): what `alro rank --items` and the
-    /// browser package read to compute popularity and similarity notes.
+    /// browser package read to compute popularity, similarity and match notes.
     Build(BuildArgs),
 }
 
@@ -22,6 +22,11 @@ pub struct BuildArgs {
     /// The table file to write (JSON, e.g. models/items-ml-latest-small.json).
     #[arg(long)]
     pub out: PathBuf,
+    /// Tiers of the match notes the table serves (BPR factors of every rating, tier boundaries
+    /// set on histories of the prompt's length); 0 = a table without them (popularity and
+    /// similarity notes only).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub match_tiers: usize,
 }
 
 pub fn run(cmd: ItemsCommand) -> Result<()> {
@@ -42,7 +47,9 @@ fn build(args: BuildArgs) -> Result<()> {
         })
         .collect();
     let source = format!("{}: {}", ds.name, files.join(", "));
-    let table = ItemTable::from_dataset(ds, &source)?;
+    let history_len = alro_core::prompt::PromptConfig::default().max_history;
+    let matching = (args.match_tiers > 0).then_some((args.match_tiers, history_len));
+    let table = ItemTable::from_dataset(ds, &source, matching)?;
     let text = table.to_json();
     // What is written must read back: the same checks the CLI and the browser apply.
     ItemTable::from_json(text.as_bytes()).context("the table just built does not read back")?;

@@ -3,7 +3,7 @@
 use super::mode::ModeArg;
 use crate::model_path;
 use alro_core::model::MatrixPrecision;
-use alro_core::notes::{fill_notes, ItemTable};
+use alro_core::notes::{check_table, fill_notes, ItemTable};
 use alro_core::prompt::PromptConfig;
 use alro_core::rank::{
     driver, PreparedPrompt, RankBackend, RankMode, Ranker, DEFAULT_BOOTSTRAP_ORDERS,
@@ -297,6 +297,7 @@ fn with_notes(
     let kinds: Vec<String> = [
         ("popularity", prompt.popularity_tiers),
         ("similarity", prompt.similarity_tiers),
+        ("match", prompt.match_tiers),
     ]
     .iter()
     .filter(|k| k.1 > 0)
@@ -315,6 +316,10 @@ fn with_notes(
         std::fs::read(path).with_context(|| format!("reading item table {}", path.display()))?;
     let table = ItemTable::from_json(&bytes)
         .with_context(|| format!("item table {} (--items)", path.display()))?;
+    if needs_notes {
+        check_table(&table, prompt)
+            .with_context(|| format!("item table {} (--items)", path.display()))?;
+    }
     let mut unknown: Vec<String> = Vec::new();
     for (_, req) in &mut requests {
         for t in fill_notes(req, prompt, &table).unknown_titles() {
@@ -326,7 +331,7 @@ fn with_notes(
     if !unknown.is_empty() {
         let quoted: Vec<String> = unknown.iter().map(|t| format!("{t:?}")).collect();
         eprintln!(
-            "notes: {} title(s) not in the item table {} (left out of similarity means; as \
+            "notes: {} title(s) not in the item table {} (left out of similarity means and match tastes; as \
              candidates they get the lowest tier): {}",
             unknown.len(),
             path.display(),
