@@ -383,13 +383,18 @@ fn training_kernels_equal_inference_kernels_on_the_default_backbone() {
 fn committed_items() -> alro_core::notes::ItemTable {
     let p = alro_tests::repo_root().join("models/items-ml-latest-small.json");
     let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    // Downloaded by the page beside the model: titles and raters, and the match factors (64
+    // signed bytes per film).
     assert!(
-        bytes.len() < 1 << 20,
+        bytes.len() < 2 << 20,
         "{} is {} bytes",
         p.display(),
         bytes.len()
     );
-    alro_core::notes::ItemTable::from_json(&bytes).unwrap()
+    let table = alro_core::notes::ItemTable::from_json(&bytes).unwrap();
+    let m = table.match_model().expect("the committed table serves match notes");
+    assert_eq!((m.tiers(), m.dim()), (20, 64));
+    table
 }
 
 #[test]
