@@ -392,7 +392,9 @@ fn committed_items() -> alro_core::notes::ItemTable {
         bytes.len()
     );
     let table = alro_core::notes::ItemTable::from_json(&bytes).unwrap();
-    let m = table.match_model().expect("the committed table serves match notes");
+    let m = table
+        .match_model()
+        .expect("the committed table serves match notes");
     assert_eq!((m.tiers(), m.dim()), (20, 64));
     table
 }

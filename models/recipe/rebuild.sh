@@ -2,8 +2,8 @@
 # Rebuilds the release adapter models/ranker/adapter.safetensors from public MovieLens 100K, in
 # resumable pieces: run it again after an interruption (or with ALRO_PIECE_MINUTES set) and it
 # continues where it stopped — each stage is `alro train ... --resume` once its run folder holds a
-# checkpoint. About 4 CPU-hours on 2 cores (stage 1 ~10 min, stages 2, 3 and 4 ~45–80 min each;
-# models/README.md).
+# checkpoint. About 4.5 CPU-hours on 2 cores (stage 1 ~10 min, stages 2, 3 and 4 ~45–80 min each,
+# stage 5 ~30 min; models/README.md).
 #
 # Usage: bash models/recipe/rebuild.sh [ML-100K folder, default ../shared/data/ml-100k]
 # Env:   ALRO_WORK (scratch folder, default .cache/release-run), ALRO_PIECE_MINUTES (stop each
@@ -58,7 +58,18 @@ train_stage stage3 "$WORK/m20" models/recipe/stage3-fresh-lists.toml \
 train_stage stage4 "$WORK/m20" models/recipe/stage4-fresh-lists.toml \
   --init-adapter "$WORK/stage3-adapter.safetensors"
 
-# The release adapter is the state at the end of stage 4's schedule (last.safetensors), not the
-# best of the 40-list validations: their differences (0.70–0.75) are within their noise.
-$ALRO export --checkpoint "$WORK/runs/stage4/last.safetensors" --adapter-f16 models/ranker/adapter.safetensors
+# Stage 5 reads match notes instead of similarity notes: the same lists with `match T/20`.
+if [ ! -f "$WORK/m20-match/train.jsonl" ]; then
+  $ALRO data prepare --dataset ml-100k --path "$ML100K" --match-tiers 20 --out "$WORK/m20-match"
+fi
+# It starts from stage 4's end as it shipped (the f16 adapter), as it was trained.
+[ -f "$WORK/stage4-adapter.safetensors" ] ||
+  $ALRO export --checkpoint "$WORK/runs/stage4/last.safetensors" --adapter-f16 "$WORK/stage4-adapter.safetensors"
+train_stage stage5 "$WORK/m20-match" models/recipe/stage5-match-notes.toml \
+  --init-adapter "$WORK/stage4-adapter.safetensors"
+
+# The release adapter is the state at the end of stage 5's schedule (last.safetensors), not the
+# best of the 40-list validations: their differences are within their noise.
+$ALRO export --checkpoint "$WORK/runs/stage5/last.safetensors" --adapter-f16 models/ranker/adapter.safetensors
+cp "$WORK/m20-match/manifest.json" models/ranker/protocol/manifest.json
 say "wrote models/ranker/adapter.safetensors; bash scripts/setup.sh rebuilds the default ranker"

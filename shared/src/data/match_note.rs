@@ -56,7 +56,9 @@ impl MatchModel {
         };
         let bpr = Bpr::fit(data, &cfg, || {});
         let mut seen = vec![false; data.n_items];
-        data.items_seen.iter().for_each(|&i| seen[i as usize] = true);
+        data.items_seen
+            .iter()
+            .for_each(|&i| seen[i as usize] = true);
         MatchModel {
             dim: bpr.dim,
             factors: bpr.q,
@@ -69,7 +71,12 @@ impl MatchModel {
 
     /// This model with the boundaries of `tiers` tiers (module docs) set from the users of `data`:
     /// each one's last `history_len` interactions against uniformly drawn seen items.
-    pub fn with_tiers(mut self, data: &TrainData, history_len: usize, tiers: usize) -> Result<Self> {
+    pub fn with_tiers(
+        mut self,
+        data: &TrainData,
+        history_len: usize,
+        tiers: usize,
+    ) -> Result<Self> {
         if tiers == 0 {
             return Err(Error::Invalid("match notes need at least one tier".into()));
         }
@@ -127,7 +134,12 @@ impl MatchModel {
                 seen.len()
             ));
         }
-        if !factors.iter().chain(&bias).chain(&boundaries).all(|v| v.is_finite()) {
+        if !factors
+            .iter()
+            .chain(&bias)
+            .chain(&boundaries)
+            .all(|v| v.is_finite())
+        {
             return bad("a factor, bias or boundary is not a finite number".into());
         }
         if boundaries.windows(2).any(|w| w[0] > w[1]) {
@@ -262,11 +274,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(again, m);
-        let short = MatchModel::from_parts(m.dim(), vec![0.0; 3], m.bias().to_vec(), m.seen().to_vec(), vec![]);
+        let short = MatchModel::from_parts(
+            m.dim(),
+            vec![0.0; 3],
+            m.bias().to_vec(),
+            m.seen().to_vec(),
+            vec![],
+        );
         assert!(short.is_err());
         let nan = MatchModel::from_parts(1, vec![f32::NAN], vec![0.0], vec![true], vec![]);
         assert!(nan.is_err());
-        let descending = MatchModel::from_parts(1, vec![0.0], vec![0.0], vec![true], vec![1.0, 0.0]);
+        let descending =
+            MatchModel::from_parts(1, vec![0.0], vec![0.0], vec![true], vec![1.0, 0.0]);
         assert!(descending.is_err());
     }
 }

@@ -67,9 +67,9 @@
 use super::dataset::{Dataset, Rating};
 use super::example::{RankingExample, Split};
 use super::match_note::MatchModel;
-use super::TrainData;
 use super::rng::ExampleRng;
 use super::similarity::{similarity_tier, CoRatingIndex, TENTHS};
+use super::TrainData;
 use crate::request::{Candidate, HistoryEntry};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -1199,6 +1199,66 @@ mod tests {
 
     /// A dataset of `n` items where item `i` is rated by `i + 1` users (user `r{j}` rates items
     /// `j..n`), so item `i`'s count is `i + 1`.
+    #[test]
+    fn match_notes_come_from_the_cut_and_leave_out_a_training_lists_user() {
+        let ds = synthetic(&[40, 33, 25, 30, 28, 36]);
+        let cfg = ProtocolConfig {
+            similarity_tiers: 7,
+            match_tiers: 6,
+            ..Default::default()
+        };
+        let p = Protocol::new(&ds, cfg).unwrap();
+        let plain = Protocol::new(
+            &ds,
+            ProtocolConfig {
+                similarity_tiers: 7,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let mut seen_tiers = std::collections::BTreeSet::new();
+        for u in 0..p.users() {
+            let with = p.user_examples(u, Splits::ALL);
+            let without = plain.user_examples(u, Splits::ALL);
+            for split in [Split::Train, Split::Validation, Split::Test] {
+                // The fit each split reads, rebuilt by hand: a training list's without its user.
+                let leave_out = (split == Split::Train).then_some(u % MATCH_FOLDS);
+                let data = p.fit_data(split, leave_out);
+                if split == Split::Train {
+                    assert!(data.user_items[u].is_empty(), "user {u} is in its own fit");
+                }
+                let model = MatchModel::fit(&data, 10, 6).unwrap();
+                for (a, b) in with.get(split).iter().zip(without.get(split)) {
+                    assert_eq!((&a.relevance, &a.target), (&b.relevance, &b.target));
+                    let hist: Vec<u32> = a
+                        .history_items
+                        .iter()
+                        .map(|h| ds.item_index(h).unwrap() as u32)
+                        .collect();
+                    for (ca, cb) in a.candidates.iter().zip(&b.candidates) {
+                        let tier = model.tier(ds.item_index(&ca.id).unwrap() as u32, &hist);
+                        seen_tiers.insert(tier);
+                        let want = format!("{}, match {tier}/6", cb.note.as_deref().unwrap());
+                        assert_eq!(ca.note.as_deref(), Some(want.as_str()));
+                    }
+                }
+            }
+        }
+        assert!(
+            seen_tiers.len() > 1,
+            "the synthetic data should give several tiers"
+        );
+        let refused = ProtocolConfig {
+            match_tiers: MAX_MATCH_TIERS + 1,
+            ..Default::default()
+        };
+        assert!(refused
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("match_tiers"));
+    }
+
     fn counts_one_to_n(n: usize) -> Dataset {
         let items: Vec<Item> = (0..n)
             .map(|i| Item {

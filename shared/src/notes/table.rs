@@ -28,8 +28,8 @@ use crate::data::match_note::MatchModel;
 use crate::data::protocol::MAX_MATCH_TIERS;
 use crate::data::similarity::CoRatingIndex;
 use crate::data::{Dataset, TrainData};
-use base64::Engine;
 use crate::{Error, Result};
+use base64::Engine;
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -349,7 +349,9 @@ impl ItemTable {
         if let Some(m) = &self.matching {
             let (scale, bias_scale) = self.match_scales;
             let bytes = |v: &[f32], step: f32| -> Vec<i8> {
-                v.iter().map(|x| (x / step).round().clamp(-127.0, 127.0) as i8).collect()
+                v.iter()
+                    .map(|x| (x / step).round().clamp(-127.0, 127.0) as i8)
+                    .collect()
             };
             let section = serde_json::json!({
                 "tiers": m.tiers(),
@@ -471,7 +473,10 @@ fn all_ratings(ds: &Dataset) -> TrainData {
 fn read_match(m: RawMatch, seen: Vec<bool>) -> Result<MatchModel> {
     let n = seen.len();
     if m.dim == 0 || m.dim > MAX_MATCH_DIM {
-        return Err(invalid(format!("match.dim {} (1 to {MAX_MATCH_DIM})", m.dim)));
+        return Err(invalid(format!(
+            "match.dim {} (1 to {MAX_MATCH_DIM})",
+            m.dim
+        )));
     }
     if m.tiers == 0 || m.tiers > MAX_MATCH_TIERS || m.boundaries.len() + 1 != m.tiers {
         return Err(invalid(format!(
@@ -482,7 +487,9 @@ fn read_match(m: RawMatch, seen: Vec<bool>) -> Result<MatchModel> {
     }
     for (name, step) in [("scale", m.scale), ("bias_scale", m.bias_scale)] {
         if !(step.is_finite() && step > 0.0) {
-            return Err(invalid(format!("match.{name} {step} is not a positive number")));
+            return Err(invalid(format!(
+                "match.{name} {step} is not a positive number"
+            )));
         }
     }
     let decode = |name: &str, text: &str, want: usize| -> Result<Vec<u8>> {
@@ -497,7 +504,11 @@ fn read_match(m: RawMatch, seen: Vec<bool>) -> Result<MatchModel> {
             return Err(invalid(format!(
                 "match.{name} holds {} bytes, expected {want} ({n} items{})",
                 bytes.len(),
-                if name == "factors" { format!(" × {}", m.dim) } else { String::new() }
+                if name == "factors" {
+                    format!(" × {}", m.dim)
+                } else {
+                    String::new()
+                }
             )));
         }
         Ok(bytes)
@@ -645,18 +656,33 @@ mod tests {
             (good.replace("AQL//w==", "AQL/"), "expected 4"),
             (good.replace("AQL//w==", "!!!!"), "match.factors"),
             (good.replace("AQI=", "AQID"), "match.bias holds 3 bytes"),
-            (good.replace("\"tiers\":3", "\"tiers\":4"), "one boundary fewer"),
-            (good.replace("\"scale\":0.1", "\"scale\":-0.1"), "match.scale"),
+            (
+                good.replace("\"tiers\":3", "\"tiers\":4"),
+                "one boundary fewer",
+            ),
+            (
+                good.replace("\"scale\":0.1", "\"scale\":-0.1"),
+                "match.scale",
+            ),
             (good.replace("[-1.0,1.0]", "[1.0,-1.0]"), "ascend"),
-            (good.replace("AQL//w==", &"A".repeat(1000)), "longer than 4 bytes"),
-            (good.replace(",\"bias\":\"AQI=\"", ""), "missing field `bias`"),
+            (
+                good.replace("AQL//w==", &"A".repeat(1000)),
+                "longer than 4 bytes",
+            ),
+            (
+                good.replace(",\"bias\":\"AQI=\"", ""),
+                "missing field `bias`",
+            ),
         ];
         for (section, says) in match_cases {
             let e = ItemTable::from_json(with_match(&section).as_bytes())
                 .err()
                 .unwrap_or_else(|| panic!("accepted {section}"))
                 .to_string();
-            assert!(e.contains(says) && e.starts_with("item table"), "{section}: {e}");
+            assert!(
+                e.contains(says) && e.starts_with("item table"),
+                "{section}: {e}"
+            );
         }
         let v1 = with_match(good).replace("\"version\":2", "\"version\":1");
         let e = ItemTable::from_json(v1.as_bytes()).unwrap_err().to_string();

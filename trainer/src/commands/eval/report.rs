@@ -199,7 +199,12 @@ pub fn position_bias_markdown(results: &[EvalResult], mode: RankMode) -> String 
 pub fn scores_line(ex: &RankingExample, i: usize, results: &[EvalResult]) -> String {
     let scores: serde_json::Map<String, serde_json::Value> = results
         .iter()
-        .map(|r| (r.name.clone(), serde_json::Value::from(r.kept_scores[i].clone())))
+        .map(|r| {
+            (
+                r.name.clone(),
+                serde_json::Value::from(r.kept_scores[i].clone()),
+            )
+        })
         .collect();
     serde_json::json!({"user": ex.user, "relevance": ex.relevance, "scores": scores}).to_string()
 }
