@@ -9,12 +9,12 @@
 //! drawn items between the quantiles `1 − (1 − (T−1)/N)²` and `1 − (1 − T/N)²`, so a tier means
 //! the same share of films whatever the fit's scale, and the top tiers are the narrow ones.
 //!
-//! Why this note (measured on the 943 ML-100K test lists, 20 candidates, NDCG@10, ranked alone,
-//! research/release-ranker-log.md): the fold-in with `α = 1/2` scores 0.771 on uniform negatives
-//! and 0.613 on popular ones, where BPR-MF with its user factors scores 0.762 and 0.585,
-//! LightGCN 0.757 and 0.598, and the similarity note 0.738 and 0.539. The full bias (`α = 1`)
-//! is best on uniform negatives and the worst on popular ones, where every candidate is popular;
-//! `α` was chosen between them on the validation lists.
+//! Why this note (the 943 ML-100K test lists, 20 candidates, NDCG@10, ranked alone: `alro eval
+//! --match-tiers 20 --baseline all`; research/release-ranker-log.md): `match T/20` scores 0.7675
+//! on uniform negatives and 0.6131 on popular ones, where BPR-MF with its user factors scores
+//! 0.7621 and 0.5851, LightGCN 0.7569 and 0.5976, and the similarity note 0.7376 and 0.5393. The
+//! full bias (`α = 1`) is best on uniform negatives and the worst on popular ones, where every
+//! candidate is popular; `α` was chosen between them on the validation lists.
 //!
 //! Unknown films: a candidate the fit never saw, or a history without any film it saw, gets
 //! tier 1 (as the similarity note does).
