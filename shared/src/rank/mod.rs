@@ -4,9 +4,10 @@
 //!
 //! - [`RankMode::Single`] (default): rank by the first-position distribution `y₁` (one forward
 //!   pass). Scores: log-probability of each candidate at position 1 (softmax over the
-//!   identifiers). The default because the release ranker is trained for it: on the 943 ML-100K
-//!   test lists its greedy lists score 0.065 (uniform negatives) and 0.045 (popular) NDCG@10
-//!   below its single pass (models/README.md), at 20 times the decode work.
+//!   identifiers). The default because the release rankers are trained for it: on the 943
+//!   ML-100K test lists the previous release's greedy lists scored 0.065 (uniform negatives)
+//!   and 0.045 (popular) NDCG@10 below its single pass (models/README.md), at 20 times the
+//!   decode work.
 //! - [`RankMode::Greedy`]: one prefill, then one decode step per position with a KV cache; only
 //!   identifiers not yet written are allowed, so the output is always a permutation. Scores:
 //!   `m − 1 − position` (Borda points of the single list).
