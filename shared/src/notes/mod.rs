@@ -492,7 +492,11 @@ mod tests {
     fn match_notes_follow_the_history_and_round_trip_through_json() {
         let t = two_tastes();
         let back = ItemTable::from_json(t.to_json().as_bytes()).unwrap();
-        assert_eq!(back.match_model(), t.match_model(), "stored bytes read back the same");
+        assert_eq!(
+            back.match_model(),
+            t.match_model(),
+            "stored bytes read back the same"
+        );
         let config = PromptConfig {
             match_tiers: 5,
             ..PromptConfig::default()
@@ -502,7 +506,12 @@ mod tests {
         let history: Vec<&str> = history.iter().map(String::as_str).collect();
         let mut req = request(
             &history,
-            &[("Film 8", None), ("Film 15", None), ("Film 20", None), ("Unknown", None)],
+            &[
+                ("Film 8", None),
+                ("Film 15", None),
+                ("Film 20", None),
+                ("Unknown", None),
+            ],
         );
         let report = fill_notes(&mut req, &config, &back);
         let tier = |i: usize| {
@@ -510,7 +519,12 @@ mod tests {
             crate::prompt::note_part_tier(&note, "match").unwrap()
         };
         assert_eq!(tier(0).1, 5);
-        assert!(tier(0).0 > tier(1).0, "own taste {:?} vs the other {:?}", tier(0), tier(1));
+        assert!(
+            tier(0).0 > tier(1).0,
+            "own taste {:?} vs the other {:?}",
+            tier(0),
+            tier(1)
+        );
         assert_eq!(tier(2), (1, 5), "a film no one rated");
         assert_eq!(tier(3), (1, 5), "a title the table does not know");
         assert_eq!(report.unknown_candidates, ["Unknown"]);
@@ -524,9 +538,15 @@ mod tests {
             ..PromptConfig::default()
         };
         let none = check_table(&toy(), &config).unwrap_err().to_string();
-        assert!(none.contains("has none") && none.contains("--match-tiers 20"), "{none}");
+        assert!(
+            none.contains("has none") && none.contains("--match-tiers 20"),
+            "{none}"
+        );
         let other = check_table(&two_tastes(), &config).unwrap_err().to_string();
-        assert!(other.contains("in 5 tiers") && other.contains("--match-tiers 20"), "{other}");
+        assert!(
+            other.contains("in 5 tiers") && other.contains("--match-tiers 20"),
+            "{other}"
+        );
         check_table(&toy(), &PromptConfig::default()).unwrap();
     }
 }

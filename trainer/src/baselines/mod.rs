@@ -17,9 +17,9 @@ pub mod notes;
 pub mod popularity;
 pub mod random;
 
+pub use alro_core::data::TrainData;
 use clap::ValueEnum;
 use indicatif::ProgressBar;
-pub use alro_core::data::TrainData;
 
 /// A fitted model's opinion of how much `user` would like `item`; higher = preferred.
 pub trait Scorer: Send + Sync {
