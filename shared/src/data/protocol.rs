@@ -1112,6 +1112,44 @@ mod tests {
         }
     }
 
+    /// Checks every candidate of every list of `p` against the same candidate of `plain` (the
+    /// same lists with one kind of note fewer): the lists are equal, and `p`'s note is `plain`'s
+    /// followed by the part `part(user, split, history items, candidate item)` gives with its
+    /// tier. The tiers must not all be equal.
+    fn check_added_note_part(
+        ds: &Dataset,
+        p: &Protocol,
+        plain: &Protocol,
+        mut part: impl FnMut(usize, Split, &[u32], u32) -> (String, usize),
+    ) {
+        let mut seen_tiers = std::collections::BTreeSet::new();
+        for u in 0..p.users() {
+            let with = p.user_examples(u, Splits::ALL);
+            let without = plain.user_examples(u, Splits::ALL);
+            for split in [Split::Train, Split::Validation, Split::Test] {
+                for (a, b) in with.get(split).iter().zip(without.get(split)) {
+                    assert_eq!((&a.relevance, &a.target), (&b.relevance, &b.target));
+                    let hist: Vec<u32> = a
+                        .history_items
+                        .iter()
+                        .map(|h| ds.item_index(h).unwrap() as u32)
+                        .collect();
+                    for (ca, cb) in a.candidates.iter().zip(&b.candidates) {
+                        let item = ds.item_index(&ca.id).unwrap() as u32;
+                        let (added, tier) = part(u, split, &hist, item);
+                        seen_tiers.insert(tier);
+                        let want = format!("{}, {added}", cb.note.as_deref().unwrap());
+                        assert_eq!(ca.note.as_deref(), Some(want.as_str()));
+                    }
+                }
+            }
+        }
+        assert!(
+            seen_tiers.len() > 1,
+            "the synthetic data should give several tiers"
+        );
+    }
+
     #[test]
     fn similarity_notes_follow_popularity_and_leave_out_the_lists_user() {
         let ds = synthetic(&[40, 33, 25, 30]);
@@ -1129,39 +1167,23 @@ mod tests {
             },
         )
         .unwrap();
-        let mut seen_tiers = std::collections::BTreeSet::new();
-        for u in 0..p.users() {
-            let with = p.user_examples(u, Splits::ALL);
-            let without = popular.user_examples(u, Splits::ALL);
-            for split in [Split::Train, Split::Validation, Split::Test] {
-                // The cut of the baselines for this split, indexed by hand.
-                let cut: Vec<Rating> = (0..p.users())
-                    .flat_map(|v| p.fit_ratings(v, split).iter().copied())
-                    .collect();
-                let index =
-                    CoRatingIndex::new(ds.items.len(), cut.iter().map(|r| (r.user, r.item)));
-                for (a, b) in with.get(split).iter().zip(without.get(split)) {
-                    assert_eq!((&a.relevance, &a.target), (&b.relevance, &b.target));
-                    let hist: Vec<u32> = a
-                        .history_items
-                        .iter()
-                        .map(|h| ds.item_index(h).unwrap() as u32)
-                        .collect();
-                    for (ca, cb) in a.candidates.iter().zip(&b.candidates) {
-                        let item = ds.item_index(&ca.id).unwrap() as u32;
-                        let s = index.mean_cosine(item, &hist, u as u32);
-                        let tier = similarity_tier(s, 7, TENTHS);
-                        seen_tiers.insert(tier);
-                        let want = format!("{}, similarity {tier}/7", cb.note.as_deref().unwrap());
-                        assert_eq!(ca.note.as_deref(), Some(want.as_str()));
-                    }
-                }
-            }
-        }
-        assert!(
-            seen_tiers.len() > 1,
-            "the synthetic data should give several tiers"
-        );
+        // The cut of the baselines for each split, indexed by hand.
+        let index = |split| {
+            let cut: Vec<Rating> = (0..p.users())
+                .flat_map(|v| p.fit_ratings(v, split).iter().copied())
+                .collect();
+            CoRatingIndex::new(ds.items.len(), cut.iter().map(|r| (r.user, r.item)))
+        };
+        let [train, validation, test] = [Split::Train, Split::Validation, Split::Test].map(index);
+        check_added_note_part(&ds, &p, &popular, |u, split, hist, item| {
+            let index = match split {
+                Split::Train => &train,
+                Split::Validation => &validation,
+                Split::Test => &test,
+            };
+            let tier = similarity_tier(index.mean_cosine(item, hist, u as u32), 7, TENTHS);
+            (format!("similarity {tier}/7"), tier)
+        });
         let only = Protocol::new(
             &ds,
             ProtocolConfig {
@@ -1216,38 +1238,28 @@ mod tests {
             },
         )
         .unwrap();
-        let mut seen_tiers = std::collections::BTreeSet::new();
+        // The fits each split reads, rebuilt by hand: a training list's without its user's fold.
+        let fit = |split, leave_out| MatchModel::fit(&p.fit_data(split, leave_out), 10, 6).unwrap();
+        let (test, validation) = (fit(Split::Test, None), fit(Split::Validation, None));
+        let folds: Vec<MatchModel> = (0..MATCH_FOLDS)
+            .map(|k| fit(Split::Validation, Some(k)))
+            .collect();
         for u in 0..p.users() {
-            let with = p.user_examples(u, Splits::ALL);
-            let without = plain.user_examples(u, Splits::ALL);
-            for split in [Split::Train, Split::Validation, Split::Test] {
-                // The fit each split reads, rebuilt by hand: a training list's without its user.
-                let leave_out = (split == Split::Train).then_some(u % MATCH_FOLDS);
-                let data = p.fit_data(split, leave_out);
-                if split == Split::Train {
-                    assert!(data.user_items[u].is_empty(), "user {u} is in its own fit");
-                }
-                let model = MatchModel::fit(&data, 10, 6).unwrap();
-                for (a, b) in with.get(split).iter().zip(without.get(split)) {
-                    assert_eq!((&a.relevance, &a.target), (&b.relevance, &b.target));
-                    let hist: Vec<u32> = a
-                        .history_items
-                        .iter()
-                        .map(|h| ds.item_index(h).unwrap() as u32)
-                        .collect();
-                    for (ca, cb) in a.candidates.iter().zip(&b.candidates) {
-                        let tier = model.tier(ds.item_index(&ca.id).unwrap() as u32, &hist);
-                        seen_tiers.insert(tier);
-                        let want = format!("{}, match {tier}/6", cb.note.as_deref().unwrap());
-                        assert_eq!(ca.note.as_deref(), Some(want.as_str()));
-                    }
-                }
-            }
+            let fold = p.fit_data(Split::Validation, Some(u % MATCH_FOLDS));
+            assert!(
+                fold.user_items[u].is_empty(),
+                "user {u} is in its own fold's fit"
+            );
         }
-        assert!(
-            seen_tiers.len() > 1,
-            "the synthetic data should give several tiers"
-        );
+        check_added_note_part(&ds, &p, &plain, |u, split, hist, item| {
+            let model = match split {
+                Split::Test => &test,
+                Split::Validation => &validation,
+                Split::Train => &folds[u % MATCH_FOLDS],
+            };
+            let tier = model.tier(item, hist);
+            (format!("match {tier}/6"), tier)
+        });
         let refused = ProtocolConfig {
             match_tiers: MAX_MATCH_TIERS + 1,
             ..Default::default()

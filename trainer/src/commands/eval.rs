@@ -13,7 +13,7 @@ use super::mode::ModeArg;
 use super::progress::bar;
 use alro_core::data::protocol::NegativeSampling;
 use alro_core::data::similarity::TENTHS;
-use alro_core::data::{Protocol, ProtocolConfig, ProtocolCounts, Split, Splits};
+use alro_core::data::{Protocol, ProtocolConfig, ProtocolCounts, RankingExample, Split, Splits};
 use alro_trainer::baselines::{self, notes, BaselineKind, Hyper, TrainData};
 use alro_trainer::eval::{
     evaluate, position_bias, BaselineLists, EvalResult, IdMaps, POSITION_BIAS_SEED,
@@ -289,21 +289,20 @@ pub fn run(args: EvalArgs) -> Result<()> {
     }
 
     let comparisons = compare(&results, &versus);
-    if let Some(path) = &args.per_list {
-        let mut text = String::new();
-        for (i, ex) in examples.iter().enumerate() {
-            text.push_str(&report::per_list_line(ex, i, &results));
-            text.push('\n');
+    // One JSON line per list: its NDCG@10 per ranker (`--per-list`), its scores (`--scores`).
+    let per_list: [(_, fn(&RankingExample, usize, &[EvalResult]) -> String); 2] = [
+        (&args.per_list, report::per_list_line),
+        (&args.scores, report::scores_line),
+    ];
+    for (path, line) in per_list {
+        if let Some(path) = path {
+            let text: String = examples
+                .iter()
+                .enumerate()
+                .map(|(i, ex)| line(ex, i, &results) + "\n")
+                .collect();
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
         }
-        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
-    }
-    if let Some(path) = &args.scores {
-        let mut text = String::new();
-        for (i, ex) in examples.iter().enumerate() {
-            text.push_str(&report::scores_line(ex, i, &results));
-            text.push('\n');
-        }
-        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
     }
 
     if args.json {
