@@ -95,11 +95,7 @@ impl Bpr {
             }
             on_epoch();
         }
-        let mut seen = vec![false; data.n_items];
-        data.items_seen
-            .iter()
-            .for_each(|&i| seen[i as usize] = true);
-        for (i, s) in seen.iter().enumerate() {
+        for (i, s) in data.seen().iter().enumerate() {
             if !s {
                 m.q[i * d..(i + 1) * d].fill(0.0); // untrained items: neutral, not noise
             }

@@ -55,15 +55,11 @@ impl MatchModel {
             ..BprConfig::default()
         };
         let bpr = Bpr::fit(data, &cfg, || {});
-        let mut seen = vec![false; data.n_items];
-        data.items_seen
-            .iter()
-            .for_each(|&i| seen[i as usize] = true);
         MatchModel {
             dim: bpr.dim,
             factors: bpr.q,
             bias: bpr.b,
-            seen,
+            seen: data.seen(),
             boundaries: Vec::new(),
         }
         .with_tiers(data, history_len, tiers)

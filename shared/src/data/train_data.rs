@@ -72,6 +72,15 @@ impl TrainData {
         TrainData::new(n_users, n_items, interactions, user_items)
     }
 
+    /// Per item, whether any interaction has it (the mask of `items_seen`).
+    pub fn seen(&self) -> Vec<bool> {
+        let mut seen = vec![false; self.n_items];
+        self.items_seen
+            .iter()
+            .for_each(|&i| seen[i as usize] = true);
+        seen
+    }
+
     pub fn mean_rating(&self) -> f64 {
         if self.interactions.is_empty() {
             return 0.0;

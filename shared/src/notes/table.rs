@@ -123,22 +123,25 @@ struct RawMatch {
 }
 
 /// Signed bytes `round(v / scale)` with `scale = max |v| / 127` (1 when every value is 0).
-fn quantize(values: &[f32]) -> (Vec<i8>, f32) {
+fn quantize(values: &[f32]) -> (Vec<u8>, f32) {
     let top = values.iter().fold(0.0f32, |m, v| m.max(v.abs()));
     let scale = if top > 0.0 { top / 127.0 } else { 1.0 };
-    let q = values
+    (quantize_with(values, scale), scale)
+}
+
+/// Signed bytes `round(v / scale)`, clamped to ±127, stored as `u8`.
+fn quantize_with(values: &[f32], scale: f32) -> Vec<u8> {
+    values
         .iter()
-        .map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8)
-        .collect();
-    (q, scale)
+        .map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8 as u8)
+        .collect()
 }
 
 fn dequantize(bytes: &[u8], scale: f32) -> Vec<f32> {
     bytes.iter().map(|&b| b as i8 as f32 * scale).collect()
 }
 
-fn encode(values: &[i8]) -> String {
-    let bytes: Vec<u8> = values.iter().map(|&v| v as u8).collect();
+fn encode(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
@@ -180,11 +183,10 @@ impl ItemTable {
             // Stored as signed bytes: the boundaries are set on the values a reader will have.
             let (q, scale) = quantize(fitted.factors());
             let (b, bias_scale) = quantize(fitted.bias());
-            let as_bytes = |v: &[i8]| v.iter().map(|&x| x as u8).collect::<Vec<u8>>();
             let stored = MatchModel::from_parts(
                 fitted.dim(),
-                dequantize(&as_bytes(&q), scale),
-                dequantize(&as_bytes(&b), bias_scale),
+                dequantize(&q, scale),
+                dequantize(&b, bias_scale),
                 fitted.seen().to_vec(),
                 Vec::new(),
             )?
@@ -348,19 +350,14 @@ impl ItemTable {
         );
         if let Some(m) = &self.matching {
             let (scale, bias_scale) = self.match_scales;
-            let bytes = |v: &[f32], step: f32| -> Vec<i8> {
-                v.iter()
-                    .map(|x| (x / step).round().clamp(-127.0, 127.0) as i8)
-                    .collect()
-            };
             let section = serde_json::json!({
                 "tiers": m.tiers(),
                 "dim": m.dim(),
                 "scale": scale,
                 "bias_scale": bias_scale,
                 "boundaries": m.boundaries(),
-                "factors": encode(&bytes(m.factors(), scale)),
-                "bias": encode(&bytes(m.bias(), bias_scale)),
+                "factors": encode(&quantize_with(m.factors(), scale)),
+                "bias": encode(&quantize_with(m.bias(), bias_scale)),
             });
             out.push_str(&format!("\"match\":{section},\n"));
         }

@@ -77,11 +77,7 @@ impl BiasedMf {
         }
         // Items never seen in training keep their random initial factors; zero them so they
         // score the neutral μ + b_u instead of noise.
-        let mut seen = vec![false; data.n_items];
-        data.items_seen
-            .iter()
-            .for_each(|&i| seen[i as usize] = true);
-        for (i, s) in seen.iter().enumerate() {
+        for (i, s) in data.seen().iter().enumerate() {
             if !s {
                 m.q[i * d..(i + 1) * d].fill(0.0);
             }
