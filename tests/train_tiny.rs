@@ -11,7 +11,9 @@ use alro_core::prompt::PromptConfig;
 use alro_core::rank::{RankMode, Ranker};
 use alro_tests::tiny_ranking_examples;
 use alro_trainer::train::checkpoint::{self, BackboneId};
-use alro_trainer::train::config::{LoraConfig, OptimConfig, RunConfig};
+use alro_trainer::train::config::{
+    AnswerOrder, LoraConfig, ObjectiveConfig, OptimConfig, RunConfig,
+};
 use alro_trainer::train::lora::{self, Adapters};
 use alro_trainer::train::optim::AdamW;
 use alro_trainer::train::run::{self, Inputs, Options};
@@ -346,6 +348,58 @@ fn each_preset_overfits_a_handful_of_examples() {
     }
 }
 
+#[test]
+fn the_continuation_loss_on_note_order_answers_trains_the_later_rows() {
+    // Answers in note order (these lists carry no notes, so presentation order), trained by the
+    // first-position and continuation terms alone: the rows after the first learn to choose the
+    // best candidate not yet answered.
+    let mut cfg = overfit_config(Preset::Sft, 30);
+    cfg.preset = None;
+    cfg.objective = ObjectiveConfig {
+        sft_weight: 0.0,
+        sll_weight: 0.0,
+        psl_weight: 0.0,
+        first_position_weight: 1.0,
+        continuation_weight: 1.0,
+        answer_order: AnswerOrder::Notes,
+        ..cfg.objective
+    };
+    cfg.validate().unwrap();
+    let examples = tiny_ranking_examples(4, 5, 11);
+    let (ranker, adapters) = tiny(&cfg.lora, 5);
+    let continuation = |ranker: &Ranker| {
+        examples
+            .iter()
+            .map(|ex| {
+                let (_, v) = example_loss(ranker, ex, &cfg.objective, None, None, |_| {}).unwrap();
+                assert!(v.continuation > 0.0 && v.first > 0.0, "{v:?}");
+                v.continuation
+            })
+            .sum::<f64>()
+            / examples.len() as f64
+    };
+    let before = continuation(&ranker);
+    let dir = tempdir("continuation");
+    run::train(
+        &ranker,
+        &adapters,
+        &cfg,
+        backbone_id(),
+        Inputs {
+            train: &examples,
+            validation: &[],
+            data_sha256: "x".into(),
+        },
+        &dir,
+        Options::new(false),
+    )
+    .unwrap();
+    let after = continuation(&ranker);
+    eprintln!("continuation loss {before:.3} → {after:.3} in 30 steps");
+    assert!(after < 0.5 * before, "{before} → {after}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn tempdir(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("alro-test-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -506,12 +560,12 @@ fn short_lists_can_show_a_subset_of_the_identifiers() {
     randomize_b(&adapters);
     let ex = &tiny_ranking_examples(1, 4, 5)[0];
     let identity = [0, 1, 2, 3];
-    let plain = view::build(&ranker, ex, &identity, None).unwrap();
+    let plain = view::build(&ranker, ex, &identity, None, &ex.target).unwrap();
     let ids = &ranker.identifiers.token_ids;
     assert_eq!(plain.identifier_ids, ids[..4].to_vec());
     // Labels B, E, F, J: the prompt shows them in order and the targets are among them.
     let labels = [1, 4, 5, 9];
-    let v = view::build(&ranker, ex, &identity, Some(&labels)).unwrap();
+    let v = view::build(&ranker, ex, &identity, Some(&labels), &ex.target).unwrap();
     let chosen: Vec<u32> = labels.iter().map(|&i| ids[i]).collect();
     assert_eq!(v.identifier_ids, chosen);
     assert!(v.targets.iter().all(|t| chosen.contains(t)));

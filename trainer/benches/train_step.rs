@@ -83,7 +83,7 @@ fn main() -> anyhow::Result<()> {
             .iter()
             .map(|ex| {
                 let identity: Vec<usize> = (0..ex.candidates.len()).collect();
-                let v = view::build(&ranker, ex, &identity, None).unwrap();
+                let v = view::build(&ranker, ex, &identity, None, &ex.target).unwrap();
                 let mut tokens = v.tokens.clone();
                 tokens.push(*v.targets.last().unwrap());
                 serde_json::json!({"tokens": tokens, "target_start": v.prompt_len})

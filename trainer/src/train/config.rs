@@ -163,6 +163,26 @@ pub struct ObjectiveConfig {
     /// PSL's second view: a fresh seeded permutation every time an example is seen (false), or
     /// one fixed permutation per example for the whole run (true).
     pub psl_fixed_permutation: bool,
+    /// Weight of the continuation loss ([`super::losses::continuation_loss`], [ours]): the
+    /// first-position loss of every later answer row, over the candidates not yet answered.
+    pub continuation_weight: f64,
+    /// The answer a view reads after its prompt (teacher forcing).
+    pub answer_order: AnswerOrder,
+}
+
+/// The identifiers a view reads after its prompt, row by row.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AnswerOrder {
+    /// The ground-truth order: what SFT, SLL and PSL score.
+    #[default]
+    Target,
+    /// The candidates by their notes' tiers, highest first, ties in presentation order
+    /// ([`super::view::note_order`]). A ranker that follows its notes decodes close to this, so
+    /// with the continuation loss its later rows learn to go on after the kind of picks greedy
+    /// decoding makes, mistakes included, instead of after the ground truth only. SFT, SLL and
+    /// PSL compare the answer with the ground truth, so they must be off.
+    Notes,
 }
 
 impl Default for ObjectiveConfig {
@@ -178,6 +198,8 @@ impl Default for ObjectiveConfig {
             pair_loss: PairLoss::Logistic,
             psl_divergence: Divergence::Kl,
             psl_fixed_permutation: false,
+            continuation_weight: 0.0,
+            answer_order: AnswerOrder::Target,
         }
     }
 }
@@ -338,6 +360,7 @@ impl TrainConfig {
             ("objective.first_position_weight", o.first_position_weight),
             ("objective.sll_weight", o.sll_weight),
             ("objective.psl_weight", o.psl_weight),
+            ("objective.continuation_weight", o.continuation_weight),
             ("objective.gamma", o.gamma),
             ("objective.sigma", o.sigma),
         ] {
@@ -345,8 +368,23 @@ impl TrainConfig {
                 bail!("{name} must be a finite number ≥ 0, got {v}");
             }
         }
-        if o.sft_weight + o.first_position_weight + o.sll_weight + o.psl_weight == 0.0 {
+        if o.sft_weight
+            + o.first_position_weight
+            + o.sll_weight
+            + o.psl_weight
+            + o.continuation_weight
+            == 0.0
+        {
             bail!("every objective weight is 0: nothing would be trained");
+        }
+        if o.answer_order == AnswerOrder::Notes && o.sft_weight + o.sll_weight + o.psl_weight > 0.0
+        {
+            bail!(
+                "objective.answer_order = \"notes\" reads an answer in note order, but SFT, SLL and \
+                 PSL score the answer against the ground truth: set objective.sft_weight, \
+                 sll_weight and psl_weight to 0 (train with first_position_weight and \
+                 continuation_weight)"
+            );
         }
         let p = &self.optim;
         if !(p.lr > 0.0 && p.lr.is_finite()) {
@@ -417,5 +455,16 @@ mod tests {
         assert!(err("preset = \"sft\"\n[objective]\nsft_weight = 0.0\n").contains("nothing"));
         assert!(err("[objective]\nfirst_position_weight = -1.0\n").contains("first_position"));
         assert!(err("[run]\nidentifier_pool = 27\n").contains("identifier_pool"));
+        // An answer in note order is not the ground truth: the terms that compare with it are off.
+        let rollout = "[objective]\nsft_weight = 0.0\nsll_weight = 0.0\npsl_weight = 0.0\n\
+                       first_position_weight = 1.0\ncontinuation_weight = 1.0\n";
+        let c =
+            TrainConfig::from_toml_str(&format!("{rollout}answer_order = \"notes\"\n")).unwrap();
+        assert_eq!(c.objective.answer_order, AnswerOrder::Notes);
+        assert_eq!(TrainConfig::from_toml_str(&c.to_toml()).unwrap(), c);
+        let with_sll = "[objective]\nsll_weight = 1.0\npsl_weight = 0.0\nsft_weight = 0.0\n\
+                        answer_order = \"notes\"\n";
+        assert!(err(with_sll).contains("answer_order"));
+        assert!(err("[objective]\ncontinuation_weight = -1.0\n").contains("continuation"));
     }
 }

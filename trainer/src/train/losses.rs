@@ -122,6 +122,63 @@ pub fn first_position_loss(log_y: &Tensor, target: &Tensor) -> Result<Tensor> {
     (log_y.get(0)? * target)?.sum_all()?.neg()
 }
 
+/// What masks an answered candidate out of a row's softmax: far enough below any logit that its
+/// probability is 0 in f32, finite so that `0 · log p` stays 0.
+const ANSWERED: f64 = -1e4;
+
+/// The constants of [`continuation_loss`] for an answer read in `answer` order (candidate
+/// indices, row k answers `answer[k]`), all m × m row-major with columns in candidate order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContinuationTarget {
+    /// Row k ≥ 1: the [`first_position_target`] of the candidates rows 0..k have not answered;
+    /// all zero for row 0 (the first-position loss's row) and for rows with no relevant
+    /// candidate left.
+    pub target: Vec<f64>,
+    /// Row k: 0 for the candidates not yet answered, [`ANSWERED`] for the others.
+    pub mask: Vec<f64>,
+    /// Rows with a target (the loss is their mean).
+    pub rows: usize,
+}
+
+/// None when no row after the first has a relevant candidate left to choose.
+pub fn continuation_target(relevance: &[f32], answer: &[usize]) -> Option<ContinuationTarget> {
+    let m = relevance.len();
+    let gains: Vec<f64> = relevance.iter().map(|&r| gain(r).max(0.0)).collect();
+    let mut answered = vec![false; m];
+    let (mut target, mut mask, mut rows) = (vec![0.0; m * m], vec![0.0; m * m], 0);
+    for (k, &item) in answer.iter().enumerate().take(m) {
+        if k > 0 {
+            let left: f64 = (0..m).filter(|&i| !answered[i]).map(|i| gains[i]).sum();
+            for i in 0..m {
+                if answered[i] {
+                    mask[k * m + i] = ANSWERED;
+                } else if left > 0.0 {
+                    target[k * m + i] = gains[i] / left;
+                }
+            }
+            rows += usize::from(left > 0.0);
+        }
+        answered[item] = true;
+    }
+    (rows > 0).then_some(ContinuationTarget { target, mask, rows })
+}
+
+/// Continuation loss ([ours]): `−(1/R) Σ_k Σ_i T[k, i] · log softmax(z_k + M_k)_i` over the R
+/// rows of [`continuation_target`], with `logits` the identifier logits (positions × candidates,
+/// columns in candidate order) and `target`, `mask` as tensors of its shape. The first-position
+/// loss of every later answer row, among the candidates still to be placed: greedy decoding
+/// ranks by these rows, each after its own earlier picks, and SFT trains them only to copy the
+/// ground truth's next identifier, ties included.
+pub fn continuation_loss(
+    logits: &Tensor,
+    target: &Tensor,
+    mask: &Tensor,
+    rows: usize,
+) -> Result<Tensor> {
+    let log_p = log_softmax_rows(&(logits + mask)?)?;
+    ((log_p * target)?.sum_all()? / rows as f64)?.neg()
+}
+
 /// `(1/rows) Σ_k KL(p_k || q_k)` for row-wise log-distributions.
 fn mean_row_kl(log_p: &Tensor, log_q: &Tensor) -> Result<Tensor> {
     let rows = log_p.dim(0)? as f64;
@@ -297,6 +354,42 @@ mod tests {
         assert!((scalar(&best) - entropy).abs() < 1e-12 && entropy < 4f64.ln());
         check_gradient(&logits(3, 4), (3, 3), &|z| {
             first_position_loss(&log_softmax_rows(z).unwrap(), &target).unwrap()
+        });
+    }
+
+    #[test]
+    fn continuation_loss_by_hand_and_by_finite_differences() {
+        // rel [0, 2, 1]: gains 0, 3, 1. Answer 0, 1, 2: row 1 chooses among {1, 2} (target
+        // [0, .75, .25]), row 2 among {2} (target [0, 0, 1]).
+        let c = continuation_target(&[0.0, 2.0, 1.0], &[0, 1, 2]).unwrap();
+        assert_eq!(c.rows, 2);
+        assert_eq!(&c.target[3..], &[0.0, 0.75, 0.25, 0.0, 0.0, 1.0]);
+        assert_eq!(&c.target[..3], &[0.0; 3]);
+        assert_eq!(
+            c.mask,
+            vec![0.0, 0.0, 0.0, ANSWERED, 0.0, 0.0, ANSWERED, ANSWERED, 0.0]
+        );
+        // Answer 1, 2, 0: row 1 chooses among {0, 2} (target [0, 0, 1]); row 2 has only the
+        // irrelevant 0 left, so it has no target.
+        let late = continuation_target(&[0.0, 2.0, 1.0], &[1, 2, 0]).unwrap();
+        assert_eq!((late.rows, &late.target[3..6]), (1, &[0.0, 0.0, 1.0][..]));
+        assert_eq!(continuation_target(&[2.0, 0.0, 0.0], &[0, 1, 2]), None);
+        assert_eq!(continuation_target(&[0.0, 0.0], &[1, 0]), None);
+        // Row 1 = [5, 0, 0]: among {1, 2} each has ½, loss ln 2; row 2: only 2 is left, log p =
+        // 0. Mean over the two rows: ln 2 / 2, whatever row 0 and the answered logits hold.
+        let (t, mask) = (t64(&c.target, (3, 3)), t64(&c.mask, (3, 3)));
+        let z = t64(&[9.0, -3.0, 1.0, 5.0, 0.0, 0.0, 1.0, 2.0, 3.0], (3, 3));
+        let loss = continuation_loss(&z, &t, &mask, c.rows).unwrap();
+        assert!((scalar(&loss) - 2f64.ln() / 2.0).abs() < 1e-12);
+        check_gradient(&logits(3, 5), (3, 3), &|z| {
+            continuation_loss(z, &t, &mask, c.rows).unwrap()
+        });
+        // On 4 candidates with two relevant ones left after a wrong first pick.
+        let c4 = continuation_target(&[0.0, 3.0, 0.0, 1.0], &[2, 3, 0, 1]).unwrap();
+        assert_eq!(c4.rows, 3);
+        let (t4, m4) = (t64(&c4.target, (4, 4)), t64(&c4.mask, (4, 4)));
+        check_gradient(&logits(4, 6), (4, 4), &|z| {
+            continuation_loss(z, &t4, &m4, c4.rows).unwrap()
         });
     }
 

@@ -115,6 +115,8 @@ pub enum MetricsLine {
         /// First-position loss (logged whatever its weight).
         first: f64,
         psl: f64,
+        /// Continuation loss (0 when its weight is 0).
+        continuation: f64,
         grad_norm: f64,
         examples_per_s: f64,
         tokens_per_s: f64,

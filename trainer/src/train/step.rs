@@ -2,10 +2,11 @@
 //! the position matrix `Y`; SLL reads `Y`; with PSL on, a second, permuted view is compared with
 //! the first.
 
-use super::config::ObjectiveConfig;
+use super::config::{AnswerOrder, ObjectiveConfig};
 use super::losses::{
-    cross_entropy, first_position_loss, first_position_target, log_softmax_rows,
-    permutation_sensitive_loss, sll_pair_weights, soft_lambda_loss,
+    continuation_loss, continuation_target, cross_entropy, first_position_loss,
+    first_position_target, log_softmax_rows, permutation_sensitive_loss, sll_pair_weights,
+    soft_lambda_loss,
 };
 use super::view::{self, View};
 use alro_core::data::RankingExample;
@@ -18,7 +19,9 @@ use candle_core::{DType, Tensor};
 pub struct ViewOutput {
     /// Mean cross-entropy of the target identifiers (scalar).
     pub sft: Tensor,
-    /// `log Y` (positions × candidates), columns in the example's candidate order.
+    /// The identifier logits (positions × candidates), columns in the example's candidate order.
+    pub id_logits: Tensor,
+    /// `log Y`: their row-wise log-softmax.
     pub log_y: Tensor,
 }
 
@@ -40,6 +43,7 @@ pub fn forward_view(ranker: &Ranker, v: &View) -> Result<ViewOutput> {
     Ok(ViewOutput {
         sft,
         log_y: log_softmax_rows(&id_logits)?,
+        id_logits,
     })
 }
 
@@ -53,6 +57,8 @@ pub struct LossValues {
     pub first: f64,
     /// 0 when PSL is off.
     pub psl: f64,
+    /// Continuation loss, mean over views (0 when its weight is 0 or no later row has a target).
+    pub continuation: f64,
     /// Sequence tokens processed (all views).
     pub tokens: usize,
     /// Target tokens supervised (all views).
@@ -68,6 +74,7 @@ impl LossValues {
             (&mut self.sll, other.sll),
             (&mut self.first, other.first),
             (&mut self.psl, other.psl),
+            (&mut self.continuation, other.continuation),
         ] {
             *s += v;
         }
@@ -84,6 +91,7 @@ impl LossValues {
             sll: self.sll / n,
             first: self.first / n,
             psl: self.psl / n,
+            continuation: self.continuation / n,
             ..self
         }
     }
@@ -95,6 +103,7 @@ impl LossValues {
             ("SLL", self.sll),
             ("first-position", self.first),
             ("PSL", self.psl),
+            ("continuation", self.continuation),
             ("total", self.total),
         ]
         .into_iter()
@@ -134,10 +143,14 @@ pub fn example_loss(
 ) -> Result<(Tensor, LossValues)> {
     let m = ex.candidates.len();
     let identity: Vec<usize> = (0..m).collect();
-    let mut views = vec![view::build(ranker, ex, &identity, labels)?];
+    let answer = match cfg.answer_order {
+        AnswerOrder::Target => ex.target.clone(),
+        AnswerOrder::Notes => view::note_order(ex),
+    };
+    let mut views = vec![view::build(ranker, ex, &identity, labels, &answer)?];
     if cfg.psl_weight > 0.0 {
         let perm = psl_perm.expect("a PSL permutation when psl_weight > 0");
-        views.push(view::build(ranker, ex, perm, labels)?);
+        views.push(view::build(ranker, ex, perm, labels, &answer)?);
     }
     let mut outputs = Vec::with_capacity(views.len());
     for (i, v) in views.iter().enumerate() {
@@ -175,6 +188,19 @@ pub fn example_loss(
     if cfg.sll_weight > 0.0 {
         total = (total + (&sll * cfg.sll_weight)?)?;
     }
+    let mut continuation_value = 0.0;
+    if cfg.continuation_weight > 0.0 {
+        if let Some(c) = continuation_target(&ex.relevance, &answer) {
+            let dtype = outputs[0].id_logits.dtype();
+            let target = Tensor::from_vec(c.target, (m, m), device)?.to_dtype(dtype)?;
+            let mask = Tensor::from_vec(c.mask, (m, m), device)?.to_dtype(dtype)?;
+            let cont = view_mean(&outputs, |o| {
+                continuation_loss(&o.id_logits, &target, &mask, c.rows)
+            })?;
+            continuation_value = value(&cont)?;
+            total = (total + (cont * cfg.continuation_weight)?)?;
+        }
+    }
     let mut psl_value = 0.0;
     if outputs.len() == 2 {
         let psl =
@@ -188,6 +214,7 @@ pub fn example_loss(
         sll: value(&sll)?,
         first: first_value,
         psl: psl_value,
+        continuation: continuation_value,
         tokens: views.iter().map(|v| v.tokens.len()).sum(),
         target_tokens: views.iter().map(|v| v.targets.len()).sum(),
     };

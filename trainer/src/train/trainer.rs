@@ -76,12 +76,17 @@ impl StepReport {
     pub fn progress_message(&self, best: Option<Best>) -> String {
         let l = &self.losses;
         format!(
-            "loss {:.3} (sft {:.3} first {:.3} sll {:.3} psl {:.3}) · {:.2} ex/s{}",
+            "loss {:.3} (sft {:.3} first {:.3} sll {:.3} psl {:.3}{}) · {:.2} ex/s{}",
             l.total,
             l.sft,
             l.first,
             l.sll,
             l.psl,
+            if l.continuation > 0.0 {
+                format!(" cont {:.3}", l.continuation)
+            } else {
+                String::new()
+            },
             self.examples as f64 / self.seconds,
             best.map_or(String::new(), |b| format!(
                 " · best val NDCG@10 {:.4}",
@@ -387,6 +392,7 @@ impl<'a> Trainer<'a> {
             sll: l.sll,
             first: l.first,
             psl: l.psl,
+            continuation: l.continuation,
             grad_norm: r.grad_norm,
             examples_per_s: r.examples as f64 / secs,
             tokens_per_s: l.tokens as f64 / secs,

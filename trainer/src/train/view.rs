@@ -9,12 +9,13 @@ use anyhow::{Context, Result};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct View {
-    /// Prompt tokens followed by all target identifier tokens but the last (the last is only
+    /// Prompt tokens followed by all answer identifier tokens but the last (the last is only
     /// ever predicted, never read).
     pub tokens: Vec<u32>,
     /// Prompt length: the position after which the first identifier is predicted.
     pub prompt_len: usize,
-    /// The identifier token at each target position (m).
+    /// The identifier token at each answer position (m): the ground truth's, or the order
+    /// `build` was given.
     pub targets: Vec<u32>,
     /// For each candidate in the example's order, the position it is shown at.
     pub shown_of_item: Vec<usize>,
@@ -27,12 +28,14 @@ pub struct View {
 /// candidate shown at position `j`; the identity for the example's own order). `labels`, when
 /// given, are the indices (increasing, one per candidate) of the ranker's identifiers to show
 /// instead of its first m: a short training list labelled `B F K …` so that every letter a long
-/// list uses at inference is seen as an answer ([`identifier_subset`]).
+/// list uses at inference is seen as an answer ([`identifier_subset`]). `answer`: the candidates
+/// (example indices) in the order the answer reads them, `ex.target` for teacher forcing.
 pub fn build(
     ranker: &Ranker,
     ex: &RankingExample,
     perm: &[usize],
     labels: Option<&[usize]>,
+    answer: &[usize],
 ) -> Result<View> {
     let m = ex.candidates.len();
     let request = RankRequest {
@@ -64,7 +67,7 @@ pub fn build(
         shown_of_item[i] = j;
     }
     let ids = &identifiers.token_ids;
-    let targets: Vec<u32> = ex.target.iter().map(|&i| ids[shown_of_item[i]]).collect();
+    let targets: Vec<u32> = answer.iter().map(|&i| ids[shown_of_item[i]]).collect();
     let prompt_len = prepared.tokens.len();
     let mut tokens = prepared.tokens;
     tokens.extend_from_slice(&targets[..m - 1]);
@@ -86,4 +89,64 @@ pub fn identifier_subset(m: usize, pool: usize, seed: u64) -> Vec<usize> {
     let mut idx = sample(&mut rng, pool, m.min(pool)).into_vec();
     idx.sort_unstable();
     idx
+}
+
+/// The example's candidates by the tiers of their notes, highest first (every `KIND T/N` part
+/// of a note, compared in order), ties in presentation order: roughly the answer a ranker that
+/// follows its notes decodes ([`crate::train::config::AnswerOrder::Notes`]). Candidates without
+/// notes all tie.
+pub fn note_order(ex: &RankingExample) -> Vec<usize> {
+    let tiers: Vec<Vec<usize>> = ex
+        .candidates
+        .iter()
+        .map(|c| note_tiers(c.note.as_deref().unwrap_or("")))
+        .collect();
+    let mut order: Vec<usize> = (0..ex.candidates.len()).collect();
+    // A stable sort: equal tiers keep their presentation order.
+    order.sort_by(|&a, &b| tiers[b].cmp(&tiers[a]));
+    order
+}
+
+/// The `T` of every `KIND T/N` part of a note, in order.
+fn note_tiers(note: &str) -> Vec<usize> {
+    note.split(", ")
+        .filter_map(|part| {
+            let (kind, _) = part.rsplit_once(' ')?;
+            alro_core::prompt::note_part_tier(part, kind).map(|(t, _)| t)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn note_order_sorts_by_tier_and_keeps_presentation_order_on_ties() {
+        let with_notes = |notes: &[&str]| {
+            let mut ex = crate::eval::test_list(vec![0.0; notes.len()]);
+            for (c, n) in ex.candidates.iter_mut().zip(notes) {
+                c.note = Some(n.to_string());
+            }
+            ex
+        };
+        let ex = with_notes(&[
+            "match 3/20",
+            "match 17/20",
+            "match 3/20",
+            "free text",
+            "match 20/20",
+        ]);
+        assert_eq!(note_order(&ex), vec![4, 1, 0, 2, 3]);
+        let ex = with_notes(&[
+            "popularity 2/10, similarity 9/20",
+            "popularity 5/10, similarity 1/20",
+            "popularity 5/10, similarity 4/20",
+        ]);
+        assert_eq!(note_order(&ex), vec![2, 1, 0]);
+        assert_eq!(
+            note_order(&crate::eval::test_list(vec![0.0; 3])),
+            vec![0, 1, 2]
+        );
+    }
 }
