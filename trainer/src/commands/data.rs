@@ -87,8 +87,8 @@ pub struct ProtocolArgs {
     pub similarity_steps: Option<usize>,
     /// Show how well every candidate matches the taste of the history as a note, `match T/N`:
     /// BPR-MF item factors (fitted on the baselines' training cut; for training lists without
-    /// the list's own user) folded in over the history, in N equal-frequency tiers [default: 0 =
-    /// no notes].
+    /// the list's user's fold of users) folded in over the history, in N tiers narrowing
+    /// towards the top (docs/DATA.md, "Match notes") [default: 0 = no notes].
     #[arg(long, value_name = "N")]
     pub match_tiers: Option<usize>,
     /// How the m − P negatives of a list are drawn from the items the user never rated
