@@ -308,16 +308,11 @@ fn each_preset_overfits_a_handful_of_examples() {
         let mut ndcg = before;
         let mut steps = 0;
         while ndcg < 1.0 && steps < MAX_STEPS {
-            let summary = run::train(
+            let summary = train_without_validation(
                 &ranker,
                 &adapters,
                 &cfg,
-                backbone_id(),
-                Inputs {
-                    train: &examples,
-                    validation: &[],
-                    data_sha256: "x".into(),
-                },
+                &examples,
                 &dir,
                 Options {
                     stop_after_steps: Some(ROUND),
@@ -380,16 +375,11 @@ fn the_continuation_loss_on_note_order_answers_trains_the_later_rows() {
     };
     let before = continuation(&ranker);
     let dir = tempdir("continuation");
-    run::train(
+    train_without_validation(
         &ranker,
         &adapters,
         &cfg,
-        backbone_id(),
-        Inputs {
-            train: &examples,
-            validation: &[],
-            data_sha256: "x".into(),
-        },
+        &examples,
         &dir,
         Options::new(false),
     )
@@ -398,6 +388,30 @@ fn the_continuation_loss_on_note_order_answers_trains_the_later_rows() {
     eprintln!("continuation loss {before:.3} → {after:.3} in 30 steps");
     assert!(after < 0.5 * before, "{before} → {after}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `run::train` on `examples` with no validation lists.
+fn train_without_validation(
+    ranker: &Ranker,
+    adapters: &Adapters,
+    cfg: &TrainConfig,
+    examples: &[RankingExample],
+    dir: &std::path::Path,
+    options: Options,
+) -> anyhow::Result<run::Summary> {
+    run::train(
+        ranker,
+        adapters,
+        cfg,
+        backbone_id(),
+        Inputs {
+            train: examples,
+            validation: &[],
+            data_sha256: "x".into(),
+        },
+        dir,
+        options,
+    )
 }
 
 fn tempdir(name: &str) -> std::path::PathBuf {
@@ -415,16 +429,11 @@ fn a_nan_stops_the_run_naming_the_step_and_keeps_the_last_checkpoint() {
     let examples = tiny_ranking_examples(4, 5, 12);
     let dir = tempdir("nan");
     let train = |resume| {
-        run::train(
+        train_without_validation(
             &ranker,
             &adapters,
             &cfg,
-            backbone_id(),
-            Inputs {
-                train: &examples,
-                validation: &[],
-                data_sha256: "x".into(),
-            },
+            &examples,
             &dir,
             Options::new(resume),
         )
