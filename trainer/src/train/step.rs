@@ -128,11 +128,12 @@ fn value(t: &Tensor) -> Result<f64> {
     Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?)
 }
 
-/// The objective `w·L_SFT + f·L_first + α·L_SLL + β·L_PSL` of one example (w = 1, f = 0 in
-/// METHOD.md). `psl_perm` is the presentation
-/// order of the second view (required when `β > 0`). `labels`: the identifiers both views show
-/// (indices into the ranker's, see [`view::build`]); None = the first m. SLL is always computed
-/// (it is cheap and worth logging) but only enters the objective when `α > 0`.
+/// The objective `w·L_SFT + f·L_first + α·L_SLL + β·L_PSL + c·L_cont` of one example (METHOD.md
+/// §6; the paper's is w = 1, f = c = 0), every view reading the answer `cfg.answer_order` names.
+/// `psl_perm` is the presentation order of the second view (required when `β > 0`). `labels`:
+/// the identifiers both views show (indices into the ranker's, see [`view::build`]); None = the
+/// first m. SLL is always computed (it is cheap and worth logging) but only enters the objective
+/// when `α > 0`.
 pub fn example_loss(
     ranker: &Ranker,
     ex: &RankingExample,
