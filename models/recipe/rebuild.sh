@@ -2,8 +2,8 @@
 # Rebuilds the release adapter models/ranker/adapter.safetensors from public MovieLens 100K, in
 # resumable pieces: run it again after an interruption (or with ALRO_PIECE_MINUTES set) and it
 # continues where it stopped — each stage is `alro train ... --resume` once its run folder holds a
-# checkpoint. About 4.5 CPU-hours on 2 cores (stage 1 ~10 min, stages 2, 3 and 4 ~45–80 min each,
-# stage 5 ~30 min; models/README.md).
+# checkpoint. About 5 CPU-hours on 2 cores (stage 1 ~10 min, stages 2, 3 and 4 ~45–80 min each,
+# stages 5 and 6 ~30–40 min each; models/README.md).
 #
 # Usage: bash models/recipe/rebuild.sh [ML-100K folder, default ../shared/data/ml-100k]
 # Env:   ALRO_WORK (scratch folder, default .cache/release-run), ALRO_PIECE_MINUTES (stop each
@@ -68,8 +68,15 @@ fi
 train_stage stage5 "$WORK/m20-match" models/recipe/stage5-match-notes.toml \
   --init-adapter "$WORK/stage4-adapter.safetensors"
 
-# The release adapter is the state at the end of stage 5's schedule (last.safetensors), not the
+# Stage 6 trains the rows greedy decoding reads (continuation loss on answers in note order), from
+# stage 5's end as it shipped (the f16 adapter), on other lists of the same files.
+[ -f "$WORK/stage5-adapter.safetensors" ] ||
+  $ALRO export --checkpoint "$WORK/runs/stage5/last.safetensors" --adapter-f16 "$WORK/stage5-adapter.safetensors"
+train_stage stage6 "$WORK/m20-match" models/recipe/stage6-continuation.toml \
+  --init-adapter "$WORK/stage5-adapter.safetensors"
+
+# The release adapter is the state at the end of stage 6's schedule (last.safetensors), not the
 # best of the 40-list validations: their differences are within their noise.
-$ALRO export --checkpoint "$WORK/runs/stage5/last.safetensors" --adapter-f16 models/ranker/adapter.safetensors
+$ALRO export --checkpoint "$WORK/runs/stage6/last.safetensors" --adapter-f16 models/ranker/adapter.safetensors
 cp "$WORK/m20-match/manifest.json" models/ranker/protocol/manifest.json
 say "wrote models/ranker/adapter.safetensors; bash scripts/setup.sh rebuilds the default ranker"
