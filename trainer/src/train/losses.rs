@@ -143,20 +143,23 @@ pub struct ContinuationTarget {
 /// None when no row after the first has a relevant candidate left to choose.
 pub fn continuation_target(relevance: &[f32], answer: &[usize]) -> Option<ContinuationTarget> {
     let m = relevance.len();
-    let gains: Vec<f64> = relevance.iter().map(|&r| gain(r).max(0.0)).collect();
     let mut answered = vec![false; m];
     let (mut target, mut mask, mut rows) = (vec![0.0; m * m], vec![0.0; m * m], 0);
     for (k, &item) in answer.iter().enumerate().take(m) {
         if k > 0 {
-            let left: f64 = (0..m).filter(|&i| !answered[i]).map(|i| gains[i]).sum();
-            for i in 0..m {
-                if answered[i] {
-                    mask[k * m + i] = ANSWERED;
-                } else if left > 0.0 {
-                    target[k * m + i] = gains[i] / left;
-                }
+            // An answered candidate is out of the row: no gain left, masked out of the softmax.
+            let left: Vec<f32> = relevance
+                .iter()
+                .zip(&answered)
+                .map(|(&r, &a)| if a { 0.0 } else { r })
+                .collect();
+            if let Some(t) = first_position_target(&left) {
+                target[k * m..(k + 1) * m].copy_from_slice(&t);
+                rows += 1;
             }
-            rows += usize::from(left > 0.0);
+            for (i, _) in answered.iter().enumerate().filter(|(_, &a)| a) {
+                mask[k * m + i] = ANSWERED;
+            }
         }
         answered[item] = true;
     }
