@@ -1,6 +1,7 @@
 //! A *view* of an example: its candidates shown in one presentation order, rendered with the
 //! same prompt as inference, followed by the target identifiers for teacher forcing.
 
+use crate::baselines::notes;
 use alro_core::data::RankingExample;
 use alro_core::identifiers::Identifiers;
 use alro_core::rank::Ranker;
@@ -91,8 +92,8 @@ pub fn identifier_subset(m: usize, pool: usize, seed: u64) -> Vec<usize> {
     idx
 }
 
-/// The example's candidates by the tiers of their notes, highest first (every `KIND T/N` part
-/// of a note, compared in order), ties in presentation order: roughly the answer a ranker that
+/// The example's candidates by the tiers of their notes, highest first (the tier of every note
+/// kind a note has, compared in the order notes list them), ties in presentation order: roughly the answer a ranker that
 /// follows its notes decodes ([`crate::train::config::AnswerOrder::Notes`]). Candidates without
 /// notes all tie.
 pub fn note_order(ex: &RankingExample) -> Vec<usize> {
@@ -107,13 +108,11 @@ pub fn note_order(ex: &RankingExample) -> Vec<usize> {
     order
 }
 
-/// The `T` of every `KIND T/N` part of a note, in order.
+/// The tier `T` of each `KIND T/N` part a note has, kinds in the order notes list them.
 fn note_tiers(note: &str) -> Vec<usize> {
-    note.split(", ")
-        .filter_map(|part| {
-            let (kind, _) = part.rsplit_once(' ')?;
-            alro_core::prompt::note_part_tier(part, kind).map(|(t, _)| t)
-        })
+    notes::KINDS
+        .iter()
+        .filter_map(|kind| notes::tier(note, kind))
         .collect()
 }
 
