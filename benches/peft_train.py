@@ -38,6 +38,17 @@ Inputs JSON (written by the Rust side):
      "lora": {"r": 8, "alpha": 16, "dropout": 0.0, "targets": ["q_proj", "v_proj"]},
      "lr": 1e-4, "steps": N, "accumulation": 1}
 
+With an "objective" object (written by `cargo bench ... --preset alro --out`), each example
+also carries its views and the loss computes the ALRO objective of our trainer (METHOD.md §6):
+per view (tokens, prompt_len, targets, identifier_ids, item_cols) one teacher-forced pass whose
+rows prompt_len-1 .. prompt_len+m-2 give the SFT cross-entropy and the identifier logits
+(columns in item order); SFT, SLL and the first-position loss are means over the views, PSL is
+KL(view 1 || view 2) of the row-wise log-softmaxes:
+
+    {"objective": {"sft_weight", "sll_weight", "psl_weight", "first_position_weight", "gamma",
+                   "sigma", "pair_loss": "logistic"|"hinge", "psl_divergence": "kl"|"symmetrickl"},
+     "examples": [{..., "views": [{...}, {...}], "pair_weights": [m*m], "first_target": [m]|null}]}
+
 Loop: `warmup` untimed optimizer steps, then `steps` timed ones. Optimizer step i (counted
 separately in each phase) uses examples (i*accumulation + j) % len(examples), j <
 accumulation: forward, loss / accumulation, backward for each, then AdamW step (torch.optim.AdamW,
@@ -106,6 +117,54 @@ def reset_hwm():
         return False
 
 
+def alro_loss(decoder, lm_head, ex, obj, device):
+    """The ALRO objective of one example (the same formulas as trainer/src/train/losses.rs).
+    Returns (loss, sequence tokens, target tokens)."""
+    import math
+    import torch
+    import torch.nn.functional as F
+
+    outs = []
+    for v in ex["views"]:
+        ids = torch.tensor([v["tokens"]], dtype=torch.long, device=device)
+        m, pl = len(v["targets"]), int(v["prompt_len"])
+        hidden = decoder(input_ids=ids, use_cache=False).last_hidden_state
+        logits = lm_head(hidden[0, pl - 1:pl - 1 + m])  # [m, vocab]
+        sft = F.cross_entropy(logits, torch.tensor(v["targets"], dtype=torch.long, device=device))
+        id_logits = logits[:, v["identifier_ids"]][:, v["item_cols"]]
+        outs.append((sft, F.log_softmax(id_logits, dim=-1)))
+    n = len(outs)
+    m = outs[0][1].shape[0]
+    w = torch.tensor(ex["pair_weights"], dtype=torch.float32, device=device).view(m, m)
+    k = torch.arange(1, m + 1, dtype=torch.float32, device=device)
+
+    def sll(log_y):
+        p = torch.softmax(obj["gamma"] * log_y.exp().t(), dim=-1)  # candidates x positions
+        s = p @ k
+        margin = (s.unsqueeze(0) - s.unsqueeze(1)) * obj["sigma"]  # [i, j] = s_j - s_i
+        if obj["pair_loss"] == "hinge":
+            term = torch.relu(1.0 - margin)
+        else:
+            term = F.softplus(-margin) / math.log(2.0)
+        return (term * w).sum()
+
+    def kl(lp, lq):
+        return (lp.exp() * (lp - lq)).sum() / lp.shape[0]
+
+    total = obj["sft_weight"] * sum(o[0] for o in outs) / n
+    if obj["first_position_weight"] > 0 and ex.get("first_target") is not None:
+        t = torch.tensor(ex["first_target"], dtype=torch.float32, device=device)
+        total = total + obj["first_position_weight"] * sum(-(o[1][0] * t).sum() for o in outs) / n
+    if obj["sll_weight"] > 0:
+        total = total + obj["sll_weight"] * sum(sll(o[1]) for o in outs) / n
+    if n == 2:
+        a, b = outs[0][1], outs[1][1]
+        psl = kl(a, b) if obj["psl_divergence"] == "kl" else (kl(a, b) + kl(b, a)) / 2
+        total = total + obj["psl_weight"] * psl
+    return (total, sum(len(v["tokens"]) for v in ex["views"]),
+            sum(len(v["targets"]) for v in ex["views"]))
+
+
 def load_model(path, torch):
     from transformers import AutoModelForCausalLM
     from transformers.utils import logging as hf_logging
@@ -149,6 +208,9 @@ def main():
     lr = float(spec["lr"])
     steps = int(spec["steps"])
     accum = int(spec.get("accumulation", 1))
+    objective = spec.get("objective")
+    if objective is not None and any("views" not in ex for ex in examples):
+        sys.exit("inputs: an objective needs the views of every example")
     if not examples or steps < 1 or accum < 1:
         sys.exit("inputs: need at least one example, steps >= 1, accumulation >= 1")
     for i, ex in enumerate(examples):
@@ -202,15 +264,20 @@ def main():
         """One optimizer step over `accum` examples; returns (loss, seq tokens, target tokens)."""
         total_loss, n_tok, n_tgt = 0.0, 0, 0
         for j in range(accum):
-            ids, ts, targets = batches[(i * accum + j) % len(batches)]
-            hidden = decoder(input_ids=ids, use_cache=False).last_hidden_state  # [1, L, H]
-            # Only the rows that predict targets: positions ts-1 .. L-2 -> lm_head.
-            logits = lm_head(hidden[0, ts - 1:-1])  # [L - ts, vocab]
-            loss = F.cross_entropy(logits, targets)
+            e = (i * accum + j) % len(batches)
+            if objective is not None:
+                loss, tok, tgt = alro_loss(decoder, lm_head, examples[e], objective, args.device)
+            else:
+                ids, ts, targets = batches[e]
+                hidden = decoder(input_ids=ids, use_cache=False).last_hidden_state  # [1, L, H]
+                # Only the rows that predict targets: positions ts-1 .. L-2 -> lm_head.
+                logits = lm_head(hidden[0, ts - 1:-1])  # [L - ts, vocab]
+                loss = F.cross_entropy(logits, targets)
+                tok, tgt = ids.shape[1], targets.numel()
             (loss / accum).backward()
             total_loss += loss.item() / accum
-            n_tok += ids.shape[1]
-            n_tgt += targets.numel()
+            n_tok += tok
+            n_tgt += tgt
         opt.step()
         opt.zero_grad(set_to_none=True)
         if cuda:
@@ -256,6 +323,7 @@ def main():
         "timed_target_tokens": tgt_total,
         "losses": losses,
         "warmup_losses": warm_losses,
+        "objective": "alro" if objective is not None else "sft",
         "lora": {"r": cfg.r, "alpha": cfg.lora_alpha, "dropout": cfg.lora_dropout,
                  "targets": sorted(cfg.target_modules)},
         "trainable_params": trainable,

@@ -17,7 +17,8 @@ use alro_trainer::train::config::{
 use alro_trainer::train::lora::{self, Adapters};
 use alro_trainer::train::optim::AdamW;
 use alro_trainer::train::run::{self, Inputs, Options};
-use alro_trainer::train::step::example_loss;
+use alro_trainer::train::step::{self, example_loss};
+use alro_trainer::train::view;
 use alro_trainer::train::{Preset, TrainConfig};
 use candle_core::{Device, Tensor};
 use rand::{Rng, SeedableRng};
@@ -564,7 +565,6 @@ fn corrupt_and_foreign_checkpoints_are_refused() {
 
 #[test]
 fn short_lists_can_show_a_subset_of_the_identifiers() {
-    use alro_trainer::train::view;
     let (ranker, adapters) = tiny(&lora_all(2), 4);
     randomize_b(&adapters);
     let ex = &tiny_ranking_examples(1, 4, 5)[0];
@@ -803,4 +803,71 @@ fn stop_at_step_keeps_the_schedule_and_resumes_to_the_uninterrupted_run() {
     assert_eq!(steps(&cut), steps(&full));
     let _ = std::fs::remove_dir_all(full);
     let _ = std::fs::remove_dir_all(cut);
+}
+
+/// The two PSL views share the instructions and the history: one pass over that prefix feeds
+/// both. Outputs and every LoRA gradient equal one pass per view's, up to rounding.
+#[test]
+fn views_sharing_a_prefix_give_the_losses_and_gradients_of_separate_passes() {
+    let (ranker, adapters) = tiny(&lora_all(4), 5);
+    randomize_b(&adapters);
+    let ex = &tiny_ranking_examples(1, 6, 4)[0];
+    let identity: Vec<usize> = (0..6).collect();
+    let perm = [3, 1, 5, 0, 2, 4];
+    let views: Vec<view::View> = [&identity[..], &perm[..]]
+        .iter()
+        .map(|p| view::build(&ranker, ex, p, None, &ex.target).unwrap())
+        .collect();
+    let shared = step::shared_prefix_len(&views);
+    assert!(
+        shared >= 16 && shared < views[0].prompt_len,
+        "shared prefix {shared} of a {}-token prompt",
+        views[0].prompt_len
+    );
+    // A scalar that reads every output: SFT and all position log-probabilities, weighted.
+    let weights = Tensor::randn(0f32, 1.0, (6, 6), &Device::Cpu).unwrap();
+    let run = |share: bool| {
+        let outputs = step::forward_views(&ranker, &views, share, |_| {}).unwrap();
+        let mut loss = Tensor::zeros((), candle_core::DType::F32, &Device::Cpu).unwrap();
+        let mut flat = Vec::new();
+        for o in &outputs {
+            let read = (&o.log_y * &weights).unwrap().sum_all().unwrap();
+            loss = (loss + (&o.sft + read).unwrap()).unwrap();
+            flat.extend(o.log_y.flatten_all().unwrap().to_vec1::<f32>().unwrap());
+            flat.push(o.sft.to_scalar::<f32>().unwrap());
+        }
+        let grads = loss.backward().unwrap();
+        let grads: Vec<Vec<f32>> = adapters
+            .params
+            .iter()
+            .map(|p| {
+                let g = grads.get(p.var.as_tensor()).expect("a gradient");
+                g.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+            })
+            .collect();
+        (flat, grads)
+    };
+    let (out_shared, grads_shared) = run(true);
+    let (out_separate, grads_separate) = run(false);
+    let max_diff = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max)
+    };
+    assert!(max_diff(&out_shared, &out_separate) < 1e-5);
+    for ((p, a), b) in adapters
+        .params
+        .iter()
+        .zip(&grads_shared)
+        .zip(&grads_separate)
+    {
+        let scale = b.iter().map(|x| x.abs()).fold(0f32, f32::max).max(1e-3);
+        let diff = max_diff(a, b);
+        assert!(
+            diff <= 1e-4 * scale,
+            "{}: gradients differ by {diff} (scale {scale})",
+            p.name
+        );
+    }
 }

@@ -7,13 +7,15 @@
 //! through, one example per optimizer step (LoRA q_proj+v_proj, r 8, α 16, AdamW lr 1e-4),
 //! after one untimed warm-up step. With `--out`, writes the same sequences (prompt + target
 //! ids) in the input format of benches/peft_train.py, so PyTorch + PEFT trains on exactly the
-//! same tokens. Built with `--features cuda`, it trains on the first CUDA GPU (as `alro train`).
+//! same tokens; with `--preset alro` also both views and the objective's constants, so it
+//! computes the same ALRO objective (two views + SLL + PSL). Built with `--features cuda`, it trains on the first CUDA GPU (as `alro train`).
 
-use alro_core::data::parse_jsonl;
+use alro_core::data::{parse_jsonl, RankingExample};
 use alro_core::model::MatrixPrecision;
 use alro_core::prompt::PromptConfig;
 use alro_core::rank::Ranker;
-use alro_trainer::train::config::OptimConfig;
+use alro_trainer::train::config::{AnswerOrder, OptimConfig};
+use alro_trainer::train::losses::{first_position_target, sll_pair_weights};
 use alro_trainer::train::lora;
 use alro_trainer::train::optim::AdamW;
 use alro_trainer::train::step::example_loss;
@@ -27,6 +29,57 @@ fn peak_rss_mib() -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+/// The inputs of benches/peft_train.py: per example the SFT sequence (prompt + answer) and, for
+/// the ALRO objective, both views with what the losses read (identifier columns, SLL pair
+/// weights, first-position target), so PyTorch computes the same objective on the same tokens.
+fn peft_inputs(
+    ranker: &Ranker,
+    examples: &[RankingExample],
+    cfg: &TrainConfig,
+    perm: &[usize],
+    steps: usize,
+) -> anyhow::Result<serde_json::Value> {
+    let o = &cfg.objective;
+    let view_json = |v: &view::View| {
+        serde_json::json!({
+            "tokens": v.tokens, "prompt_len": v.prompt_len, "targets": v.targets,
+            "identifier_ids": v.identifier_ids, "item_cols": v.shown_of_item,
+        })
+    };
+    let mut seqs = Vec::new();
+    for ex in examples {
+        let identity: Vec<usize> = (0..ex.candidates.len()).collect();
+        let v = view::build(ranker, ex, &identity, None, &ex.target)?;
+        let mut tokens = v.tokens.clone();
+        tokens.push(*v.targets.last().unwrap());
+        let mut views = vec![view_json(&v)];
+        if o.psl_weight > 0.0 {
+            views.push(view_json(&view::build(ranker, ex, perm, None, &ex.target)?));
+        }
+        seqs.push(serde_json::json!({
+            "tokens": tokens, "target_start": v.prompt_len, "views": views,
+            "pair_weights": sll_pair_weights(&ex.relevance, &ex.target, o.idcg_normalize),
+            "first_target": first_position_target(&ex.relevance),
+        }));
+    }
+    anyhow::ensure!(
+        o.continuation_weight == 0.0 && matches!(o.answer_order, AnswerOrder::Target),
+        "benches/peft_train.py has no continuation loss or note-order answers"
+    );
+    Ok(serde_json::json!({
+        "examples": seqs,
+        "lora": {"r": cfg.lora.rank, "alpha": cfg.lora.alpha, "dropout": 0.0,
+                 "targets": cfg.lora.targets},
+        "lr": cfg.optim.lr, "steps": steps, "accumulation": 1,
+        "objective": {
+            "sft_weight": o.sft_weight, "sll_weight": o.sll_weight, "psl_weight": o.psl_weight,
+            "first_position_weight": o.first_position_weight, "gamma": o.gamma,
+            "sigma": o.sigma, "pair_loss": format!("{:?}", o.pair_loss).to_lowercase(),
+            "psl_divergence": format!("{:?}", o.psl_divergence).to_lowercase(),
+        },
+    }))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -78,28 +131,14 @@ fn main() -> anyhow::Result<()> {
     let params = adapters.vars();
     let mut optim = AdamW::new(&params, &cfg.optim)?;
 
+    // The PSL view shows the candidates in reverse order.
+    let perm: Vec<usize> = (0..examples[0].candidates.len()).rev().collect();
     if let Some(out) = flag("--out") {
-        let seqs: Vec<serde_json::Value> = examples
-            .iter()
-            .map(|ex| {
-                let identity: Vec<usize> = (0..ex.candidates.len()).collect();
-                let v = view::build(&ranker, ex, &identity, None, &ex.target).unwrap();
-                let mut tokens = v.tokens.clone();
-                tokens.push(*v.targets.last().unwrap());
-                serde_json::json!({"tokens": tokens, "target_start": v.prompt_len})
-            })
-            .collect();
-        let json = serde_json::json!({
-            "examples": seqs,
-            "lora": {"r": cfg.lora.rank, "alpha": cfg.lora.alpha, "dropout": 0.0,
-                     "targets": cfg.lora.targets},
-            "lr": cfg.optim.lr, "steps": steps, "accumulation": 1
-        });
+        let json = peft_inputs(&ranker, &examples, &cfg, &perm, steps)?;
         std::fs::write(&out, serde_json::to_string(&json)?)?;
     }
 
-    let perm: Vec<usize> = (0..examples[0].candidates.len()).rev().collect();
-    let mut step = |i: usize| -> anyhow::Result<(f64, usize, usize, f64)> {
+    let mut step = |i: usize| -> anyhow::Result<(f64, usize, usize, f64, f64)> {
         let ex = &examples[i % examples.len()];
         let t = Instant::now();
         let (loss, values) = example_loss(&ranker, ex, &cfg.objective, Some(&perm), None, |_| {})?;
@@ -115,19 +154,23 @@ fn main() -> anyhow::Result<()> {
             values.tokens,
             values.target_tokens,
             values.sft,
+            values.total,
         ))
     };
     // As `alro train` does: run on a rayon worker (see commands/train.rs).
     let mut step = |i: usize| rayon::scope(|_| step(i));
-    step(0)?; // warm-up
+    // Warm-up. Its loss is the untrained model's (LoRA B starts at zero), whatever the random
+    // LoRA A: the value PyTorch's warm-up step must reproduce.
+    let warmup_loss = step(0)?.4;
     let (mut secs, mut tokens, mut targets) = (Vec::new(), 0, 0);
-    let mut losses = Vec::new();
+    let (mut losses, mut total_losses) = (Vec::new(), Vec::new());
     for i in 0..steps {
-        let (s, t, g, l) = step(i + 1)?;
+        let (s, t, g, l, total) = step(i + 1)?;
         secs.push(s);
         tokens += t;
         targets += g;
         losses.push(l);
+        total_losses.push(total);
     }
     let total: f64 = secs.iter().sum();
     println!(
@@ -145,6 +188,8 @@ fn main() -> anyhow::Result<()> {
             "seconds_per_step_min": secs.iter().copied().fold(f64::INFINITY, f64::min),
             "load_s": load_s,
             "losses": losses,
+            "total_losses": total_losses,
+            "warmup_loss": warmup_loss,
             "trainable_parameters": adapters.parameter_count(),
             "peak_rss_mib": peak_rss_mib(),
         })

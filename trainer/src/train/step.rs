@@ -10,7 +10,7 @@ use super::losses::{
 };
 use super::view::{self, View};
 use alro_core::data::RankingExample;
-use alro_core::model::Kernels;
+use alro_core::model::{Kernels, KvCache, Projection};
 use alro_core::rank::Ranker;
 use anyhow::Result;
 use candle_core::{DType, Tensor};
@@ -28,12 +28,18 @@ pub struct ViewOutput {
 /// Teacher-forced forward pass of one view.
 pub fn forward_view(ranker: &Ranker, v: &View) -> Result<ViewOutput> {
     let model = &ranker.backbone.model;
-    let m = v.targets.len();
     let input = Tensor::new(v.tokens.as_slice(), &model.device)?.unsqueeze(0)?;
     let hidden = model.forward_hidden(&input, None, Kernels::Differentiable)?;
+    view_output(ranker, v, &hidden.squeeze(0)?, 0)
+}
+
+/// A view's output from its hidden states `hidden` (positions `offset..`, hidden).
+fn view_output(ranker: &Ranker, v: &View, hidden: &Tensor, offset: usize) -> Result<ViewOutput> {
+    let model = &ranker.backbone.model;
+    let m = v.targets.len();
     // Row p of the hidden states predicts token p + 1: the m answer slots start at the last
     // prompt token.
-    let rows = hidden.squeeze(0)?.narrow(0, v.prompt_len - 1, m)?;
+    let rows = hidden.narrow(0, v.prompt_len - 1 - offset, m)?;
     let logits = model.logits(&rows)?; // (m, vocab)
     let sft = cross_entropy(&logits, &v.targets)?;
     let ids = Tensor::new(v.identifier_ids.as_slice(), &model.device)?;
@@ -45,6 +51,80 @@ pub fn forward_view(ranker: &Ranker, v: &View) -> Result<ViewOutput> {
         log_y: log_softmax_rows(&id_logits)?,
         id_logits,
     })
+}
+
+/// Shorter common prefixes are not worth a pass of their own.
+const MIN_SHARED_PREFIX: usize = 16;
+
+/// The tokens every view begins with, up to the first answer row's input (the last prompt
+/// token of the shortest prompt); 0 when that is under [`MIN_SHARED_PREFIX`].
+pub fn shared_prefix_len(views: &[View]) -> usize {
+    let Some(first) = views.first() else {
+        return 0;
+    };
+    let cap = views.iter().map(|v| v.prompt_len - 1).min().unwrap_or(0);
+    let len = (0..cap)
+        .take_while(|&i| views.iter().all(|v| v.tokens[i] == first.tokens[i]))
+        .count();
+    if len >= MIN_SHARED_PREFIX {
+        len
+    } else {
+        0
+    }
+}
+
+/// Whether some adapter draws dropout masks: each view then keeps a pass of its own (with its
+/// own masks, as the trainer seeds them per view).
+fn draws_dropout(ranker: &Ranker) -> bool {
+    ranker.backbone.model.layers.iter().any(|b| {
+        Projection::ALL.iter().any(|&p| {
+            b.projection(p)
+                .lora
+                .as_ref()
+                .and_then(|l| l.dropout.as_ref())
+                .is_some_and(|d| d.p > 0.0)
+        })
+    })
+}
+
+/// Teacher-forced passes of all views. With `share_prefix`, the tokens all views begin with
+/// (the instructions and the history: two presentation orders differ from the candidate list
+/// on) take one pass whose keys and values every view's remaining tokens attend to; backward
+/// sums what each view sends back through them. The same loss and gradients as one pass per
+/// view, up to rounding, for about a third less work on the default prompt (a 20-candidate
+/// list's views share ~170 of their ~510 tokens). `before_forward(i)` runs before view i's pass.
+pub fn forward_views(
+    ranker: &Ranker,
+    views: &[View],
+    share_prefix: bool,
+    mut before_forward: impl FnMut(usize),
+) -> Result<Vec<ViewOutput>> {
+    let p = if share_prefix && views.len() > 1 && !draws_dropout(ranker) {
+        shared_prefix_len(views)
+    } else {
+        0
+    };
+    if p == 0 {
+        let mut outputs = Vec::with_capacity(views.len());
+        for (i, v) in views.iter().enumerate() {
+            before_forward(i);
+            outputs.push(forward_view(ranker, v)?);
+        }
+        return Ok(outputs);
+    }
+    let model = &ranker.backbone.model;
+    let mut prefix_cache = KvCache::new(model.layers.len());
+    let prefix = Tensor::new(&views[0].tokens[..p], &model.device)?.unsqueeze(0)?;
+    model.forward_hidden(&prefix, Some(&mut prefix_cache), Kernels::Differentiable)?;
+    let mut outputs = Vec::with_capacity(views.len());
+    for (i, v) in views.iter().enumerate() {
+        before_forward(i);
+        let mut cache = prefix_cache.clone();
+        let rest = Tensor::new(&v.tokens[p..], &model.device)?.unsqueeze(0)?;
+        let hidden = model.forward_hidden(&rest, Some(&mut cache), Kernels::Differentiable)?;
+        outputs.push(view_output(ranker, v, &hidden.squeeze(0)?, p)?);
+    }
+    Ok(outputs)
 }
 
 /// Loss parts of one example, as numbers (for logs and the progress bar).
@@ -140,7 +220,7 @@ pub fn example_loss(
     cfg: &ObjectiveConfig,
     psl_perm: Option<&[usize]>,
     labels: Option<&[usize]>,
-    mut before_forward: impl FnMut(usize),
+    before_forward: impl FnMut(usize),
 ) -> Result<(Tensor, LossValues)> {
     let m = ex.candidates.len();
     let identity: Vec<usize> = (0..m).collect();
@@ -153,11 +233,7 @@ pub fn example_loss(
         let perm = psl_perm.expect("a PSL permutation when psl_weight > 0");
         views.push(view::build(ranker, ex, perm, labels, &answer)?);
     }
-    let mut outputs = Vec::with_capacity(views.len());
-    for (i, v) in views.iter().enumerate() {
-        before_forward(i);
-        outputs.push(forward_view(ranker, v)?);
-    }
+    let outputs = forward_views(ranker, &views, true, before_forward)?;
     let weights = sll_pair_weights(&ex.relevance, &ex.target, cfg.idcg_normalize);
     let device = &ranker.backbone.model.device;
     let weights = Tensor::from_vec(weights, (m, m), device)?.to_dtype(outputs[0].log_y.dtype())?;
