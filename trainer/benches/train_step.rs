@@ -186,6 +186,7 @@ fn main() -> anyhow::Result<()> {
             "target_tokens_per_s": targets as f64 / total,
             "seconds_per_step": total / steps as f64,
             "seconds_per_step_min": secs.iter().copied().fold(f64::INFINITY, f64::min),
+            "seconds": secs,
             "load_s": load_s,
             "losses": losses,
             "total_losses": total_losses,

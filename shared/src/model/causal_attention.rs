@@ -9,8 +9,10 @@
 //! needs exactly four triangular GEMMs per head (FlashAttention's backward equations, with `P`
 //! stored rather than recomputed). Heads run in parallel on rayon; each GEMM is single-threaded.
 //!
-//! Layouts: `q` (b, heads, s, d), `k`/`v` (b, kv_heads, s, d), query head `h` reads key/value
-//! head `h / (heads / kv_heads)`. Query `i` sees keys `0..=i` (a pass from position 0, no cache).
+//! Layouts: `q` (b, heads, s, d), `k`/`v` (b, kv_heads, t, d) with t ≥ s, query head `h` reads
+//! key/value head `h / (heads / kv_heads)`. The queries are the last s of the t positions: query
+//! `i` sees keys `0..=t − s + i` (t = s: a pass from position 0; t > s: a pass after a cached
+//! prefix, as the views of one example that share their instructions and history).
 
 use super::cpu_gemm::{gemm_into, Mat, Threads};
 use super::grad_ops::F32Values;
@@ -26,7 +28,7 @@ struct CausalAttention {
     scale: f32,
     /// Keep the probabilities for the backward (training); inference keeps none.
     keep_probs: bool,
-    /// Attention probabilities of the forward pass, (b·heads, s, s), zero above the diagonal.
+    /// Attention probabilities of the forward pass, (b·heads, s, t), zero where masked.
     probs: Mutex<Option<Vec<f32>>>,
 }
 
@@ -36,15 +38,18 @@ struct Dims {
     b: usize,
     heads: usize,
     kv_heads: usize,
+    /// Queries.
     s: usize,
+    /// Keys (the queries are the last s of them).
+    t: usize,
     d: usize,
 }
 
 impl Dims {
     fn of(q: &Layout, k: &Layout, v: &Layout) -> Result<Dims> {
         let (b, heads, s, d) = q.shape().dims4()?;
-        let (kb, kv_heads, ks, kd) = k.shape().dims4()?;
-        if (kb, ks, kd) != (b, s, d) || v.shape().dims() != k.shape().dims() {
+        let (kb, kv_heads, t, kd) = k.shape().dims4()?;
+        if (kb, kd) != (b, d) || t < s || v.shape().dims() != k.shape().dims() {
             candle_core::bail!(
                 "causal-attention: q {:?}, k {:?}, v {:?} do not fit",
                 q.shape(),
@@ -60,17 +65,29 @@ impl Dims {
             heads,
             kv_heads,
             s,
+            t,
             d,
         })
     }
-    /// Offset of the (s, d) matrix of query head `h` of batch row `bi`, and of its kv head.
+    /// Keys before the first query's own position (the cached prefix).
+    fn start(&self) -> usize {
+        self.t - self.s
+    }
+    /// Offset of the (s, d) query matrix of head `h` of batch row `bi`, and of its kv head's
+    /// (t, d) keys and values.
     fn offsets(&self, item: usize) -> (usize, usize) {
         let (bi, h) = (item / self.heads, item % self.heads);
         let g = h / (self.heads / self.kv_heads);
         (
             item * self.s * self.d,
-            (bi * self.kv_heads + g) * self.s * self.d,
+            (bi * self.kv_heads + g) * self.t * self.d,
         )
+    }
+    /// Key blocks `(c0, c1)` of the t keys, each with the first query row that sees key c0
+    /// (the rows before it are masked there).
+    fn key_blocks(&self) -> impl Iterator<Item = (usize, usize, usize)> {
+        let start = self.start();
+        row_blocks(self.t).map(move |(c0, c1)| (c0, c1, c0.saturating_sub(start)))
     }
 }
 
@@ -90,8 +107,8 @@ fn row_blocks(s: usize) -> impl Iterator<Item = (usize, usize)> {
 }
 
 /// Attention of one query head (`item` = batch row · heads + head) into `o` (s, d), row block
-/// by row block. `p` holds the probabilities: the whole (s, s) matrix when `whole` (kept for the
-/// backward), else one block of `BLOCK` rows of s, reused by the next block.
+/// by row block. `p` holds the probabilities: the whole (s, t) matrix when `whole` (kept for the
+/// backward), else one block of `BLOCK` rows of t, reused by the next block.
 #[allow(clippy::too_many_arguments)]
 fn attend_item(
     q: &[f32],
@@ -104,16 +121,17 @@ fn attend_item(
     whole: bool,
     o: &mut [f32],
 ) {
-    let Dims { s, d, .. } = dims;
+    let Dims { s, t, d, .. } = dims;
+    let start = dims.start();
     let (qo, ko) = dims.offsets(item);
     for (r0, r1) in row_blocks(s) {
-        // Row i of the block lives at p[(i - r0 + first) · s..].
+        // Row i of the block lives at p[(i - r0 + first) · t..].
         let first = if whole { r0 } else { 0 };
-        // Scores of rows r0..r1 against keys 0..r1 (the rest is masked anyway).
+        // Scores of rows r0..r1 against keys 0..start + r1 (the rest is masked anyway).
         gemm_into(
-            &mut p[first * s..],
-            s,
-            (r1 - r0, r1, d),
+            &mut p[first * t..],
+            t,
+            (r1 - r0, start + r1, d),
             Mat::rows(q, qo + r0 * d, d),
             Mat::transposed(k, ko, d),
             scale,
@@ -121,9 +139,9 @@ fn attend_item(
             Threads::One,
         );
         for i in r0..r1 {
-            let at = (i - r0 + first) * s;
-            let row = &mut p[at..at + s];
-            let (seen, masked) = row.split_at_mut(i + 1);
+            let at = (i - r0 + first) * t;
+            let row = &mut p[at..at + t];
+            let (seen, masked) = row.split_at_mut(start + i + 1);
             masked.iter_mut().for_each(|x| *x = 0.0);
             let max = seen.iter().copied().fold(f32::NEG_INFINITY, f32::max);
             let inv = 1.0 / vector_exp::exp_shifted_sum(seen, max);
@@ -132,8 +150,8 @@ fn attend_item(
         gemm_into(
             &mut o[r0 * d..],
             d,
-            (r1 - r0, d, r1),
-            Mat::rows(p, first * s, s),
+            (r1 - r0, d, start + r1),
+            Mat::rows(p, first * t, t),
             Mat::rows(v, ko, d),
             1.0,
             false,
@@ -162,21 +180,21 @@ impl CustomOp3 for CausalAttention {
             contiguous(ks, kl)?,
             contiguous(vs, vl)?,
         );
-        let Dims { s, d, .. } = dims;
+        let Dims { s, t, d, .. } = dims;
         let items = dims.b * dims.heads;
         let mut out = vec![0f32; items * s * d];
         let scale = self.scale;
         if !self.keep_probs {
             // Inference: one row block of probabilities at a time, nothing kept.
             out.par_chunks_mut(s * d).enumerate().for_each_init(
-                || vec![0f32; BLOCK * s],
+                || vec![0f32; BLOCK * t],
                 |scratch, (item, o)| attend_item(q, k, v, dims, item, scale, scratch, false, o),
             );
             return Ok((CpuStorage::F32(out), ql.shape().clone()));
         }
-        let mut probs = vec![0f32; items * s * s];
+        let mut probs = vec![0f32; items * s * t];
         probs
-            .par_chunks_mut(s * s)
+            .par_chunks_mut(s * t)
             .zip(out.par_chunks_mut(s * d))
             .enumerate()
             .for_each(|(item, (p, o))| attend_item(q, k, v, dims, item, scale, p, true, o));
@@ -204,9 +222,11 @@ impl CustomOp3 for CausalAttention {
             heads: qb.1,
             kv_heads: kb.1,
             s: qb.2,
+            t: kb.2,
             d: qb.3,
         };
-        let Dims { s, d, .. } = dims;
+        let Dims { s, t, d, .. } = dims;
+        let start = dims.start();
         let (q, k, v, out, grad) = (
             q.contiguous()?,
             k.contiguous()?,
@@ -224,35 +244,35 @@ impl CustomOp3 for CausalAttention {
         let items = dims.b * dims.heads;
         let mut dq = vec![0f32; items * s * d];
         // Per query head; summed over each kv head's group below.
-        let mut dk_heads = vec![0f32; items * s * d];
-        let mut dv_heads = vec![0f32; items * s * d];
+        let mut dk_heads = vec![0f32; items * t * d];
+        let mut dv_heads = vec![0f32; items * t * d];
         dq.par_chunks_mut(s * d)
-            .zip(dk_heads.par_chunks_mut(s * d))
-            .zip(dv_heads.par_chunks_mut(s * d))
+            .zip(dk_heads.par_chunks_mut(t * d))
+            .zip(dv_heads.par_chunks_mut(t * d))
             .enumerate()
             .for_each(|(item, ((dq, dk), dv))| {
                 let (qo, ko) = dims.offsets(item);
-                let p = &p_all[item * s * s..(item + 1) * s * s];
-                // dV = Pᵀ·dO: key block c0..c1 receives from query rows c0..s.
-                for (c0, c1) in row_blocks(s) {
+                let p = &p_all[item * s * t..(item + 1) * s * t];
+                // dV = Pᵀ·dO: key block c0..c1 receives from query rows i0..s.
+                for (c0, c1, i0) in dims.key_blocks() {
                     gemm_into(
                         &mut dv[c0 * d..],
                         d,
-                        (c1 - c0, d, s - c0),
-                        Mat::transposed(p, c0 * s + c0, s),
-                        Mat::rows(&gv, qo + c0 * d, d),
+                        (c1 - c0, d, s - i0),
+                        Mat::transposed(p, i0 * t + c0, t),
+                        Mat::rows(&gv, qo + i0 * d, d),
                         1.0,
                         false,
                         Threads::One,
                     );
                 }
                 // dS = P ⊙ (dO·Vᵀ − rowsum(dO ⊙ O)) · scale, lower triangle.
-                let mut ds = vec![0f32; s * s];
+                let mut ds = vec![0f32; s * t];
                 for (r0, r1) in row_blocks(s) {
                     gemm_into(
-                        &mut ds[r0 * s..],
-                        s,
-                        (r1 - r0, r1, d),
+                        &mut ds[r0 * t..],
+                        t,
+                        (r1 - r0, start + r1, d),
                         Mat::rows(&gv, qo + r0 * d, d),
                         Mat::transposed(&vv, ko, d),
                         1.0,
@@ -263,22 +283,22 @@ impl CustomOp3 for CausalAttention {
                         let go = &gv[qo + i * d..qo + (i + 1) * d];
                         let oo = &ov[qo + i * d..qo + (i + 1) * d];
                         let delta: f32 = go.iter().zip(oo).map(|(a, b)| a * b).sum();
-                        let row = &mut ds[i * s..(i + 1) * s];
-                        let prow = &p[i * s..(i + 1) * s];
+                        let row = &mut ds[i * t..(i + 1) * t];
+                        let prow = &p[i * t..(i + 1) * t];
                         for (j, x) in row.iter_mut().enumerate() {
-                            *x = if j <= i {
+                            *x = if j <= start + i {
                                 prow[j] * (*x - delta) * self.scale
                             } else {
                                 0.0
                             };
                         }
                     }
-                    // dQ = dS·K over keys 0..r1.
+                    // dQ = dS·K over keys 0..start + r1.
                     gemm_into(
                         &mut dq[r0 * d..],
                         d,
-                        (r1 - r0, d, r1),
-                        Mat::rows(&ds, r0 * s, s),
+                        (r1 - r0, d, start + r1),
+                        Mat::rows(&ds, r0 * t, t),
                         Mat::rows(&kv, ko, d),
                         1.0,
                         false,
@@ -286,13 +306,13 @@ impl CustomOp3 for CausalAttention {
                     );
                 }
                 // dK = dSᵀ·Q.
-                for (c0, c1) in row_blocks(s) {
+                for (c0, c1, i0) in dims.key_blocks() {
                     gemm_into(
                         &mut dk[c0 * d..],
                         d,
-                        (c1 - c0, d, s - c0),
-                        Mat::transposed(&ds, c0 * s + c0, s),
-                        Mat::rows(&qv, qo + c0 * d, d),
+                        (c1 - c0, d, s - i0),
+                        Mat::transposed(&ds, i0 * t + c0, t),
+                        Mat::rows(&qv, qo + i0 * d, d),
                         1.0,
                         false,
                         Threads::One,
@@ -300,10 +320,10 @@ impl CustomOp3 for CausalAttention {
                 }
             });
         let group_sum = |per_head: &[f32]| -> Vec<f32> {
-            let mut sum = vec![0f32; dims.b * dims.kv_heads * s * d];
-            for (item, m) in per_head.chunks(s * d).enumerate() {
+            let mut sum = vec![0f32; dims.b * dims.kv_heads * t * d];
+            for (item, m) in per_head.chunks(t * d).enumerate() {
                 let (_, ko) = dims.offsets(item);
-                sum[ko..ko + s * d]
+                sum[ko..ko + t * d]
                     .iter_mut()
                     .zip(m)
                     .for_each(|(a, b)| *a += b);
@@ -325,8 +345,9 @@ pub fn supported(q: &Tensor) -> bool {
     q.device().is_cpu() && q.dtype() == candle_core::DType::F32
 }
 
-/// `softmax(q·kᵀ·scale + causal mask)·v`: q (b, heads, s, d), k/v (b, kv_heads, s, d) →
-/// (b, heads, s, d), differentiable with respect to all three.
+/// `softmax(q·kᵀ·scale + causal mask)·v`: q (b, heads, s, d), k/v (b, kv_heads, t, d), t ≥ s,
+/// the queries at the last s positions → (b, heads, s, d), differentiable with respect to all
+/// three.
 pub fn causal_attention(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64) -> Result<Tensor> {
     apply(q, k, v, scale, true)
 }
@@ -364,21 +385,30 @@ mod tests {
     /// The composed reference: full scores, additive mask, softmax, grouped heads by repetition.
     fn reference(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64) -> Tensor {
         let (b, h, s, d) = q.dims4().unwrap();
-        let g = k.dim(1).unwrap();
+        let (g, t) = (k.dim(1).unwrap(), k.dim(2).unwrap());
         let rep = h / g;
-        let expand = |t: &Tensor| {
-            t.unsqueeze(2)
+        let expand = |x: &Tensor| {
+            x.unsqueeze(2)
                 .unwrap()
                 .repeat((1, 1, rep, 1, 1))
                 .unwrap()
-                .reshape((b, h, s, d))
+                .reshape((b, h, t, d))
                 .unwrap()
         };
         let (k, v) = (expand(k), expand(v));
+        let start = t - s;
         let mask: Vec<f32> = (0..s)
-            .flat_map(|i| (0..s).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 }))
+            .flat_map(|i| {
+                (0..t).map(move |j| {
+                    if j > start + i {
+                        f32::NEG_INFINITY
+                    } else {
+                        0.0
+                    }
+                })
+            })
             .collect();
-        let mask = Tensor::from_vec(mask, (s, s), q.device()).unwrap();
+        let mask = Tensor::from_vec(mask, (s, t), q.device()).unwrap();
         let scores = (q.matmul(&k.t().unwrap()).unwrap() * scale)
             .unwrap()
             .broadcast_add(&mask)
@@ -402,11 +432,16 @@ mod tests {
     /// Random q, k, v and the scale of one call: s = 150 spans three row blocks of keys (the last
     /// partial, so a scratch block is reused); 6 query heads over 2 kv heads, batch 2.
     fn inputs() -> (Tensor, Tensor, Tensor, f64) {
+        inputs_after(0)
+    }
+
+    /// [`inputs`] with `start` cached keys before the 150 queries.
+    fn inputs_after(start: usize) -> (Tensor, Tensor, Tensor, f64) {
         let dev = Device::Cpu;
         let (b, h, g, s, d) = (2, 6, 2, 150, 8);
         let q = Tensor::randn(0f32, 1.0, (b, h, s, d), &dev).unwrap();
-        let k = Tensor::randn(0f32, 1.0, (b, g, s, d), &dev).unwrap();
-        let v = Tensor::randn(0f32, 1.0, (b, g, s, d), &dev).unwrap();
+        let k = Tensor::randn(0f32, 1.0, (b, g, start + s, d), &dev).unwrap();
+        let v = Tensor::randn(0f32, 1.0, (b, g, start + s, d), &dev).unwrap();
         (q, k, v, 1.0 / (d as f64).sqrt())
     }
 
@@ -430,7 +465,25 @@ mod tests {
 
     #[test]
     fn forward_and_gradients_match_the_composed_attention() {
-        let (q0, k0, v0, scale) = inputs();
+        matches_the_composed_attention(inputs());
+    }
+
+    /// Queries after a cached prefix: 70 keys before them (a block and a part), so key blocks
+    /// straddle the first query's position.
+    #[test]
+    fn after_a_cached_prefix_forward_and_gradients_match_the_composed_attention() {
+        let (q, k, v, scale) = inputs_after(70);
+        let bits = |t: Tensor| -> Vec<u32> {
+            let values = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            values.iter().map(|x| x.to_bits()).collect()
+        };
+        let kept = causal_attention(&q, &k, &v, scale).unwrap();
+        let scratch = causal_attention_inference(&q, &k, &v, scale).unwrap();
+        assert_eq!(bits(kept), bits(scratch));
+        matches_the_composed_attention((q, k, v, scale));
+    }
+
+    fn matches_the_composed_attention((q0, k0, v0, scale): (Tensor, Tensor, Tensor, f64)) {
         let probe = q0.randn_like(0.0, 1.0).unwrap();
 
         let run = |fused: bool| {

@@ -348,12 +348,12 @@ impl Attention {
         } = *ctx;
         let (b, nh, s, hd) = q.dims4()?;
         let nkv = cfg.num_kv_heads;
-        // Training from position 0: the fused causal kernel (half the work, one backward).
+        // Training: the fused causal kernel (half the work, one backward), from position 0 or
+        // after a cached prefix (views that share their first tokens).
         #[cfg(feature = "train")]
         if kernels == Kernels::Differentiable
             && mask.is_some()
-            && k.dim(2)? == s
-            && super::causal_attention::supported(&q)
+            && super::causal_attention::supported(q)
         {
             let scale = 1.0 / (hd as f64).sqrt();
             let out = super::causal_attention::causal_attention(q, k, v, scale)?;
