@@ -15,8 +15,8 @@ use alro_core::model::MatrixPrecision;
 use alro_core::prompt::PromptConfig;
 use alro_core::rank::Ranker;
 use alro_trainer::train::config::{AnswerOrder, OptimConfig};
-use alro_trainer::train::losses::{first_position_target, sll_pair_weights};
 use alro_trainer::train::lora;
+use alro_trainer::train::losses::{first_position_target, sll_pair_weights};
 use alro_trainer::train::optim::AdamW;
 use alro_trainer::train::step::example_loss;
 use alro_trainer::train::view;
@@ -165,7 +165,7 @@ fn main() -> anyhow::Result<()> {
     let (mut secs, mut tokens, mut targets) = (Vec::new(), 0, 0);
     let (mut losses, mut total_losses) = (Vec::new(), Vec::new());
     for i in 0..steps {
-        let (s, t, g, l, total) = step(i + 1)?;
+        let (s, t, g, l, total) = step(i)?; // the examples PyTorch times
         secs.push(s);
         tokens += t;
         targets += g;
