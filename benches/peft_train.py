@@ -46,7 +46,7 @@ rows prompt_len-1 .. prompt_len+m-2 give the SFT cross-entropy and the identifie
 KL(view 1 || view 2) of the row-wise log-softmaxes:
 
     {"objective": {"sft_weight", "sll_weight", "psl_weight", "first_position_weight", "gamma",
-                   "sigma", "pair_loss": "logistic"|"hinge", "psl_divergence": "kl"|"symmetrickl"},
+                   "sigma", "pair_loss": "logistic"|"hinge", "psl_divergence": "kl"|"symmetric-kl"},
      "examples": [{..., "views": [{...}, {...}], "pair_weights": [m*m], "first_target": [m]|null}]}
 
 Loop: `warmup` untimed optimizer steps, then `steps` timed ones. Optimizer step i (counted

@@ -8,7 +8,8 @@
 //! after one untimed warm-up step. With `--out`, writes the same sequences (prompt + target
 //! ids) in the input format of benches/peft_train.py, so PyTorch + PEFT trains on exactly the
 //! same tokens; with `--preset alro` also both views and the objective's constants, so it
-//! computes the same ALRO objective (two views + SLL + PSL). Built with `--features cuda`, it trains on the first CUDA GPU (as `alro train`).
+//! computes the same ALRO objective (two views + SLL + PSL). Built with `--features cuda`, it
+//! trains on the first CUDA GPU (as `alro train`).
 
 use alro_core::data::{parse_jsonl, RankingExample};
 use alro_core::model::MatrixPrecision;
@@ -42,6 +43,10 @@ fn peft_inputs(
     steps: usize,
 ) -> anyhow::Result<serde_json::Value> {
     let o = &cfg.objective;
+    anyhow::ensure!(
+        o.continuation_weight == 0.0 && matches!(o.answer_order, AnswerOrder::Target),
+        "benches/peft_train.py has no continuation loss or note-order answers"
+    );
     let view_json = |v: &view::View| {
         serde_json::json!({
             "tokens": v.tokens, "prompt_len": v.prompt_len, "targets": v.targets,
@@ -64,10 +69,6 @@ fn peft_inputs(
             "first_target": first_position_target(&ex.relevance),
         }));
     }
-    anyhow::ensure!(
-        o.continuation_weight == 0.0 && matches!(o.answer_order, AnswerOrder::Target),
-        "benches/peft_train.py has no continuation loss or note-order answers"
-    );
     Ok(serde_json::json!({
         "examples": seqs,
         "lora": {"r": cfg.lora.rank, "alpha": cfg.lora.alpha, "dropout": 0.0,
@@ -76,8 +77,8 @@ fn peft_inputs(
         "objective": {
             "sft_weight": o.sft_weight, "sll_weight": o.sll_weight, "psl_weight": o.psl_weight,
             "first_position_weight": o.first_position_weight, "gamma": o.gamma,
-            "sigma": o.sigma, "pair_loss": format!("{:?}", o.pair_loss).to_lowercase(),
-            "psl_divergence": format!("{:?}", o.psl_divergence).to_lowercase(),
+            "sigma": o.sigma, "pair_loss": o.pair_loss,
+            "psl_divergence": o.psl_divergence,
         },
     }))
 }

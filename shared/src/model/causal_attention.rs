@@ -396,19 +396,10 @@ mod tests {
                 .unwrap()
         };
         let (k, v) = (expand(k), expand(v));
-        let start = t - s;
-        let mask: Vec<f32> = (0..s)
-            .flat_map(|i| {
-                (0..t).map(move |j| {
-                    if j > start + i {
-                        f32::NEG_INFINITY
-                    } else {
-                        0.0
-                    }
-                })
-            })
-            .collect();
-        let mask = Tensor::from_vec(mask, (s, t), q.device()).unwrap();
+        // The mask the model's composed attention adds (s > 1 here, so there is one).
+        let mask = crate::model::llama::causal_mask(s, t - s, q.device())
+            .unwrap()
+            .unwrap();
         let scores = (q.matmul(&k.t().unwrap()).unwrap() * scale)
             .unwrap()
             .broadcast_add(&mask)

@@ -166,7 +166,7 @@ impl Llama {
 
 /// Additive mask (s, start + s): 0 where query `i` may see key `j`, −∞ after it. None for one
 /// query (it sees everything cached).
-fn causal_mask(s: usize, start: usize, device: &Device) -> Result<Option<Tensor>> {
+pub(super) fn causal_mask(s: usize, start: usize, device: &Device) -> Result<Option<Tensor>> {
     if s == 1 {
         return Ok(None);
     }

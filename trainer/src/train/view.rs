@@ -93,9 +93,9 @@ pub fn identifier_subset(m: usize, pool: usize, seed: u64) -> Vec<usize> {
 }
 
 /// The example's candidates by the tiers of their notes, highest first (the tier of every note
-/// kind a note has, compared in the order notes list them), ties in presentation order: roughly the answer a ranker that
-/// follows its notes decodes ([`crate::train::config::AnswerOrder::Notes`]). Candidates without
-/// notes all tie.
+/// kind a note has, compared in the order notes list them), ties in presentation order: roughly
+/// the answer a ranker that follows its notes decodes
+/// ([`crate::train::config::AnswerOrder::Notes`]). Candidates without notes all tie.
 pub fn note_order(ex: &RankingExample) -> Vec<usize> {
     let tiers: Vec<Vec<usize>> = ex
         .candidates
