@@ -25,9 +25,10 @@ use alro_trainer::train::{Preset, TrainConfig};
 use candle_core::Tensor;
 use std::time::Instant;
 
-fn peak_rss_mib() -> Option<f64> {
+/// A `/proc/self/status` line in MiB: `VmHWM` (peak resident set) or `VmRSS` (now).
+fn status_mib(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
 }
@@ -158,21 +159,32 @@ fn main() -> anyhow::Result<()> {
             values.total,
         ))
     };
-    // As `alro train` does: run on a rayon worker (see commands/train.rs).
-    let mut step = |i: usize| rayon::scope(|_| step(i));
-    // Warm-up. Its loss is the untrained model's (LoRA B starts at zero), whatever the random
-    // LoRA A: the value PyTorch's warm-up step must reproduce.
-    let warmup_loss = step(0)?.4;
+    // As `alro train` does, every step runs on one rayon worker (see commands/train.rs). One
+    // scope for all of them, not one per step: a step that lands on the other worker allocates
+    // from that thread's malloc arena while the first one keeps the memory it freed, and the
+    // peak RSS jumps by the step's working set (~1.7 GiB) on some runs and not others.
     let (mut secs, mut tokens, mut targets) = (Vec::new(), 0, 0);
     let (mut losses, mut total_losses) = (Vec::new(), Vec::new());
-    for i in 0..steps {
-        let (s, t, g, l, total) = step(i)?; // the examples PyTorch times
-        secs.push(s);
-        tokens += t;
-        targets += g;
-        losses.push(l);
-        total_losses.push(total);
-    }
+    // Resident and peak memory after each step: where a run's peak comes from.
+    let (mut rss_after, mut peak_after) = (Vec::new(), Vec::new());
+    let mut workers = Vec::new();
+    let warmup_loss = rayon::scope(|_| -> anyhow::Result<f64> {
+        // Warm-up. Its loss is the untrained model's (LoRA B starts at zero), whatever the
+        // random LoRA A: the value PyTorch's warm-up step must reproduce.
+        let warmup_loss = step(0)?.4;
+        for i in 0..steps {
+            let (s, t, g, l, total) = step(i)?; // the examples PyTorch times
+            secs.push(s);
+            tokens += t;
+            targets += g;
+            losses.push(l);
+            total_losses.push(total);
+            rss_after.push(status_mib("VmRSS:"));
+            peak_after.push(status_mib("VmHWM:"));
+            workers.push(rayon::current_thread_index());
+        }
+        Ok(warmup_loss)
+    })?;
     let total: f64 = secs.iter().sum();
     println!(
         "{}",
@@ -193,7 +205,10 @@ fn main() -> anyhow::Result<()> {
             "total_losses": total_losses,
             "warmup_loss": warmup_loss,
             "trainable_parameters": adapters.parameter_count(),
-            "peak_rss_mib": peak_rss_mib(),
+            "peak_rss_mib": status_mib("VmHWM:"),
+            "rss_mib_after_step": rss_after,
+            "peak_rss_mib_after_step": peak_after,
+            "rayon_worker_of_step": workers,
         })
     );
     Ok(())
