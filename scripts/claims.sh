@@ -86,6 +86,8 @@ score "$OUT/results/warmup" "warm-up=$WARMUP"
 for seed in "${SEEDS[@]}"; do
   for p in "${PRESETS[@]}"; do
     name=$p-seed$seed
+    # A measured run needs no training folder (results copied from research/claims/results).
+    [ -f "$OUT/results/$name.json" ] && { say "$name: measured"; continue; }
     say "$name: $STEPS steps, then $N test lists"
     train "$OUT/runs/$name" --data "$OUT/m20" --config research/configs/claims-m20.toml \
       --preset "$p" --seed "$seed" --train-examples $((4 * STEPS)) --init-adapter "$WARMUP"
