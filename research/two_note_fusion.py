@@ -30,7 +30,13 @@ def features(row):
     s = row["scores"]
     # The popularity note's tier: one per halving of the rating count (log2 here, untiered).
     pop = [math.log2(1 + c) for c in s["popularity"]]
-    return {"match": s["note:match"], "similarity": s["note:similarity"], "popularity": pop}
+    # The candidate's popularity rank within its own list, in 10 tiers (10 = the most rated):
+    # a note that carries the list's context rather than a global count.
+    m = len(pop)
+    rank = {i: r for r, i in enumerate(sorted(range(m), key=lambda i: s["popularity"][i]))}
+    popularity_rank = [1 + rank[i] * 10 // m for i in range(m)]
+    return {"match": s["note:match"], "similarity": s["note:similarity"], "popularity": pop,
+            "popularity-rank": popularity_rank}
 
 
 def fused(rows, w):
@@ -50,6 +56,7 @@ def mean(v):
 GRID = {
     "similarity": [0, 0.25, 0.5, 0.75, 1.0, 1.5],
     "popularity": [-1.0, -0.5, -0.25, 0, 0.25, 0.5, 1.0],
+    "popularity-rank": [-2.0, -1.5, -1.0, -0.75, -0.5, -0.25, 0, 0.25, 0.5],
 }
 
 
@@ -57,7 +64,8 @@ def main():
     d = sys.argv[1]
     data = {(s, n): load(f"{d}/{s}-{n}.scores.jsonl")
             for s in ("validation", "test") for n in ("uniform", "popular")}
-    for extra in (["similarity"], ["popularity"], ["similarity", "popularity"]):
+    for extra in (["similarity"], ["popularity"], ["similarity", "popularity"],
+                  ["popularity-rank"]):
         for tune in ("uniform", "popular", "both"):
             negs = ("uniform", "popular") if tune == "both" else (tune,)
             best = None
