@@ -7,9 +7,10 @@
 //   - memory: performance.measureUserAgentSpecificMemory() (page + worker; the server makes the
 //     page cross-origin isolated) and the peak resident set (VmHWM) of Chromium's renderer and GPU
 //     processes from /proc.
-//   - native: the same request through `alro rank` (ALRO_BIN, default target/debug/alro, whose
-//     dependencies and alro-core are built at opt-level 3) on the same model, so the ratio wasm
-//     CPU / native CPU comes from one run on one machine.
+//   - native: the same request through `alro rank` (ALRO_BIN, default target/release/alro, else
+//     target/debug/alro, whose dependencies and alro-core are built at opt-level 3) on the same
+//     model, so the ratio wasm CPU / native CPU comes from one run on one machine: once on all
+//     cores and once on one thread (RAYON_NUM_THREADS=1), the wasm CPU backend's thread count.
 // Usage (after scripts/build-wasm.sh):  node tests/browser/bench.mjs [--runs 3] [--backends cpu,webgpu]
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -57,16 +58,19 @@ function processPeaks(rootPid) {
   return peaks; // MiB per process type
 }
 
-/** `alro rank` on the same request: per-request elapsed_ms (excludes model load), per mode. */
-function native(runs) {
-  const bin = process.env.ALRO_BIN || path.join(ROOT, 'target/debug/alro');
+/** `alro rank` on the same request: per-request elapsed_ms (excludes model load), per mode; on
+ * `threads` threads where given (rayon's and candle's pools both read RAYON_NUM_THREADS). */
+function native(runs, threads) {
+  const release = path.join(ROOT, 'target/release/alro');
+  const bin = process.env.ALRO_BIN || (fs.existsSync(release) ? release : path.join(ROOT, 'target/debug/alro'));
+  const env = threads ? { ...process.env, RAYON_NUM_THREADS: String(threads) } : process.env;
   const model = fs.realpathSync(path.join(ROOT, 'www/models/ranker.gguf'));
   const input = path.join(ROOT, 'artifacts/browser/bench-request.jsonl');
   fs.mkdirSync(path.dirname(input), { recursive: true });
   fs.writeFileSync(input, Array(runs + 1).fill(JSON.stringify(REQUEST)).join('\n') + '\n');
   const out = {};
   for (const mode of ['greedy', 'single']) {
-    const r = spawnSync(bin, ['rank', '--model', model, '--input', input, '--mode', mode], { encoding: 'utf8' });
+    const r = spawnSync(bin, ['rank', '--model', model, '--input', input, '--mode', mode], { encoding: 'utf8', env });
     if (r.status !== 0) throw new Error(`${bin} rank failed: ${r.stderr}`);
     const ms = r.stdout.trim().split('\n').map((l) => JSON.parse(l).elapsed_ms).slice(1); // first = warm-up
     out[`${mode}Millis`] = { median: Math.round(median(ms)), runs: ms.map(Math.round) };
@@ -129,12 +133,16 @@ try {
   const results = { date: new Date().toISOString(), chromium: chromiumVersion, request: '10-item history, 20 candidates', runs: RUNS, backends: [] };
   console.error('[bench] native alro rank…');
   results.native = native(RUNS);
+  results.nativeOneThread = native(RUNS, 1);
   for (const b of BACKENDS) {
     console.error(`[bench] ${b}…`);
     results.backends.push(await bench(base, b));
   }
+  const ratio = (b, n) => ({ greedy: +(b.greedyMillis.median / n.greedyMillis.median).toFixed(2), single: +(b.singleMillis.median / n.singleMillis.median).toFixed(2) });
   for (const b of results.backends) {
-    b.vsNative = { greedy: +(b.greedyMillis.median / results.native.greedyMillis.median).toFixed(2), single: +(b.singleMillis.median / results.native.singleMillis.median).toFixed(2) };
+    b.vsNative = ratio(b, results.native);
+    // The wasm CPU backend runs on one thread: this is the same-thread-count ratio.
+    b.vsNativeOneThread = ratio(b, results.nativeOneThread);
   }
   fs.mkdirSync(path.join(ROOT, 'artifacts/browser'), { recursive: true });
   fs.writeFileSync(path.join(ROOT, 'artifacts/browser/bench.json'), JSON.stringify(results, null, 2));
