@@ -20,12 +20,8 @@ use alro_core::request::RankRequest;
 use candle_core::{Device, Tensor};
 use std::time::Instant;
 
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
+mod common;
+use common::status_mib;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -105,7 +101,7 @@ fn main() -> anyhow::Result<()> {
         "rank_candidates": req.candidates.len(),
         "rank_s": r,
         "decode_step_ms": median(steps) * 1000.0,
-        "peak_rss_mib": peak_rss_mib(),
+        "peak_rss_mib": status_mib("VmHWM:"),
     });
     println!("{report}");
     if let Some(out) = flag("--out") {

@@ -25,13 +25,8 @@ use alro_trainer::train::{Preset, TrainConfig};
 use candle_core::Tensor;
 use std::time::Instant;
 
-/// A `/proc/self/status` line in MiB: `VmHWM` (peak resident set) or `VmRSS` (now).
-fn status_mib(field: &str) -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
+mod common;
+use common::status_mib;
 
 /// The inputs of benches/peft_train.py: per example the SFT sequence (prompt + answer) and, for
 /// the ALRO objective, both views with what the losses read (identifier columns, SLL pair
